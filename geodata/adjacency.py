@@ -1,0 +1,76 @@
+"""Which units touch: queen or rook contiguity from polygons (libpysal), or a user's edge list.
+
+Units or groups of units that touch nothing else (islands) are joined to their nearest unit so that
+every unit can belong to a contiguous territory; the joins are reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from libpysal.weights import Queen, Rook
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from geodata.errors import GeodataError
+from geodata.read_units import _show
+
+
+def polygon_edges(frame: gpd.GeoDataFrame, method: str) -> set[tuple[int, int]]:
+    """Index pairs (i < j) of units sharing a boundary (rook) or a point (queen)."""
+    if set(frame.geom_type) == {"Point"}:
+        raise GeodataError(
+            "units are points, so adjacency cannot be derived; give adjacency.edges (a CSV with columns a,b)"
+        )
+    builder = Queen if method == "queen" else Rook
+    weights = builder.from_dataframe(frame.reset_index(drop=True), use_index=False, silence_warnings=True)
+    return {(min(i, j), max(i, j)) for i, nbrs in weights.neighbors.items() for j in nbrs if i != j}
+
+
+def read_edges(path: Path, ids: tuple[str, ...]) -> set[tuple[int, int]]:
+    """Index pairs from an edge-list CSV with columns a,b holding unit ids."""
+    if not path.is_file():
+        raise GeodataError(f"{path}: file not found; check adjacency.edges in the scenario")
+    table = pd.read_csv(path, dtype=str)
+    if not {"a", "b"} <= set(table.columns):
+        raise GeodataError(f"{path.name}: needs columns 'a' and 'b' holding the ids of adjacent units")
+    table = table[["a", "b"]].apply(lambda s: s.str.strip())
+    pos = {u: i for i, u in enumerate(ids)}
+    unknown = sorted(set(table["a"]).union(table["b"]) - set(pos))
+    if unknown:
+        raise GeodataError(f"{path.name}: unit ids not in the units file: {_show(unknown)}; fix or remove those rows")
+    return {
+        (min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"]) if a != b
+    }
+
+
+def join_islands(n: int, edges: set[tuple[int, int]], distance: np.ndarray) -> list[tuple[int, int]]:
+    """Connect the graph by repeatedly linking its smallest component to the nearest outside unit."""
+    added: list[tuple[int, int]] = []
+    edges = set(edges)
+    while True:
+        count, label = _components(n, edges)
+        if count <= 1:
+            return added
+        sizes = np.bincount(label)
+        # The smallest component (ties: lowest label) is joined first, so the result is deterministic.
+        small = int(np.argmin(sizes))
+        inside = np.flatnonzero(label == small)
+        outside = np.flatnonzero(label != small)
+        sub = distance[np.ix_(inside, outside)]
+        a, b = np.unravel_index(int(np.argmin(sub)), sub.shape)
+        edge = (int(min(inside[a], outside[b])), int(max(inside[a], outside[b])))
+        edges.add(edge)
+        added.append(edge)
+
+
+def _components(n: int, edges: set[tuple[int, int]]) -> tuple[int, np.ndarray]:
+    if not edges:
+        return n, np.arange(n)
+    rows, cols = zip(*edges)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    return int(count), label

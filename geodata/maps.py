@@ -1,0 +1,59 @@
+"""Static territory maps for managers: distinct colours, centres marked, a legend with totals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+PALETTE = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac", "#1f77b4", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+    "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+]
+
+
+def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -> dict[str, str]:
+    """Greedy colouring of the territory adjacency graph so that touching territories differ."""
+    nbrs: dict[str, set[str]] = {n: set() for n in names}
+    for a, b in territory_edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    colours: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: (-len(nbrs[n]), n)):
+        used = {colours[m] for m in nbrs[name] if m in colours}
+        free = [c for c in PALETTE if c not in used]
+        colours[name] = free[0] if free else PALETTE[len(colours) % len(PALETTE)]
+    return colours
+
+
+def draw_map(
+    units: gpd.GeoDataFrame,
+    centres: gpd.GeoDataFrame,
+    colours: dict[str, str],
+    legend: dict[str, str],
+    title: str,
+    path: Path,
+) -> None:
+    """Write a PNG: units filled by territory colour, territory outlines, centres as stars."""
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
+    outlines = units.dissolve(by="territory")
+    outlines.boundary.plot(ax=ax, color="#222222", linewidth=1.1)
+    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
+    for _, row in centres.iterrows():
+        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, fontweight="bold")
+    handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
+              title="Territory (centre star)")
+    ax.set_title(title, fontsize=12)
+    ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)

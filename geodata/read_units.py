@@ -1,0 +1,161 @@
+"""Read geographic units from GeoPackage, Shapefile, GeoJSON or CSV points, and check them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geodata.errors import GeodataError
+
+POLYGON_FORMATS = {".gpkg", ".shp", ".geojson", ".json"}
+LAT_NAMES = ("latitude", "lat")
+LON_NAMES = ("longitude", "lon", "lng")
+
+
+def _show(values: list, limit: int = 5) -> str:
+    """A short, readable list of offending values."""
+    head = ", ".join(str(v) for v in values[:limit])
+    return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def parse_crs(crs: str, where: str) -> CRS:
+    """Turn a user's CRS string (e.g. EPSG:26916) into a CRS, or say what is wrong."""
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError:
+        raise GeodataError(f"{where}: '{crs}' is not a known CRS; use e.g. 'EPSG:4326'") from None
+
+
+def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None) -> gpd.GeoDataFrame:
+    frame = pd.read_csv(path, dtype_backend="numpy_nullable")
+    lower = {c.lower(): c for c in frame.columns}
+    lat = lat or next((lower[n] for n in LAT_NAMES if n in lower), None)
+    lon = lon or next((lower[n] for n in LON_NAMES if n in lower), None)
+    for key, col in (("units.lat", lat), ("units.lon", lon)):
+        if col is None or col not in frame.columns:
+            raise GeodataError(
+                f"{path.name}: no coordinate column for {key}; name it in the scenario "
+                f"(columns are: {_show(list(frame.columns), 12)})"
+            )
+    coords = frame[[lon, lat]].apply(pd.to_numeric, errors="coerce")
+    bad = frame.index[coords.isna().any(axis=1)].tolist()
+    if bad:
+        raise GeodataError(f"{path.name}: rows {_show([b + 2 for b in bad])} have no valid {lat}/{lon}; fix them")
+    points = gpd.points_from_xy(coords[lon].to_numpy(float), coords[lat].to_numpy(float))
+    return gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
+
+
+def read_units(
+    path: Path,
+    id_column: str,
+    columns: list[str],
+    crs: str | None = None,
+    lat: str | None = None,
+    lon: str | None = None,
+    repair_geometry: bool = False,
+) -> gpd.GeoDataFrame:
+    """Read the units file, index it by id (as text, sorted) and check ids, columns, geometry, CRS.
+
+    `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
+    non-null and non-negative.
+    """
+    if not path.is_file():
+        raise GeodataError(f"{path}: file not found; check units.path in the scenario")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = _read_points_csv(path, crs, lat, lon)
+    elif suffix in POLYGON_FORMATS:
+        try:
+            frame = gpd.read_file(path, engine="pyogrio")
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:
+            raise GeodataError(f"{path.name}: cannot be read as geodata ({err}); check the file") from None
+        if frame.crs is None:
+            if crs is None:
+                raise GeodataError(
+                    f"{path.name}: the file has no CRS; add 'crs:' (e.g. EPSG:26916) under units in the scenario"
+                )
+            frame = frame.set_crs(parse_crs(crs, "units.crs"))
+        elif crs is not None and not frame.crs.equals(parse_crs(crs, "units.crs")):
+            raise GeodataError(
+                f"{path.name}: the file says its CRS is {frame.crs.to_string()} but the scenario says {crs}; "
+                "remove units.crs or reproject the file"
+            )
+    else:
+        raise GeodataError(
+            f"{path.name}: unsupported format '{suffix}'; use .gpkg, .shp, .geojson or .csv with latitude/longitude"
+        )
+
+    if id_column not in frame.columns:
+        raise GeodataError(
+            f"{path.name}: id column '{id_column}' not found; set units.id to one of: "
+            f"{_show([c for c in frame.columns if c != 'geometry'], 12)}"
+        )
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise GeodataError(f"{path.name}: {int(ids.isna().sum())} rows have no '{id_column}'; give every unit an id")
+    ids = ids.astype(str).str.strip()
+    dup = sorted(ids[ids.duplicated()].unique().tolist())
+    if dup:
+        raise GeodataError(f"{path.name}: duplicate unit ids in '{id_column}': {_show(dup)}; make ids unique")
+    frame = frame.assign(**{id_column: ids}).set_index(id_column, drop=True)
+    frame.index.name = "unit"
+    frame = frame.sort_index()
+
+    _check_columns(frame, columns, path.name)
+    _check_geometry(frame, path.name, repair_geometry)
+    return frame
+
+
+def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str) -> None:
+    for col in columns:
+        if col not in frame.columns:
+            raise GeodataError(
+                f"{name}: column '{col}' not found; available: {_show([c for c in frame.columns if c != 'geometry'], 12)}"
+            )
+        values = pd.to_numeric(frame[col], errors="coerce")
+        missing = frame.index[values.isna()].tolist()
+        if missing:
+            raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {_show(missing)}; fill it in")
+        negative = frame.index[values < 0].tolist()
+        if negative:
+            raise GeodataError(f"{name}: column '{col}' is negative for units {_show(negative)}; values must be >= 0")
+        frame[col] = values.to_numpy(dtype=float)
+
+
+def _check_geometry(frame: gpd.GeoDataFrame, name: str, repair: bool) -> None:
+    geom = frame.geometry
+    empty = frame.index[geom.isna() | geom.is_empty].tolist()
+    if empty:
+        raise GeodataError(f"{name}: units {_show(empty)} have no geometry; add it or drop those units")
+    kinds = set(geom.geom_type)
+    allowed = {"Polygon", "MultiPolygon"} if kinds & {"Polygon", "MultiPolygon"} else {"Point"}
+    if not kinds <= allowed:
+        raise GeodataError(f"{name}: mixed geometry types {sorted(kinds)}; units must all be polygons or all points")
+    invalid = frame.index[~geom.is_valid].tolist()
+    if invalid:
+        if not repair:
+            raise GeodataError(
+                f"{name}: invalid geometry for units {_show(invalid)}; repair it in a GIS "
+                "or set units.repair_geometry: true"
+            )
+        frame.geometry = geom.make_valid()
+
+
+def representative_xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Centroid coordinates of the units: lon/lat if the CRS is geographic, else CRS units.
+
+    Geographic centroids are taken in a local projected CRS so they are true area centroids.
+    """
+    geographic = bool(frame.crs.is_geographic)
+    if geographic and set(frame.geom_type) != {"Point"}:
+        local = frame.to_crs(frame.estimate_utm_crs())
+        cent = local.geometry.centroid.to_crs(frame.crs)
+    else:
+        cent = frame.geometry.centroid if set(frame.geom_type) != {"Point"} else frame.geometry
+    return np.asarray(cent.x, dtype=float), np.asarray(cent.y, dtype=float), geographic

@@ -1,0 +1,89 @@
+"""Independent check of any plan: it trusts no solver and re-derives everything from the data."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+from model.plan import Plan
+from model.spec import TerritorySpec
+
+TOLERANCE = 1e-6
+
+
+class PlanCheckError(Exception):
+    """A plan breaks a rule of its scenario: a bug, never a user mistake."""
+
+
+def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
+    """Every rule the plan breaks, in words; empty when the plan is valid."""
+    geo = spec.geography
+    problems: list[str] = []
+    centre_of = list(plan.centre_of)
+    if len(centre_of) != geo.n:
+        return [f"plan covers {len(centre_of)} units, the geography has {geo.n}"]
+    centres = sorted(set(centre_of))
+    if len(centres) != spec.count:
+        problems.append(f"plan has {len(centres)} territories, the scenario asks for {spec.count}")
+    for c in centres:
+        if not 0 <= c < geo.n or centre_of[c] != c:
+            problems.append(f"centre {geo.ids[c] if 0 <= c < geo.n else c} is not in its own territory")
+    if spec.centres is not None and sorted(spec.centres) != centres:
+        problems.append("territory centres differ from the fixed centres")
+    for c in centres:
+        members = [i for i, owner in enumerate(centre_of) if owner == c]
+        for rule in spec.balance:
+            total = float(sum(geo.attributes[rule.attribute][i] for i in members))
+            slack = TOLERANCE * max(1.0, abs(rule.upper))
+            if total < rule.lower - slack or total > rule.upper + slack:
+                problems.append(
+                    f"territory of {geo.ids[c]}: {rule.attribute} = {total:.6g} outside [{rule.lower:.6g}, {rule.upper:.6g}]"
+                )
+        if spec.contiguity and not _connected(members, geo.edges):
+            problems.append(f"territory of {geo.ids[c]} is not contiguous")
+    for u, label in spec.locks:
+        if spec.centres is not None and centre_of[u] != spec.centres[label]:
+            problems.append(f"locked unit {geo.ids[u]} is not in its territory {label}")
+    if spec.centres is None and spec.locks:
+        by_label: dict[int, set[int]] = {}
+        for u, label in spec.locks:
+            by_label.setdefault(label, set()).add(centre_of[u])
+        owners = [next(iter(s)) for s in by_label.values() if len(s) == 1]
+        if any(len(s) > 1 for s in by_label.values()) or len(owners) != len(set(owners)):
+            problems.append("locked units are not grouped as their labels say")
+    return problems
+
+
+def _connected(members: list[int], edges) -> bool:
+    """Breadth-first search over the edge list, restricted to the members."""
+    if len(members) <= 1:
+        return True
+    inside = set(members)
+    adj: dict[int, list[int]] = {u: [] for u in members}
+    for a, b in edges:
+        if a in inside and b in inside:
+            adj[a].append(b)
+            adj[b].append(a)
+    seen = {members[0]}
+    queue = deque([members[0]])
+    while queue:
+        u = queue.popleft()
+        for v in adj[u]:
+            if v not in seen:
+                seen.add(v)
+                queue.append(v)
+    return len(seen) == len(inside)
+
+
+def check_plan(spec: TerritorySpec, plan: Plan) -> None:
+    """Raise PlanCheckError listing every violated rule."""
+    problems = plan_violations(spec, plan)
+    if problems:
+        raise PlanCheckError("plan failed the independent check: " + "; ".join(problems))
+
+
+def is_valid(spec: TerritorySpec, plan: Plan) -> bool:
+    return not plan_violations(spec, plan)
+
+
+

@@ -1,0 +1,55 @@
+"""Plan KPIs per territory and in total: balance attributes and their deviation from target,
+units, compactness, distances to the centre, contiguity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model.check import _connected
+from model.plan import Plan
+from model.spec import TerritorySpec
+
+
+def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd.DataFrame:
+    """One row per territory (ordered by name) with every balance attribute and its deviation."""
+    geo = spec.geography
+    cost = spec.cost()
+    rows = []
+    for centre, members in plan.members().items():
+        row: dict = {
+            "territory": names[centre],
+            "centre": geo.ids[centre],
+            "units": len(members),
+        }
+        for rule in spec.balance:
+            values = geo.attributes[rule.attribute]
+            total = float(values[members].sum())
+            target = float(values.sum()) / spec.count
+            row[rule.attribute] = total
+            row[f"{rule.attribute}_target"] = target
+            row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0
+            row[f"{rule.attribute}_within_bounds"] = bool(rule.lower - 1e-6 <= total <= rule.upper + 1e-6)
+        dist = geo.distance[members, centre]
+        row["compactness"] = float(cost[members, centre].sum())
+        row[f"mean_distance_{geo.distance_unit}"] = float(dist.mean())
+        row[f"max_distance_{geo.distance_unit}"] = float(dist.max())
+        row["contiguous"] = _connected([int(m) for m in members], geo.edges)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("territory").reset_index(drop=True)
+
+
+def plan_totals(spec: TerritorySpec, table: pd.DataFrame) -> dict:
+    """Plan-level figures: objective, worst deviation per attribute, all contiguous."""
+    totals: dict = {
+        "territories": int(len(table)),
+        "units": int(table["units"].sum()),
+        "compactness": float(table["compactness"].sum()),
+        "all_contiguous": bool(table["contiguous"].all()),
+    }
+    for rule in spec.balance:
+        dev = table[f"{rule.attribute}_deviation_pct"]
+        totals[f"{rule.attribute}_total"] = float(table[rule.attribute].sum())
+        totals[f"{rule.attribute}_max_abs_deviation_pct"] = float(np.abs(dev).max())
+        totals[f"{rule.attribute}_bounds"] = [rule.lower, rule.upper]
+    return totals

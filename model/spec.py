@@ -1,0 +1,65 @@
+"""The territory problem as plain data: what to balance, how to measure compactness, what is fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from geodata.instance import Geography
+
+
+class ModelError(Exception):
+    """The problem as stated cannot have a plan (named cause and what to change)."""
+
+
+class InfeasibleError(ModelError):
+    """The model was proven to have no plan; `family` names the constraints that cause it."""
+
+    def __init__(self, message: str, family: str):
+        super().__init__(message)
+        self.family = family
+
+
+@dataclass(frozen=True)
+class BalanceRule:
+    """Each territory's total of `attribute` must lie in [lower, upper]."""
+
+    attribute: str
+    lower: float
+    upper: float
+    tolerance: float | None = None  # relative tolerance the bounds came from, for reports
+
+
+@dataclass(frozen=True)
+class TerritorySpec:
+    """A territory design problem on a geography.
+
+    `centres` holds unit indices when centres are fixed (territory t is centred on centres[t]),
+    or None when the model chooses them. `locks` maps a unit index to a territory label; with
+    fixed centres the label is the territory index, with free centres units sharing a label
+    share a territory and different labels are kept apart.
+    """
+
+    geography: Geography
+    count: int
+    balance: tuple[BalanceRule, ...]
+    weight: np.ndarray
+    power: int = 2
+    contiguity: bool = True
+    centres: tuple[int, ...] | None = None
+    locks: tuple[tuple[int, int], ...] = ()
+    names: tuple[str, ...] = ()
+
+    def cost(self) -> np.ndarray:
+        """cost[i, j]: weight of unit i times its distance to centre j to the power."""
+        return self.weight[:, None] * self.geography.distance**self.power
+
+    def territory_names(self) -> tuple[str, ...]:
+        return self.names or tuple(f"T{t + 1:02d}" for t in range(self.count))
+
+
+def balance_bounds(values: np.ndarray, count: int, tolerance: float) -> tuple[float, float]:
+    """[lower, upper] around the mean territory total for a relative tolerance."""
+    mean = float(values.sum()) / count
+    return mean * (1 - tolerance), mean * (1 + tolerance)

@@ -1,0 +1,178 @@
+"""Hess location-allocation model for balanced, contiguous, compact territories.
+
+    assign[i, j] = 1  when unit i belongs to the territory centred on unit j (assign[j, j] opens j)
+
+    min  sum_ij cost[i, j] * assign[i, j]            cost = weight_i * distance_ij ** power
+    s.t. each_unit_assigned_once    sum_j assign[i, j] = 1                       for every unit i
+         territory_count            sum_j assign[j, j] = k                       (free centres)
+         assigned_to_open_centre    assign[i, j] <= assign[j, j]                 (free centres)
+         balance                    L_a assign[j, j] <= sum_i v_ai assign[i, j] <= U_a assign[j, j]
+         neighbours_separate        assign[i, j] <= sum_{c in N(i)} assign[c, j] for j not in N(i)+i
+         locked_units               fixed centre: assign[u, t] = 1;  free: same label together,
+                                    different labels apart
+         territory_connected        lazy separator cuts, see model.contiguity
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyomo.environ as pyo
+
+from model.contiguity import violated_separators
+from model.plan import Plan
+from model.spec import TerritorySpec
+from solvers.result import LinearCut
+
+
+def build_territory_model(spec: TerritorySpec, candidates: Sequence[int] | None = None) -> pyo.ConcreteModel:
+    """The Pyomo model; `candidates` restricts the possible centres (default: fixed centres or all units)."""
+    geo = spec.geography
+    fixed = spec.centres is not None
+    cands = tuple(sorted(spec.centres if fixed else (candidates if candidates is not None else range(geo.n))))
+    m = pyo.ConcreteModel(name="territories")
+    m.fixed_centres = fixed
+    m.units = pyo.Set(initialize=range(geo.n), ordered=True)
+    m.centres = pyo.Set(initialize=cands, ordered=True)
+    centre_set = set(cands)
+    # With fixed centres no centre may join another centre's territory.
+    pairs = [
+        (i, j) for i in range(geo.n) for j in cands if not (fixed and i in centre_set and i != j)
+    ]
+    m.pairs = pyo.Set(initialize=pairs, dimen=2, ordered=True)
+    m.pair_set = set(pairs)
+    m.assign = pyo.Var(m.pairs, within=pyo.Binary)
+    m.by_unit = {i: [] for i in range(geo.n)}
+    m.by_centre = {j: [] for j in cands}
+    for i, j in pairs:
+        m.by_unit[i].append(j)
+        m.by_centre[j].append(i)
+
+    define_objective(m, spec)
+    add_each_unit_assigned_once(m)
+    add_centres(m, spec)
+    add_balance(m, spec)
+    add_neighbours_separate(m, spec)
+    add_locked_units(m, spec)
+    return m
+
+
+def define_objective(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    cost = spec.cost()
+    m.compactness = pyo.Objective(
+        expr=sum(float(cost[i, j]) * m.assign[i, j] for i, j in m.pairs), sense=pyo.minimize
+    )
+
+
+def add_each_unit_assigned_once(m: pyo.ConcreteModel) -> None:
+    m.each_unit_assigned_once = pyo.Constraint(
+        m.units, rule=lambda m, i: sum(m.assign[i, j] for j in m.by_unit[i]) == 1
+    )
+
+
+def add_centres(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    if m.fixed_centres:
+        for j in m.centres:
+            m.assign[j, j].setlb(1)
+        return
+    m.territory_count = pyo.Constraint(expr=sum(m.assign[j, j] for j in m.centres) == spec.count)
+    m.assigned_to_open_centre = pyo.Constraint(
+        [(i, j) for i, j in m.pairs if i != j], rule=lambda m, i, j: m.assign[i, j] <= m.assign[j, j]
+    )
+
+
+def add_balance(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    if not spec.balance:
+        return
+    rules = {r.attribute: r for r in spec.balance}
+    values = {a: spec.geography.attributes[a] for a in rules}
+    m.balance_attributes = pyo.Set(initialize=sorted(rules), ordered=True)
+
+    def total(m, a, j):
+        return sum(float(values[a][i]) * m.assign[i, j] for i in m.by_centre[j])
+
+    m.balance_lower = pyo.Constraint(
+        m.balance_attributes, m.centres, rule=lambda m, a, j: total(m, a, j) >= rules[a].lower * m.assign[j, j]
+    )
+    m.balance_upper = pyo.Constraint(
+        m.balance_attributes, m.centres, rule=lambda m, a, j: total(m, a, j) <= rules[a].upper * m.assign[j, j]
+    )
+
+
+def add_neighbours_separate(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    if not spec.contiguity:
+        return
+    nbrs = spec.geography.neighbours()
+    index = []
+    for i, j in m.pairs:
+        if i != j and j not in nbrs[i]:
+            index.append((i, j))
+    m.neighbours_separate = pyo.Constraint(
+        index,
+        rule=lambda m, i, j: m.assign[i, j] <= sum(m.assign[c, j] for c in nbrs[i] if (c, j) in m.pair_set),
+    )
+
+
+def add_locked_units(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    if not spec.locks:
+        return
+    if m.fixed_centres:
+        for u, t in spec.locks:
+            centre = spec.centres[t]
+            for j in m.by_unit[u]:
+                if j == centre:
+                    m.assign[u, j].setlb(1)
+                else:
+                    m.assign[u, j].setub(0)
+        return
+    groups: dict[int, list[int]] = {}
+    for u, label in spec.locks:
+        groups.setdefault(label, []).append(u)
+    anchors = {label: units[0] for label, units in sorted(groups.items())}
+    m.locked_together = pyo.ConstraintList()
+    for label, units in sorted(groups.items()):
+        for u in units[1:]:
+            for j in m.centres:
+                m.locked_together.add(m.assign[u, j] == m.assign[anchors[label], j])
+    m.locked_apart = pyo.ConstraintList()
+    labels = sorted(anchors)
+    for x, a in enumerate(labels):
+        for b in labels[x + 1 :]:
+            for j in m.centres:
+                m.locked_apart.add(m.assign[anchors[a], j] + m.assign[anchors[b], j] <= 1)
+
+
+def plan_from_values(m: pyo.ConcreteModel, get: Callable) -> Plan:
+    """Read a plan from variable values (largest assign[i, j] per unit)."""
+    centre_of = []
+    for i in m.units:
+        js = m.by_unit[i]
+        centre_of.append(max(js, key=lambda j: get(m.assign[i, j])))
+    return Plan(tuple(int(c) for c in centre_of))
+
+
+def plan_from_model(m: pyo.ConcreteModel) -> Plan:
+    return plan_from_values(m, lambda v: pyo.value(v, exception=False) or 0.0)
+
+
+def start_from_plan(m: pyo.ConcreteModel, plan: Plan) -> list[tuple]:
+    """(variable, value) pairs of a plan, as a warm start."""
+    return [(m.assign[i, j], float(plan.centre_of[i] == j)) for i, j in m.pairs]
+
+
+def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable | None:
+    """The lazy-row routine for an engine: separator cuts for every disconnected territory."""
+    if not spec.contiguity:
+        return None
+    nbrs = spec.geography.neighbours()
+
+    def separate(get: Callable) -> list[LinearCut]:
+        plan = plan_from_values(m, get)
+        cuts = []
+        for i, j, sep in violated_separators(np.asarray(plan.centre_of), nbrs):
+            terms = [(m.assign[i, j], 1.0)] + [(m.assign[c, j], -1.0) for c in sep if (c, j) in m.pair_set]
+            cuts.append(LinearCut(tuple(terms), -np.inf, 0.0))
+        return cuts
+
+    return separate

@@ -1,0 +1,129 @@
+"""`tplan`: validate and run territory scenarios.
+
+Exit codes: 0 plan written, 1 unexpected error, 2 invalid input, 3 proven infeasible,
+4 limit reached with no plan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geodata.errors import GeodataError
+from model.spec import ModelError
+from scenarios.errors import ScenarioError
+from scenarios.loading import load_scenario
+from scenarios.prepare import prepare
+from scenarios.schema import Scenario
+from solvers import Progress, SolverError, Termination
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sales territory planner.")
+out = Console()
+err = Console(stderr=True)
+USER_ERRORS = (ScenarioError, GeodataError, ModelError, SolverError)
+EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN = 2, 3, 4
+
+
+def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
+    for line in str(error).splitlines() or ["error"]:
+        err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path, **overrides) -> Scenario:
+    scenario = load_scenario(path)
+    solver = {k: v for k, v in overrides.items() if v is not None}
+    if solver:
+        try:
+            scenario = Scenario.model_validate(
+                scenario.model_dump() | {"solver": scenario.solver.model_dump() | solver}
+            )
+        except Exception as e:  # pydantic explains which option is wrong
+            raise ScenarioError(f"command-line option: {e}") from None
+    return scenario
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+    """Check the scenario and its data without solving."""
+    try:
+        sc = _load(scenario)
+        prepared = prepare(sc)
+    except USER_ERRORS as e:
+        _fail(e)
+    geo = prepared.geography
+    out.print(f"[green]valid[/]: {sc.name}: {geo.n} units, {len(geo.edges)} adjacencies, "
+              f"{prepared.spec.count} territories", highlight=False)
+    for a, b in geo.joined:
+        out.print(f"  island joined: {a} -> nearest unit {b}", highlight=False)
+    for rule in prepared.spec.balance:
+        out.print(f"  balance {rule.attribute}: [{rule.lower:,.1f}, {rule.upper:,.1f}] per territory", highlight=False)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    time_limit: Annotated[float | None, typer.Option(help="seconds for the search (overrides solver.time_limit)")] = None,
+    gap: Annotated[float | None, typer.Option(help="relative gap to stop at (overrides solver.rel_gap)")] = None,
+    threads: Annotated[int | None, typer.Option(help="solver threads (overrides solver.threads)")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (overrides solver.seed)")] = None,
+) -> None:
+    """Solve the scenario and write a new run folder under runs/<scenario>/."""
+    from scenarios.runner import run_scenario
+
+    try:
+        sc = _load(scenario, time_limit=time_limit, rel_gap=gap, threads=threads, seed=seed)
+        with err.status("load") as status:
+
+            def stage(name: str) -> None:
+                status.update(f"{name}")
+
+            def progress(p: Progress) -> None:
+                inc = f"{p.incumbent:,.6g}" if p.incumbent is not None else "none yet"
+                bnd = f"{p.bound:,.6g}" if p.bound is not None else "-"
+                gap_txt = ""
+                if p.incumbent and p.bound is not None:
+                    gap_txt = f"  gap {100 * max(0.0, p.incumbent - p.bound) / abs(p.incumbent):.2f}%"
+                status.update(f"solve {p.elapsed:5.1f}s  incumbent {inc}  bound {bnd}{gap_txt}  cut rounds {p.round}")
+
+            record = run_scenario(sc, progress=progress, stage=stage)
+    except USER_ERRORS as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: nothing was written")
+        raise typer.Exit(130) from None
+    _report(record)
+    if record.termination is Termination.INFEASIBLE:
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if record.objective is None:
+        raise typer.Exit(EXIT_NO_PLAN)
+
+
+def _report(record) -> None:
+    import json
+
+    manifest = json.loads((record.folder / "manifest.json").read_text())
+    if record.objective is None:
+        why = manifest.get("infeasible_because", "no plan was found within the limit")
+        err.print(f"[bold red]{record.termination.value}[/]: {why}", highlight=False)
+        err.print(f"run record: {record.folder}", highlight=False)
+        return
+    gap = f"{100 * record.gap:.3f}%" if record.gap is not None else "unknown"
+    table = Table(title=f"{manifest['scenario']}: {record.termination.value}, gap {gap}")
+    kpis = json.loads((record.folder / "kpis.json").read_text())["territories"]
+    cols = [c for c in kpis[0] if not c.endswith(("_target", "_within_bounds"))]
+    for c in cols:
+        table.add_column(c, justify="right" if isinstance(kpis[0][c], (int, float)) else "left")
+    for row in kpis:
+        table.add_row(*[f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+    out.print(table)
+    out.print(f"objective {record.objective:,.6g}  lower bound {record.bound:,.6g}  gap {gap}", highlight=False)
+    out.print(f"written: {record.folder}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,101 @@
+"""Read a scenario file: YAML, `extends:` inheritance with deep merge, paths made absolute, schema check."""
+
+from __future__ import annotations
+
+import copy
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scenarios.errors import ScenarioError
+from scenarios.schema import Scenario
+
+PATH_KEYS = (("units", "path"), ("adjacency", "edges"), ("distances", "matrix"))
+PACKAGE_SCHEME = "package://"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path.name}{where}: not valid YAML; check indentation and colons") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path.name}: a scenario must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """Make a data path absolute: relative to the scenario file, or inside an installed package."""
+    if value.startswith(PACKAGE_SCHEME):
+        package, _, inner = value[len(PACKAGE_SCHEME):].partition("/")
+        spec = find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ScenarioError(f"{value}: package '{package}' is not installed; install it or give a file path")
+        return str(Path(next(iter(spec.submodule_search_locations))) / inner)
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Override wins key by key; mappings merge recursively, lists and values are replaced."""
+    out = copy.deepcopy(base)
+    for key, val in override.items():
+        if isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], val)
+        else:
+            out[key] = copy.deepcopy(val)
+    return out
+
+
+def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The merged mapping of a scenario and the scenarios it extends, with absolute data paths."""
+    path = path.resolve()
+    if path in _chain:
+        raise ScenarioError(f"{path.name}: 'extends' forms a cycle ({' -> '.join(p.name for p in _chain + (path,))})")
+    data = read_yaml(path)
+    for section, key in PATH_KEYS:
+        block = data.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str):
+            block[key] = resolve_path(block[key], path.parent)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path.name}: extends must be a file name")
+    base = load_raw((path.parent / parent), _chain + (path,))
+    base.pop("name", None)  # a name belongs to its own file; runs of an extension go to its own folder
+    return deep_merge(base, data)
+
+
+def format_validation(name: str, err: ValidationError) -> str:
+    """One `file: key.path: message` line per problem."""
+    lines = []
+    for problem in err.errors():
+        loc = ".".join(str(p) for p in problem["loc"]) or "(top)"
+        msg = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            msg = "unknown key; check the spelling against scenarios/README.md"
+        elif problem["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{name}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read, merge and validate a scenario file."""
+    path = Path(path)
+    raw = load_raw(path)
+    raw.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(format_validation(path.name, err)) from None

@@ -1,0 +1,169 @@
+"""Turn a scenario into a run folder: prepare data, search, check the plan independently, write.
+
+A run is written to a hidden temporary folder and renamed into place at the end, so a failed or
+interrupted run leaves no half folder, and a new run never overwrites an earlier one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import yaml
+
+from model.check import check_plan
+from model.search import solve_territories
+from scenarios.diagnose import diagnose_infeasible
+from scenarios.outputs import write_plan
+from scenarios.prepare import Prepared, prepare
+from scenarios.schema import Scenario
+from solvers import Progress, SolverOptions, Termination, get_engine
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Where a run went and how it ended."""
+
+    folder: Path
+    termination: Termination
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    totals: dict
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def solver_options(scenario: Scenario, log_path: Path | None = None) -> SolverOptions:
+    s = scenario.solver
+    return SolverOptions(
+        time_limit=s.time_limit, rel_gap=s.rel_gap, threads=s.threads, seed=s.seed,
+        log_path=str(log_path) if log_path else None, extra=dict(s.options),
+    )
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("tplan", "pyomo", "highspy", "geopandas", "shapely", "libpysal", "pandas", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except Exception:
+            out[pkg] = "unknown"
+    return out
+
+
+def run_scenario(
+    scenario: Scenario,
+    progress: Callable[[Progress], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> RunRecord:
+    """Run a validated scenario end to end and return where its folder is."""
+    say = stage or (lambda _: None)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    say("load")
+    prepared = prepare(scenario)
+    timings["load"] = time.perf_counter() - t
+    inputs = {role: {"path": p, "sha256": sha256(p)} for role, p in prepared.inputs.items()}
+    resolved = scenario.model_dump(mode="json")
+    digest = hashlib.sha256(
+        json.dumps({"scenario": resolved, "inputs": {r: v["sha256"] for r, v in inputs.items()}}, sort_keys=True).encode()
+    ).hexdigest()[:8]
+
+    root = Path(scenario.output.dir) / (scenario.name or "scenario")
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    tmp = root / f".tmp-{stamp}-{digest}-{time.monotonic_ns()}"
+    tmp.mkdir()
+    try:
+        record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs)
+        final = _free_name(root, f"{stamp}-{digest}")
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RunRecord(final, record["termination"], record["objective"], record["bound"], record["gap"], record["totals"])
+
+
+def _free_name(root: Path, name: str) -> Path:
+    candidate, n = root / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate
+
+
+def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, resolved, inputs) -> dict:
+    scenario = prepared.scenario
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    options = solver_options(scenario, folder / "solver.log")
+    engine = get_engine(scenario.solver.engine)
+    say("solve")
+    t = time.perf_counter()
+    outcome = solve_territories(prepared.spec, engine, options, progress=progress)
+    timings["solve"] = time.perf_counter() - t
+    timings.update({f"solve.{k}": v for k, v in outcome.stage_seconds.items()})
+    result = outcome.result
+    manifest = {
+        "scenario": scenario.name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resolved_scenario": resolved,
+        "inputs": inputs,
+        "versions": versions() | {"highs": engine.version()},
+        "solver_options": {
+            "engine": engine.name, "time_limit": options.time_limit, "rel_gap": options.rel_gap,
+            "threads": options.threads, "seed": options.seed, "extra": options.extra,
+        },
+        "geography": {
+            "units": prepared.geography.n,
+            "edges": len(prepared.geography.edges),
+            "islands_joined": [list(p) for p in prepared.geography.joined],
+            "distance_unit": prepared.geography.distance_unit,
+        },
+        "status": result.termination.value,
+        "objective": result.objective,
+        "lower_bound": result.bound,
+        "gap": result.gap,
+        "bound_method": outcome.bound_method,
+        "heuristic_objective": outcome.heuristic_objective,
+        "solver": result.summary(),
+        "timings_seconds": timings,
+    }
+    totals: dict = {}
+    if outcome.plan is None:
+        if result.termination is Termination.INFEASIBLE:
+            say("diagnose")
+            manifest["infeasible_because"] = diagnose_infeasible(prepared.spec, engine, options)
+        _write_manifest(folder, manifest, timings)
+        return {"termination": result.termination, "objective": None, "bound": result.bound, "gap": None,
+                "totals": totals, "manifest": manifest}
+    say("check")
+    check_plan(prepared.spec, outcome.plan)
+    say("write")
+    t = time.perf_counter()
+    totals = write_plan(prepared, outcome.plan, folder)
+    timings["write"] = time.perf_counter() - t
+    manifest["plan"] = totals
+    manifest["plan_checked"] = True
+    _write_manifest(folder, manifest, timings)
+    return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
+            "gap": result.gap, "totals": totals, "manifest": manifest}
+
+
+def _write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
+    manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

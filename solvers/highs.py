@@ -1,0 +1,302 @@
+"""Run a linear Pyomo model with HiGHS (highspy), with warm start, lazy rows and live progress.
+
+The Pyomo model is compiled once to matrix form. Lazy constraints (e.g. contiguity cuts) are
+handled by row generation: each round solves the model with the rows found so far; every
+incumbent HiGHS reports is checked by the model's separation routine, violated rows are added,
+and the next round starts from the best solution that satisfies every lazy constraint. Each
+round is a relaxation of the full model, so its dual bound is a valid bound for the full model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import highspy
+import numpy as np
+from pyomo.core.base.var import VarData
+from pyomo.environ import ConcreteModel, Objective, minimize, value
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from solvers.result import (
+    LinearCut,
+    Progress,
+    SolveResult,
+    SolverError,
+    SolverOptions,
+    Termination,
+    relative_gap,
+)
+
+Separate = Callable[[Callable[[VarData], float]], Sequence[LinearCut]]
+INF = highspy.kHighsInf
+
+
+class HighsEngine:
+    """HiGHS through highspy, the default engine."""
+
+    name = "highs"
+
+    @staticmethod
+    def version() -> str:
+        h = highspy.Highs()
+        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+    def solve(
+        self,
+        model: ConcreteModel,
+        options: SolverOptions,
+        *,
+        warm_start: Sequence[tuple[VarData, float]] | None = None,
+        separate: Separate | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> SolveResult:
+        """Solve to the requested gap or limit; load the best lazy-feasible solution into the model."""
+        start = time.perf_counter()
+        run = _Run(model, options, separate, progress, start)
+        if warm_start:
+            run.offer_start(warm_start)
+        run.loop()
+        seconds = time.perf_counter() - start
+        if run.best is not None:
+            for col, var in enumerate(run.columns):
+                var.set_value(float(run.best[col]), skip_validation=True)
+        objective = None if run.best_obj is None else float(run.best_obj)
+        gap = relative_gap(objective, run.bound)
+        termination = run.termination
+        if termination is Termination.OPTIMAL and (gap is None or gap > options.rel_gap * 1.0001 + 1e-9):
+            # HiGHS proved its round, but the best lazy-feasible plan is further from the bound.
+            termination = Termination.TIME_LIMIT
+        return SolveResult(
+            termination=termination,
+            has_solution=run.best is not None,
+            objective=objective,
+            bound=run.bound,
+            gap=gap,
+            seconds=seconds,
+            engine=self.name,
+            version=self.version(),
+            options=options,
+            rounds=run.rounds,
+            lazy_cuts=len(run.cut_keys),
+            values={var.name: float(run.best[c]) for c, var in enumerate(run.columns)} if run.best is not None else {},
+        )
+
+
+class _Run:
+    """State of one solve: the HiGHS object, the column map, the best lazy-feasible solution."""
+
+    def __init__(self, model, options, separate, progress, start):
+        self.options = options
+        self.separate = separate
+        self.progress = progress
+        self.start = start
+        self.highs = highspy.Highs()
+        self.highs.silent()
+        self.columns, self.offset = self._load(model)
+        self.col_of = {id(v): c for c, v in enumerate(self.columns)}
+        self.best: np.ndarray | None = None
+        self.best_obj: float | None = None
+        self.bound: float | None = None
+        self.pending: list[LinearCut] = []
+        self.cut_keys: set[tuple] = set()
+        self.rounds = 0
+        self.termination = Termination.ERROR
+        self._last_report = 0.0
+        self._set_options()
+
+    # --- model loading -------------------------------------------------
+    def _load(self, model: ConcreteModel) -> tuple[list[VarData], float]:
+        objectives = list(model.component_data_objects(Objective, active=True))
+        if len(objectives) != 1 or objectives[0].sense != minimize:
+            raise SolverError("the model needs exactly one active objective to minimise")
+        info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        columns: list[VarData] = list(info.columns)
+        n = len(columns)
+        lower = np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float)
+        upper = np.array([INF if v.ub is None else v.ub for v in columns], dtype=float)
+        cost = np.asarray(info.c.toarray()).ravel() if n else np.zeros(0)
+        offset = float(np.asarray(info.c_offset).ravel()[0]) if np.size(info.c_offset) else 0.0
+        a = info.A.tocsr()
+        row_lower = np.full(a.shape[0], -INF)
+        row_upper = np.full(a.shape[0], INF)
+        for r, (_, kind) in enumerate(info.rows):  # kind: 1 is <=, -1 is >=, 0 is ==
+            if kind >= 0:
+                row_upper[r] = info.rhs[r]
+            if kind <= 0:
+                row_lower[r] = info.rhs[r]
+        h = self.highs
+        h.addVars(n, lower, upper)
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.changeObjectiveOffset(offset)
+        integer = np.array([c for c, v in enumerate(columns) if not v.is_continuous()], dtype=np.int32)
+        if len(integer):
+            h.changeColsIntegrality(
+                len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
+            )
+        if a.shape[0]:
+            h.addRows(
+                a.shape[0], row_lower, row_upper, a.nnz,
+                a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data.astype(float),
+            )
+        self.has_integers = len(integer) > 0
+        self.matrix, self.row_bounds, self.col_bounds, self.cost = a, (row_lower, row_upper), (lower, upper), cost
+        return columns, offset
+
+    def _set_options(self) -> None:
+        o = self.options
+        h = self.highs
+        try:
+            h.setOptionValue("mip_rel_gap", float(o.rel_gap))
+            h.setOptionValue("random_seed", int(o.seed))
+            h.setOptionValue("threads", int(o.threads))
+            for key, val in o.extra.items():
+                h.setOptionValue(key, val)
+        except Exception as err:  # highspy raises plain exceptions for unknown options
+            raise SolverError(f"HiGHS option rejected: {err}") from None
+        if o.log_path:
+            h.setOptionValue("log_file", o.log_path)
+            h.setOptionValue("log_to_console", False)
+            h.setOptionValue("output_flag", True)
+        h.HandleKeyboardInterrupt = True
+        h.cbMipImprovingSolution.subscribe(self._on_incumbent)
+        h.cbMipInterrupt.subscribe(self._on_tick)
+
+    # --- callbacks -----------------------------------------------------
+    def _values_getter(self, x: np.ndarray) -> Callable[[VarData], float]:
+        col_of = self.col_of
+
+        def get(var: VarData) -> float:
+            c = col_of.get(id(var))
+            return float(x[c]) if c is not None else float(value(var))
+
+        return get
+
+    def _cuts_for(self, x: np.ndarray) -> list[LinearCut]:
+        return list(self.separate(self._values_getter(x))) if self.separate else []
+
+    def _accept(self, x: np.ndarray, objective: float) -> bool:
+        """Keep x if it satisfies every lazy row; else queue the rows it violates."""
+        cuts = self._cuts_for(x)
+        if cuts:
+            self.pending.extend(cuts)
+            return False
+        if self.best_obj is None or objective < self.best_obj - 1e-9:
+            self.best, self.best_obj = np.array(x, dtype=float), float(objective)
+        return True
+
+    def _on_incumbent(self, event: Any) -> None:
+        x = np.array(event.data_out.mip_solution, dtype=float)
+        self._accept(x, float(event.data_out.objective_function_value))
+        self._report(event.data_out.mip_dual_bound)
+
+    def _on_tick(self, event: Any) -> None:
+        self._report(event.data_out.mip_dual_bound)
+
+    def _report(self, round_bound: float | None) -> None:
+        if self.progress is None:
+            return
+        now = time.perf_counter() - self.start
+        if now - self._last_report < 0.25:
+            return
+        self._last_report = now
+        bound = self.bound
+        if round_bound is not None and np.isfinite(round_bound):
+            bound = round_bound if bound is None else max(bound, round_bound)
+        self.progress(Progress(now, self.best_obj, bound, self.rounds, len(self.cut_keys)))
+
+    # --- driver --------------------------------------------------------
+    def offer_start(self, start: Sequence[tuple[VarData, float]]) -> None:
+        """Use a user plan as the first incumbent (checked against every row and lazy row)."""
+        x = np.zeros(len(self.columns))
+        for var, val in start:
+            c = self.col_of.get(id(var))
+            if c is not None:
+                x[c] = val
+        if not self._row_feasible(x):
+            return
+        objective = float(self.cost @ x) + self.offset
+        self._accept(x, objective)
+        self.pending.clear()
+
+    def _row_feasible(self, x: np.ndarray, tol: float = 1e-6) -> bool:
+        """x satisfies the bounds and rows of the compiled model."""
+        (lo, up), (rlo, rup) = self.col_bounds, self.row_bounds
+        act = self.matrix @ x
+        return bool(
+            np.all(x >= lo - tol) and np.all(x <= up + tol) and np.all(act >= rlo - tol) and np.all(act <= rup + tol)
+        )
+
+    def _add_pending(self) -> int:
+        added = 0
+        for cut in self.pending:
+            cols = np.array([self.col_of[id(v)] for v, _ in cut.terms], dtype=np.int32)
+            vals = np.array([c for _, c in cut.terms], dtype=float)
+            order = np.argsort(cols)
+            key = (tuple(cols[order]), tuple(np.round(vals[order], 9)), cut.lower, cut.upper)
+            if key in self.cut_keys:
+                continue
+            self.cut_keys.add(key)
+            lo = -INF if cut.lower == -np.inf else cut.lower
+            up = INF if cut.upper == np.inf else cut.upper
+            self.highs.addRow(lo, up, len(cols), cols[order], vals[order])
+            added += 1
+        self.pending.clear()
+        return added
+
+    def loop(self) -> None:
+        h = self.highs
+        limit = self.options.time_limit
+        while True:
+            self.rounds += 1
+            if limit is not None:
+                remaining = limit - (time.perf_counter() - self.start)
+                if remaining <= 0:
+                    self.termination = Termination.TIME_LIMIT
+                    return
+                h.setOptionValue("time_limit", float(remaining))
+            if self.best is not None:
+                sol = highspy.HighsSolution()
+                sol.col_value = list(self.best)
+                sol.value_valid = True
+                h.setSolution(sol)
+            h.run()
+            status = h.getModelStatus()
+            info = h.getInfo()
+            round_bound = self._round_bound(status, info)
+            if round_bound is not None:
+                self.bound = round_bound if self.bound is None else max(self.bound, round_bound)
+            if status == highspy.HighsModelStatus.kInfeasible:
+                self.termination = Termination.INFEASIBLE if self.best is None else Termination.ERROR
+                return
+            if status == highspy.HighsModelStatus.kUnbounded:
+                self.termination = Termination.UNBOUNDED
+                return
+            solution = h.getSolution()
+            if solution.value_valid:
+                x = np.array(solution.col_value, dtype=float)
+                self._accept(x, float(info.objective_function_value))
+            proven = status == highspy.HighsModelStatus.kOptimal
+            if proven and not self.pending:
+                self.termination = Termination.OPTIMAL
+                return
+            if not proven and status not in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
+                if not self.pending:
+                    self.termination = Termination.ERROR
+                    return
+            if status == highspy.HighsModelStatus.kInterrupt:
+                self.termination = Termination.INTERRUPTED
+                return
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                self.termination = Termination.TIME_LIMIT
+                return
+            self._add_pending()
+
+    def _round_bound(self, status, info) -> float | None:
+        if status == highspy.HighsModelStatus.kOptimal and not self.has_integers:
+            return float(info.objective_function_value)
+        bound = getattr(info, "mip_dual_bound", None)
+        if bound is None or not np.isfinite(bound):
+            return None
+        return float(bound)

@@ -1,0 +1,100 @@
+"""Solver-neutral options and results: why a solve stopped is kept apart from what it found."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SolverError(Exception):
+    """The solver could not be run (unknown engine, bad option)."""
+
+
+class Termination(str, enum.Enum):
+    """Why the solve stopped."""
+
+    OPTIMAL = "optimal"  # proven within the requested relative gap
+    TIME_LIMIT = "time_limit"
+    INTERRUPTED = "interrupted"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Standard options plus a pass-through dict of engine-specific ones."""
+
+    time_limit: float | None = None
+    rel_gap: float = 1e-4
+    threads: int = 1
+    seed: int = 0
+    log_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot while solving: best feasible objective so far and the proven bound."""
+
+    elapsed: float
+    incumbent: float | None
+    bound: float | None
+    round: int
+    cuts: int
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What a solve found: status, the best solution's objective, a valid bound and the gap."""
+
+    termination: Termination
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    seconds: float
+    engine: str
+    version: str
+    options: SolverOptions
+    rounds: int = 1
+    lazy_cuts: int = 0
+    values: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready record for manifests."""
+        return {
+            "termination": self.termination.value,
+            "has_solution": self.has_solution,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "seconds": round(self.seconds, 3),
+            "engine": self.engine,
+            "version": self.version,
+            "rounds": self.rounds,
+            "lazy_cuts": self.lazy_cuts,
+        }
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """(objective - bound) / |objective|, 0 when both are 0, None when either is missing."""
+    if objective is None or bound is None:
+        return None
+    if abs(objective) < 1e-12:
+        return 0.0 if abs(bound) < 1e-12 else None
+    return max(0.0, (objective - bound) / abs(objective))
+
+
+@dataclass(frozen=True)
+class LinearCut:
+    """A linear row `lower <= sum(coef * var) <= upper` found by a separation routine.
+
+    `terms` pairs a Pyomo variable with its coefficient; it is how models hand lazy
+    constraints to any engine without knowing which engine runs.
+    """
+
+    terms: tuple[tuple[Any, float], ...]
+    lower: float
+    upper: float
