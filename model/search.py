@@ -11,11 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from pyomo.environ import value as pyo_value
 
+from model.check import is_valid
+from model.local_search import polish
 from model.plan import Plan
 from model.spec import TerritorySpec
-from model.territory_model import build_territory_model, contiguity_separator, plan_from_model, start_from_plan
+from model.territory_model import (
+    build_territory_model,
+    contiguity_separator,
+    plan_from_model,
+    plan_repairer,
+    start_from_plan,
+)
 from solvers.result import Progress, SolveResult, SolverOptions, Termination
+
+
+SEPARATORS_UP_FRONT = False
 
 
 @dataclass(frozen=True)
@@ -33,11 +45,11 @@ class SearchOutcome:
 
 
 def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
-    """k weighted medoids: a deterministic k-means++ seeding followed by alternating improvement."""
+    """k weighted medoids: a seeded k-means++ start followed by alternating improvement."""
     cost = spec.cost()
     n, k = spec.geography.n, spec.count
     rng = np.random.default_rng(seed)
-    centres = [int(np.argmin(cost.sum(axis=0)))]
+    centres = [int(rng.integers(n))] if seed else [int(np.argmin(cost.sum(axis=0)))]
     while len(centres) < k:
         nearest = cost[:, centres].min(axis=1)
         nearest[centres] = 0.0
@@ -49,61 +61,73 @@ def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
         new = []
         for t in range(k):
             members = np.flatnonzero(owner == t)
-            if len(members) == 0:
-                new.append(centres[t])
-                continue
-            new.append(int(members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))]))
-        if new == centres:
+            new.append(int(members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))]) if len(members) else centres[t])
+        if new == centres or len(set(new)) < k:
             break
         centres = new
-    return sorted(set(centres)) if len(set(centres)) == k else sorted(centres)
+    return sorted(centres)
 
 
-def best_centres(plan: Plan, cost: np.ndarray) -> list[int]:
-    """For each territory, the member that minimises the territory's compactness as its centre."""
-    out = []
-    for members in plan.members().values():
-        out.append(int(members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))]))
-    return sorted(out)
+def lp_centres(spec: TerritorySpec, engine, options: SolverOptions) -> list[int] | None:
+    """The k most open centres of the LP relaxation (often nearly integral for Hess models)."""
+    m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
+    res = engine.solve(m, replace(options, log_path=None), relax=True)
+    if not res.has_solution:
+        return None
+    opened = np.array([pyo_value(m.assign[j, j]) for j in m.centres])
+    order = np.argsort(-opened, kind="stable")[: spec.count]
+    return sorted(int(list(m.centres)[o]) for o in order)
 
 
-def location_allocation(
-    spec: TerritorySpec, engine, options: SolverOptions, budget: float
-) -> tuple[Plan | None, float | None]:
-    """Alternate: allocate units to fixed centres by the exact model, then move each centre to its
-    territory's best member; stop when the centres repeat or the budget is spent."""
-    if spec.centres is not None:
-        return None, None
+def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
+    """Every unit to its cheapest centre (centres to themselves)."""
+    cost = spec.cost()
+    owner = np.asarray(centres)[np.argmin(cost[:, centres], axis=1)]
+    owner[centres] = centres
+    return owner
+
+
+def heuristic_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> tuple[Plan | None, int]:
+    """The best valid plan from several starts, each repaired and improved by local search."""
     start = time.perf_counter()
     cost = spec.cost()
-    centres = initial_centres(spec, options.seed)
-    seen: set[tuple[int, ...]] = set()
-    best: tuple[Plan | None, float | None] = (None, None)
-    while tuple(centres) not in seen:
-        left = budget - (time.perf_counter() - start)
-        if left <= 0.5:
+    starts: list[list[int]] = []
+    if spec.centres is not None:
+        starts.append(list(spec.centres))
+    else:
+        if spec.geography.n <= 700:
+            lp = lp_centres(spec, engine, replace(options, time_limit=budget))
+            if lp is not None:
+                starts.append(lp)
+        starts.extend(initial_centres(spec, options.seed + s) for s in range(4))
+    best: Plan | None = None
+    tried = 0
+    for centres in starts:
+        if best is not None and time.perf_counter() - start > budget:
             break
-        seen.add(tuple(centres))
-        fixed = replace(spec, centres=tuple(centres), locks=_locks_for_centres(spec, centres))
-        if fixed is None:
-            break
-        m = build_territory_model(fixed)
-        res = engine.solve(m, replace(options, time_limit=left, rel_gap=max(options.rel_gap, 1e-3)),
-                           separate=contiguity_separator(m, fixed))
-        if not res.has_solution:
-            break
-        plan = plan_from_model(m)
-        value = plan.objective(cost)
-        if best[1] is None or value < best[1] - 1e-9:
-            best = (plan, value)
-        centres = best_centres(plan, cost)
-    return best
+        tried += 1
+        plan = polish(spec, nearest_plan(spec, centres))
+        if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
+            best = plan
+    return best, tried
 
 
-def _locks_for_centres(spec: TerritorySpec, centres: list[int]) -> tuple[tuple[int, int], ...]:
-    """Free-centre lock labels cannot be mapped to fixed centres up front; the heuristic drops them
-    and relies on the full model (which honours them) when locks exist."""
-    return ()
+def _scaled_progress(progress, scale: float):
+    if progress is None:
+        return None
+    return lambda p: progress(replace(
+        p, incumbent=None if p.incumbent is None else p.incumbent * scale,
+        bound=None if p.bound is None else p.bound * scale,
+    ))
+
+
+def unscale(result: SolveResult, scale: float) -> SolveResult:
+    """Objective and bound back in the user's units (the model's objective is divided by `scale`)."""
+    return replace(
+        result,
+        objective=None if result.objective is None else result.objective * scale,
+        bound=None if result.bound is None else result.bound * scale,
+    )
 
 
 def solve_territories(
@@ -115,24 +139,25 @@ def solve_territories(
     """Find the best plan within the options' limits and prove how good it is."""
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    heuristic_plan, heuristic_value = None, None
     limit = options.time_limit
-    if spec.centres is None and not spec.locks:
-        budget = 0.25 * limit if limit else 30.0
-        heuristic_plan, heuristic_value = location_allocation(spec, engine, options, budget)
+    budget = 0.25 * limit if limit else 30.0
+    start_plan, _ = heuristic_plan(spec, engine, options, budget)
+    heuristic_value = start_plan.objective(spec.cost()) if start_plan is not None else None
     stages["heuristic"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    m = build_territory_model(spec)
+    m = build_territory_model(spec, separators_up_front=SEPARATORS_UP_FRONT)
     stages["build"] = time.perf_counter() - t1
     left = None if limit is None else max(1.0, limit - (time.perf_counter() - t0))
-    warm = start_from_plan(m, heuristic_plan) if heuristic_plan is not None else None
+    warm = start_from_plan(m, start_plan) if start_plan is not None else None
     t2 = time.perf_counter()
     result = engine.solve(
-        m, replace(options, time_limit=left), warm_start=warm, separate=contiguity_separator(m, spec), progress=progress
+        m, replace(options, time_limit=left), warm_start=warm, separate=contiguity_separator(m, spec),
+        progress=_scaled_progress(progress, m.cost_scale), repair=plan_repairer(m, spec) if spec.contiguity else None,
     )
+    result = unscale(result, m.cost_scale)
     stages["solve"] = time.perf_counter() - t2
-    plan = plan_from_model(m) if result.has_solution else heuristic_plan
+    plan = plan_from_model(m) if result.has_solution else start_plan
     if plan is not None and not result.has_solution:
         result = replace(result, has_solution=True, objective=heuristic_value,
                          termination=result.termination if result.termination != Termination.OPTIMAL else Termination.TIME_LIMIT)

@@ -26,7 +26,9 @@ from model.spec import TerritorySpec
 from solvers.result import LinearCut
 
 
-def build_territory_model(spec: TerritorySpec, candidates: Sequence[int] | None = None) -> pyo.ConcreteModel:
+def build_territory_model(
+    spec: TerritorySpec, candidates: Sequence[int] | None = None, separators_up_front: bool = True
+) -> pyo.ConcreteModel:
     """The Pyomo model; `candidates` restricts the possible centres (default: fixed centres or all units)."""
     geo = spec.geography
     fixed = spec.centres is not None
@@ -53,15 +55,20 @@ def build_territory_model(spec: TerritorySpec, candidates: Sequence[int] | None 
     add_each_unit_assigned_once(m)
     add_centres(m, spec)
     add_balance(m, spec)
-    add_neighbours_separate(m, spec)
+    if separators_up_front:
+        add_neighbours_separate(m, spec)
     add_locked_units(m, spec)
     return m
 
 
 def define_objective(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    """Compactness, divided by `m.cost_scale` so the largest coefficient is 1e4: HiGHS's simplex
+    is slow and imprecise with coefficients of 1e10 (population x km^2)."""
     cost = spec.cost()
+    largest = float(cost.max()) if cost.size else 1.0
+    m.cost_scale = largest / 1e4 if largest > 0 else 1.0
     m.compactness = pyo.Objective(
-        expr=sum(float(cost[i, j]) * m.assign[i, j] for i, j in m.pairs), sense=pyo.minimize
+        expr=sum(float(cost[i, j] / m.cost_scale) * m.assign[i, j] for i, j in m.pairs), sense=pyo.minimize
     )
 
 
@@ -176,3 +183,17 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
         return cuts
 
     return separate
+
+
+def plan_repairer(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable:
+    """Routine for an engine: turn a disconnected incumbent into a valid plan by local search."""
+    from model.check import is_valid
+    from model.local_search import polish
+
+    def repair(get: Callable) -> list[tuple] | None:
+        plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of))
+        if not is_valid(spec, plan) or any((i, c) not in m.pair_set for i, c in enumerate(plan.centre_of)):
+            return None
+        return start_from_plan(m, plan)
+
+    return repair

@@ -30,6 +30,7 @@ from solvers.result import (
 )
 
 Separate = Callable[[Callable[[VarData], float]], Sequence[LinearCut]]
+Repair = Callable[[Callable[[VarData], float]], Sequence[tuple[VarData, float]] | None]
 INF = highspy.kHighsInf
 
 
@@ -51,10 +52,17 @@ class HighsEngine:
         warm_start: Sequence[tuple[VarData, float]] | None = None,
         separate: Separate | None = None,
         progress: Callable[[Progress], None] | None = None,
+        relax: bool = False,
+        repair: Repair | None = None,
     ) -> SolveResult:
-        """Solve to the requested gap or limit; load the best lazy-feasible solution into the model."""
+        """Solve to the requested gap or limit; load the best lazy-feasible solution into the model.
+        `relax` solves the LP relaxation instead (integer columns made continuous). `repair` turns a
+        solution that breaks lazy rows into one that keeps them; it is handed to HiGHS as an incumbent."""
         start = time.perf_counter()
         run = _Run(model, options, separate, progress, start)
+        run.repair = repair
+        if relax:
+            run.relax()
         if warm_start:
             run.offer_start(warm_start)
         run.loop()
@@ -103,6 +111,8 @@ class _Run:
         self.cut_keys: set[tuple] = set()
         self.rounds = 0
         self.termination = Termination.ERROR
+        self.repair: Repair | None = None
+        self.queued: np.ndarray | None = None  # a repaired solution waiting to be handed to HiGHS
         self._last_report = 0.0
         self._set_options()
 
@@ -162,6 +172,14 @@ class _Run:
         h.HandleKeyboardInterrupt = True
         h.cbMipImprovingSolution.subscribe(self._on_incumbent)
         h.cbMipInterrupt.subscribe(self._on_tick)
+        h.cbMipUserSolution.subscribe(self._on_user_solution)
+
+    def relax(self) -> None:
+        n = len(self.columns)
+        self.highs.changeColsIntegrality(
+            n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kContinuous)
+        )
+        self.has_integers = False
 
     # --- callbacks -----------------------------------------------------
     def _values_getter(self, x: np.ndarray) -> Callable[[VarData], float]:
@@ -181,10 +199,30 @@ class _Run:
         cuts = self._cuts_for(x)
         if cuts:
             self.pending.extend(cuts)
+            self._try_repair(x)
             return False
         if self.best_obj is None or objective < self.best_obj - 1e-9:
             self.best, self.best_obj = np.array(x, dtype=float), float(objective)
         return True
+
+    def _try_repair(self, x: np.ndarray) -> None:
+        if self.repair is None:
+            return
+        fixed = self.repair(self._values_getter(x))
+        if not fixed:
+            return
+        y = self._vector(fixed)
+        if not self._row_feasible(y) or self._cuts_for(y):
+            return
+        objective = float(self.cost @ y) + self.offset
+        if self.best_obj is None or objective < self.best_obj - 1e-9:
+            self.best, self.best_obj = y, objective
+            self.queued = y
+
+    def _on_user_solution(self, event: Any) -> None:
+        if self.queued is not None:
+            event.data_in.setSolution(self.queued)
+            self.queued = None
 
     def _on_incumbent(self, event: Any) -> None:
         x = np.array(event.data_out.mip_solution, dtype=float)
@@ -209,16 +247,20 @@ class _Run:
     # --- driver --------------------------------------------------------
     def offer_start(self, start: Sequence[tuple[VarData, float]]) -> None:
         """Use a user plan as the first incumbent (checked against every row and lazy row)."""
-        x = np.zeros(len(self.columns))
-        for var, val in start:
-            c = self.col_of.get(id(var))
-            if c is not None:
-                x[c] = val
+        x = self._vector(start)
         if not self._row_feasible(x):
             return
         objective = float(self.cost @ x) + self.offset
         self._accept(x, objective)
         self.pending.clear()
+
+    def _vector(self, pairs: Sequence[tuple[VarData, float]]) -> np.ndarray:
+        x = np.zeros(len(self.columns))
+        for var, val in pairs:
+            c = self.col_of.get(id(var))
+            if c is not None:
+                x[c] = val
+        return x
 
     def _row_feasible(self, x: np.ndarray, tol: float = 1e-6) -> bool:
         """x satisfies the bounds and rows of the compiled model."""

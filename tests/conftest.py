@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny grids drawn in docstrings, and the real county files libpysal ships."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import libpysal
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from geodata.build import build_geography
+from model.spec import BalanceRule, TerritorySpec, balance_bounds
+
+GEORGIA = Path(libpysal.examples.get_path("G_utm.shp"))
+NORTH_CAROLINA = Path(libpysal.examples.get_path("sids2.shp"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def grid_frame(rows: int, cols: int, values=None, crs: str = "EPSG:3857", size: float = 10_000.0) -> gpd.GeoDataFrame:
+    """Square cells numbered row by row, e.g. 3 x 3:
+
+        u0 u1 u2
+        u3 u4 u5
+        u6 u7 u8
+    """
+    n = rows * cols
+    values = np.ones(n) if values is None else np.asarray(values, dtype=float)
+    cells = [box(c * size, -r * size, (c + 1) * size, -(r - 1) * size) for r in range(rows) for c in range(cols)]
+    return gpd.GeoDataFrame(
+        {"uid": [f"u{i}" for i in range(n)], "pop": values, "accounts": np.arange(n) % 3 + 1.0},
+        geometry=cells,
+        crs=crs,
+    ).set_index("uid", drop=False)
+
+
+def grid_spec(rows: int, cols: int, values, k: int, tolerance: float | None, contiguity: bool = True,
+              power: int = 2, centres=None) -> TerritorySpec:
+    frame = grid_frame(rows, cols, values).rename_axis("unit")
+    frame.index = frame["uid"]
+    geo = build_geography(frame, ["pop"])
+    pop = geo.attributes["pop"]
+    balance = ()
+    if tolerance is not None:
+        lo, hi = balance_bounds(pop, k, tolerance)
+        balance = (BalanceRule("pop", lo, hi, tolerance),)
+    return TerritorySpec(geo, k, balance, weight=pop, power=power, contiguity=contiguity, centres=centres)
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path, monkeypatch):
+    """Run in a fresh directory so runs/ lands in tmp."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,48 @@
+"""Exhaustive search over every plan of a tiny instance: the reference the models are tested against."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from model.check import is_valid
+from model.plan import Plan
+from model.spec import TerritorySpec
+
+
+def brute_force(spec: TerritorySpec) -> float | None:
+    """Optimal compactness over all partitions into k territories, each centred on its best member
+    (or on its fixed centre); None if no valid plan exists."""
+    n, k = spec.geography.n, spec.count
+    cost = spec.cost()
+    best = None
+    for labels in itertools.product(range(k), repeat=n):
+        if labels[0] != 0 or len(set(labels)) != k:
+            continue  # label 0 always holds unit 0: each partition is seen once (up to relabelling)
+        if spec.centres is not None:
+            # fixed centres: label t must hold centre t... relabel by the centre each label holds.
+            owner = {}
+            ok = True
+            for t, c in enumerate(spec.centres):
+                if labels[c] in owner:
+                    ok = False
+                    break
+                owner[labels[c]] = c
+            if not ok:
+                continue
+            centre_of = [owner[lab] for lab in labels]
+        else:
+            centre_of = [0] * n
+            for t in range(k):
+                members = [i for i in range(n) if labels[i] == t]
+                c = members[int(np.argmin(cost[np.ix_(members, members)].sum(axis=0)))]
+                for i in members:
+                    centre_of[i] = c
+        plan = Plan(tuple(centre_of))
+        if not is_valid(spec, plan):
+            continue
+        value = plan.objective(cost)
+        if best is None or value < best:
+            best = value
+    return best

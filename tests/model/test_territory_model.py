@@ -1,0 +1,136 @@
+"""The territory model against brute force on tiny grids, and each constraint family pinned."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.check import check_plan, is_valid, plan_violations
+from model.plan import Plan
+from model.search import solve_territories
+from model.spec import BalanceRule
+from solvers import SolverOptions, Termination
+from solvers.highs import HighsEngine
+from tests.conftest import grid_spec
+from tests.model.bruteforce import brute_force
+
+ENGINE = HighsEngine()
+OPTIONS = SolverOptions(time_limit=30, rel_gap=1e-9)
+
+
+def solve(spec):
+    return solve_territories(spec, ENGINE, OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "rows,cols,values,k,tol",
+    [
+        (2, 4, [5, 1, 1, 5, 1, 3, 3, 1], 2, 0.1),
+        (3, 3, [1, 2, 3, 4, 5, 6, 7, 8, 9], 3, 0.2),
+        (3, 3, [9, 1, 1, 1, 1, 1, 1, 1, 9], 2, 0.05),
+        (2, 5, [1, 1, 8, 1, 1, 1, 1, 1, 1, 4], 3, 0.5),
+    ],
+)
+def test_free_centres_match_brute_force(rows, cols, values, k, tol):
+    spec = grid_spec(rows, cols, values, k, tol)
+    outcome = solve(spec)
+    expected = brute_force(spec)
+    assert expected is not None
+    assert outcome.result.termination is Termination.OPTIMAL
+    check_plan(spec, outcome.plan)
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(expected, rel=1e-6)
+    assert outcome.result.bound == pytest.approx(expected, rel=1e-6)
+
+
+def test_fixed_centres_match_brute_force():
+    spec = grid_spec(3, 3, [3, 1, 2, 1, 4, 1, 2, 1, 3], 3, 0.34, centres=(0, 4, 8))
+    outcome = solve(spec)
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
+    assert set(outcome.plan.centres) == {0, 4, 8}
+
+
+def test_contiguity_changes_the_optimum():
+    """Two heavy corners in a 1 x 5 strip: without contiguity the best plan pairs the corners."""
+    values = [10, 1, 1, 1, 10]
+    loose = grid_spec(1, 5, values, 2, 0.6, contiguity=False)
+    tight = grid_spec(1, 5, values, 2, 0.6, contiguity=True)
+    a, b = solve(loose), solve(tight)
+    assert a.plan.objective(loose.cost()) == pytest.approx(brute_force(loose), rel=1e-6)
+    assert b.plan.objective(tight.cost()) == pytest.approx(brute_force(tight), rel=1e-6)
+    check_plan(tight, b.plan)
+
+
+def test_power_one_matches_brute_force():
+    spec = grid_spec(2, 4, [1, 2, 3, 4, 4, 3, 2, 1], 2, 0.2, power=1)
+    assert solve(spec).plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
+
+
+def test_absolute_bounds_and_second_attribute():
+    spec = grid_spec(2, 4, [1, 2, 3, 4, 4, 3, 2, 1], 2, None)
+    accounts = spec.geography.attributes["pop"] * 0 + np.array([1, 1, 1, 1, 3, 3, 3, 3])
+    geo = replace(spec.geography, attributes={"pop": spec.geography.attributes["pop"], "accounts": accounts})
+    spec = replace(spec, geography=geo, balance=(BalanceRule("pop", 8, 12), BalanceRule("accounts", 7, 9)))
+    outcome = solve(spec)
+    check_plan(spec, outcome.plan)
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
+
+
+def test_locked_units_fixed_centres():
+    spec = grid_spec(2, 4, [1] * 8, 2, 0.5, centres=(0, 7), )
+    spec = replace(spec, locks=((3, 0), (4, 1)))  # u3 to the territory of u0, u4 to that of u7
+    outcome = solve(spec)
+    assert outcome.plan.centre_of[3] == 0 and outcome.plan.centre_of[4] == 7
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
+
+
+def test_locked_units_free_centres_grouped():
+    spec = replace(grid_spec(2, 4, [1] * 8, 2, 0.5), locks=((0, 0), (7, 0)))
+    outcome = solve(spec)
+    assert outcome.plan.centre_of[0] == outcome.plan.centre_of[7]
+    check_plan(spec, outcome.plan)
+
+
+def test_infeasible_balance_is_reported_not_crashed():
+    """Strip 3 3 1 1, two territories of exactly 4: each 3 needs a 1 it does not touch."""
+    spec = grid_spec(1, 4, [3, 3, 1, 1], 2, 0.01)
+    outcome = solve(spec)
+    assert outcome.plan is None
+    assert outcome.result.termination is Termination.INFEASIBLE
+    loose = solve(replace(spec, contiguity=False))
+    check_plan(replace(spec, contiguity=False), loose.plan)
+
+
+def test_checker_catches_each_violation():
+    spec = grid_spec(1, 4, [1, 1, 1, 1], 2, 0.01)
+    assert is_valid(spec, Plan((0, 0, 3, 3)))
+    assert any("not contiguous" in p for p in plan_violations(spec, Plan((0, 3, 0, 3))))
+    assert any("outside" in p for p in plan_violations(spec, Plan((0, 0, 0, 3))))
+    assert any("territories" in p for p in plan_violations(spec, Plan((0, 0, 0, 0))))
+    assert any("own territory" in p for p in plan_violations(spec, Plan((1, 1, 3, 2))))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(1, 3),
+    cols=st.integers(2, 3),
+    k=st.integers(1, 3),
+    tol=st.sampled_from([0.1, 0.3, 0.6]),
+    seed=st.integers(0, 10_000),
+)
+def test_every_plan_passes_the_checker_and_is_optimal(rows, cols, k, tol, seed):
+    n = rows * cols
+    if k > n:
+        k = n
+    values = np.random.default_rng(seed).integers(1, 10, size=n)
+    spec = grid_spec(rows, cols, values, k, tol)
+    outcome = solve(spec)
+    expected = brute_force(spec)
+    if expected is None:
+        assert outcome.plan is None
+        return
+    check_plan(spec, outcome.plan)
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(expected, rel=1e-6, abs=1e-6)
