@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/tplan run scenarios/georgia.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py

@@ -42,9 +42,11 @@ def draw_map(
 ) -> None:
     """Write a PNG: units filled by territory colour, territory outlines, centres as stars."""
     fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
-    units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
-    outlines = units.dissolve(by="territory")
-    outlines.boundary.plot(ax=ax, color="#222222", linewidth=1.1)
+    if set(units.geom_type) == {"Point"}:
+        units.plot(ax=ax, color=units["territory"].map(colours), markersize=30, edgecolor="#222222", linewidth=0.3)
+    else:
+        units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
+        units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
     centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
     for _, row in centres.iterrows():
         ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),

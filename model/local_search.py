@@ -121,11 +121,38 @@ def recentre(state: _State) -> bool:
     return changed
 
 
-def polish(spec: TerritorySpec, centre_of: np.ndarray) -> Plan:
-    """Repair and improve a (possibly disconnected or unbalanced) plan; the result may still
-    break balance if no move fixes it, so callers check it."""
+def perturb(state: _State, rng: np.random.Generator, moves: int) -> None:
+    """Random boundary moves that keep every territory connected: a kick out of a local optimum."""
+    for _ in range(moves):
+        u = int(rng.integers(state.n))
+        a = int(state.centre_of[u])
+        if u == a or state.locked[u]:
+            continue
+        targets = sorted({int(state.centre_of[v]) for v in state.nbrs[u]} - {a})
+        if targets and (not state.spec.contiguity or state.connected_without(u)):
+            state.centre_of[u] = targets[int(rng.integers(len(targets)))]
+
+
+def polish(spec: TerritorySpec, centre_of: np.ndarray, seed: int = 0, kicks: int = 0, patience: int = 60) -> Plan:
+    """Repair and improve a (possibly disconnected or unbalanced) plan, then iterate: kick, improve,
+    keep the better (penalised) plan; stop after `kicks` kicks or `patience` kicks without gain.
+    The result may still break balance, so callers check it."""
     state = _State(spec, np.asarray(centre_of, dtype=int))
     if spec.contiguity:
         repair_contiguity(state)
     improve(state)
-    return Plan(tuple(int(c) for c in state.centre_of))
+    best, best_value = state.centre_of.copy(), state.penalised()
+    rng = np.random.default_rng(seed)
+    idle = 0
+    for _ in range(kicks):
+        perturb(state, rng, moves=max(3, state.n // 20))
+        improve(state)
+        value = state.penalised()
+        if value < best_value - 1e-9:
+            best, best_value, idle = state.centre_of.copy(), value, 0
+        else:
+            state.centre_of = best.copy()
+            idle += 1
+            if idle >= patience:
+                break
+    return Plan(tuple(int(c) for c in best))

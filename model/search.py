@@ -15,6 +15,7 @@ from pyomo.environ import value as pyo_value
 
 from model.check import is_valid
 from model.local_search import polish
+from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import TerritorySpec
 from model.territory_model import (
@@ -87,6 +88,21 @@ def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
     return owner
 
 
+def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan | None = None,
+                progress: Callable[[Progress], None] | None = None) -> tuple[Plan | None, SolveResult, float]:
+    """Build the full model, warm-start it from `warm`, solve with lazy contiguity cuts.
+    Returns the plan (None if none found), the result in the user's units, and the build time."""
+    t = time.perf_counter()
+    m = build_territory_model(spec, separators_up_front=SEPARATORS_UP_FRONT)
+    built = time.perf_counter() - t
+    result = engine.solve(
+        m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,
+        separate=contiguity_separator(m, spec), progress=_scaled_progress(progress, m.cost_scale),
+        repair=plan_repairer(m, spec) if spec.contiguity else None,
+    )
+    return (plan_from_model(m) if result.has_solution else None), unscale(result, m.cost_scale), built
+
+
 def heuristic_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> tuple[Plan | None, int]:
     """The best valid plan from several starts, each repaired and improved by local search."""
     start = time.perf_counter()
@@ -101,14 +117,26 @@ def heuristic_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: 
                 starts.append(lp)
         starts.extend(initial_centres(spec, options.seed + s) for s in range(4))
     best: Plan | None = None
+    fallback: Plan | None = None  # an invalid plan for the sub-problems to repair if no start is valid
     tried = 0
     for centres in starts:
-        if best is not None and time.perf_counter() - start > budget:
+        if (best or fallback) is not None and time.perf_counter() - start > 0.5 * budget:
             break
         tried += 1
-        plan = polish(spec, nearest_plan(spec, centres))
-        if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
+        plan = polish(spec, nearest_plan(spec, centres), seed=options.seed + tried, kicks=150, patience=40)
+        if not is_valid(spec, plan):
+            fallback = fallback or plan
+        elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
             best = plan
+    if (best or fallback) is not None and spec.count > 1:
+        sub_options = replace(options, rel_gap=1e-6, log_path=None)
+
+        def exact(sub: TerritorySpec, warm: Plan, seconds: float) -> Plan | None:
+            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm)[0]
+
+        left = budget - (time.perf_counter() - start)
+        improved = improve_pairs(spec, best or fallback, exact, max(left, 0.25 * budget))
+        best = improved if is_valid(spec, improved) else best
     return best, tried
 
 
@@ -145,19 +173,12 @@ def solve_territories(
     heuristic_value = start_plan.objective(spec.cost()) if start_plan is not None else None
     stages["heuristic"] = time.perf_counter() - t0
 
-    t1 = time.perf_counter()
-    m = build_territory_model(spec, separators_up_front=SEPARATORS_UP_FRONT)
-    stages["build"] = time.perf_counter() - t1
     left = None if limit is None else max(1.0, limit - (time.perf_counter() - t0))
-    warm = start_from_plan(m, start_plan) if start_plan is not None else None
     t2 = time.perf_counter()
-    result = engine.solve(
-        m, replace(options, time_limit=left), warm_start=warm, separate=contiguity_separator(m, spec),
-        progress=_scaled_progress(progress, m.cost_scale), repair=plan_repairer(m, spec) if spec.contiguity else None,
-    )
-    result = unscale(result, m.cost_scale)
-    stages["solve"] = time.perf_counter() - t2
-    plan = plan_from_model(m) if result.has_solution else start_plan
+    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), start_plan, progress)
+    stages["build"] = built
+    stages["solve"] = time.perf_counter() - t2 - built
+    plan = plan if plan is not None else start_plan
     if plan is not None and not result.has_solution:
         result = replace(result, has_solution=True, objective=heuristic_value,
                          termination=result.termination if result.termination != Termination.OPTIMAL else Termination.TIME_LIMIT)

@@ -191,7 +191,7 @@ def plan_repairer(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable:
     from model.local_search import polish
 
     def repair(get: Callable) -> list[tuple] | None:
-        plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of))
+        plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of), kicks=40, patience=15)
         if not is_valid(spec, plan) or any((i, c) not in m.pair_set for i, c in enumerate(plan.centre_of)):
             return None
         return start_from_plan(m, plan)

@@ -1,0 +1,228 @@
+"""End to end: `tplan validate` and `tplan run` on bundled and generated data, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Polygon
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from tests.conftest import GEORGIA, REPO, grid_frame
+from tests.scenarios.helpers import grid_scenario, grid_units, write_scenario
+
+runner = CliRunner()
+
+
+def tplan(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def run_folders(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "runs").glob("*/*") if p.is_dir())
+
+
+def georgia_body(**changes) -> dict:
+    body = {
+        "units": {"path": str(GEORGIA), "id": "AreaKey", "crs": "EPSG:26916"},
+        "territories": {"count": 4},
+        "balance": [{"attribute": "TotPop90", "tolerance": 0.05}],
+        "objective": {"weight": "TotPop90"},
+        "solver": {"time_limit": 30},
+    }
+    body.update(changes)
+    return body
+
+
+def test_validate_bundled_demo():
+    result = tplan("validate", REPO / "scenarios" / "georgia.yaml")
+    assert result.exit_code == 0, result.output
+    assert "159 units" in result.output
+
+
+def test_run_writes_a_complete_checked_run(tmp_cwd):
+    scenario = write_scenario(tmp_cwd, "ga3", georgia_body(territories={"count": 3}))
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    for name in ("manifest.json", "assignment.csv", "territories.gpkg", "kpis.csv", "kpis.json", "map.png",
+                 "scenario.yaml", "solver.log"):
+        assert (folder / name).is_file(), name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "optimal" and manifest["plan_checked"]
+    assert manifest["gap"] <= 1e-4
+    assert set(manifest["inputs"]) >= {"units", "units.dbf", "units.shx"}
+    assert len(manifest["inputs"]["units"]["sha256"]) == 64
+    assert manifest["versions"]["highs"] and manifest["versions"]["pyomo"]
+    assignment = pd.read_csv(folder / "assignment.csv", dtype=str)
+    assert len(assignment) == 159 and assignment["territory"].nunique() == 3
+    layers = gpd.list_layers(folder / "territories.gpkg")
+    assert set(layers["name"]) == {"units", "territories"}
+    dissolved = gpd.read_file(folder / "territories.gpkg", layer="territories")
+    assert len(dissolved) == 3 and "TotPop90_deviation_pct" in dissolved.columns
+    kpis = json.loads((folder / "kpis.json").read_text())
+    assert kpis["plan"]["all_contiguous"] and kpis["plan"]["TotPop90_max_abs_deviation_pct"] <= 5.0 + 1e-9
+
+
+def test_same_scenario_same_plan_and_new_folder(tmp_cwd):
+    scenario = write_scenario(tmp_cwd, "nc", {
+        "units": {"path": "package://libpysal/examples/sids2/sids2.shp", "id": "FIPS", "crs": "EPSG:4326"},
+        "territories": {"count": 5},
+        "balance": [{"attribute": "BIR79", "tolerance": 0.05}],
+        "objective": {"weight": "BIR79"},
+        "solver": {"time_limit": 30},
+    })
+    assert tplan("run", scenario).exit_code == 0
+    assert tplan("run", scenario).exit_code == 0
+    first, second = run_folders(tmp_cwd)
+    assert first != second
+    a = (first / "assignment.csv").read_text()
+    b = (second / "assignment.csv").read_text()
+    assert a == b
+
+
+def test_fixed_centres_from_home_coordinates(tmp_cwd):
+    scenario = write_scenario(tmp_cwd, "homes", georgia_body(territories={
+        "count": 3,
+        "centres": [
+            {"name": "Atlanta", "lat": 33.749, "lon": -84.388},
+            {"name": "Macon", "lat": 32.841, "lon": -83.632},
+            {"name": "Savannah", "lat": 32.081, "lon": -81.091},
+        ],
+        "locked": {"13051": "Savannah", "13059": "Atlanta"},
+    }, balance=[{"attribute": "TotPop90", "tolerance": 0.25}]))
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    assignment = pd.read_csv(folder / "assignment.csv", dtype=str).set_index("unit")
+    assert set(assignment["territory"]) == {"Atlanta", "Macon", "Savannah"}
+    assert assignment.loc["13121", "territory"] == "Atlanta"  # Fulton holds downtown Atlanta
+    assert assignment.loc["13121", "centre"] == "13121"
+    assert assignment.loc["13051", "territory"] == "Savannah"
+    assert assignment.loc["13059", "territory"] == "Atlanta"  # Clarke (Athens) locked to Atlanta
+
+
+def test_time_limit_returns_best_plan_with_gap(tmp_cwd):
+    scenario = write_scenario(tmp_cwd, "ga10", georgia_body(territories={"count": 10}))
+    result = tplan("run", scenario, "--time-limit", "4")
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] in ("time_limit", "optimal")
+    assert manifest["gap"] is not None and manifest["plan_checked"]
+
+
+def test_console_script_reports_user_error_without_traceback(tmp_path):
+    tplan_exe = Path(sys.executable).parent / "tplan"
+    proc = subprocess.run([str(tplan_exe), "validate", str(tmp_path / "none.yaml")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "none.yaml" in proc.stderr
+
+
+# --- bad input: one short message, exit 2, nothing written ----------------------------------------
+
+def _bad_gpkg(folder: Path, change) -> None:
+    frame = grid_frame(3, 4).reset_index(drop=True)
+    change(frame)
+    frame.to_file(folder / "units.gpkg")
+
+
+BAD_CASES = {
+    "missing file": (lambda d: write_scenario(d, "s", {**georgia_body(), "units": {"path": "nope.gpkg", "id": "x"}}),
+                     "nope.gpkg: file not found"),
+    "unknown key": (lambda d: grid_scenario(d, contiguous=True), "contiguous: unknown key"),
+    "missing column": (lambda d: grid_scenario(d, balance=[{"attribute": "sales", "tolerance": 0.1}]),
+                       "column 'sales' not found"),
+    "missing CRS": (lambda d: write_scenario(d, "s", georgia_body(units={"path": str(GEORGIA), "id": "AreaKey"})),
+                    "has no CRS"),
+    "k too large": (lambda d: grid_scenario(d, territories={"count": 13}), "exceeds the 12 units"),
+    "unit above maximum": (lambda d: grid_scenario(d, k=3, tol=0.05, values=[50] + [1] * 11),
+                           "unit u0 alone has 50"),
+    "locked unit outside the graph": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {"zz9": "T01"}}),
+                                      "unit 'zz9' is not in the units file"),
+    "unknown centre": (lambda d: grid_scenario(d, territories={"count": 1, "centres": [{"unit": "u99"}]}),
+                       "'u99' is not a unit id"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_input_is_one_clear_message(tmp_cwd, case):
+    make, expected = BAD_CASES[case]
+    scenario = make(tmp_cwd)
+    for command in ("validate", "run"):
+        result = tplan(command, scenario)
+        assert result.exit_code == 2, result.output
+        assert expected in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_cwd / "runs").exists() or not any((tmp_cwd / "runs").rglob("*.json"))
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (lambda f: f.__setitem__("uid", ["u0"] * 2 + [f"u{i}" for i in range(2, 12)]), "duplicate unit ids"),
+        (lambda f: f.__setitem__("pop", [-1.0] + [1.0] * 11), "negative for units u0"),
+        (lambda f: f.__setitem__("pop", [None] + [1.0] * 11), "empty or not a number for units u0"),
+        (lambda f: f.__setitem__("geometry", [Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])] + list(f.geometry[1:])),
+         "invalid geometry for units u0"),
+    ],
+    ids=["duplicate ids", "negative attribute", "null attribute", "invalid geometry"],
+)
+def test_bad_unit_data(tmp_cwd, change, expected):
+    scenario = grid_scenario(tmp_cwd)
+    _bad_gpkg(tmp_cwd, change)
+    result = tplan("validate", scenario)
+    assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_infeasible_names_the_constraint_family(tmp_cwd):
+    """Strip 3 3 1 1, two territories of exactly 4: balance is too tight for contiguity."""
+    grid_frame(1, 4, [3, 3, 1, 1]).reset_index(drop=True).to_file(tmp_cwd / "strip.gpkg")
+    scenario = write_scenario(tmp_cwd, "strip", {
+        "units": {"path": "strip.gpkg", "id": "uid"},
+        "territories": {"count": 2},
+        "balance": [{"attribute": "pop", "tolerance": 0.01}],
+    })
+    result = tplan("run", scenario)
+    assert result.exit_code == 3, result.output
+    assert "contiguity" in result.output
+
+
+def test_failed_write_leaves_no_half_folder(tmp_cwd, monkeypatch):
+    import scenarios.runner as runner_module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runner_module, "write_plan", broken)
+    scenario = grid_scenario(tmp_cwd)
+    result = tplan("run", scenario)
+    assert result.exit_code != 0
+    assert list((tmp_cwd / "runs" / "grid").iterdir()) == []
+
+
+def test_csv_points_with_edge_list(tmp_cwd):
+    pd.DataFrame({
+        "zip": [f"z{i}" for i in range(6)],
+        "latitude": [33.0, 33.0, 33.0, 33.1, 33.1, 33.1],
+        "longitude": [-84.0, -83.9, -83.8, -84.0, -83.9, -83.8],
+        "potential": [3, 1, 2, 2, 1, 3],
+    }).to_csv(tmp_cwd / "zips.csv", index=False)
+    (tmp_cwd / "edges.csv").write_text("a,b\nz0,z1\nz1,z2\nz3,z4\nz4,z5\nz0,z3\nz2,z5\n")
+    scenario = write_scenario(tmp_cwd, "zips", {
+        "units": {"path": "zips.csv", "id": "zip"},
+        "adjacency": {"edges": "edges.csv"},
+        "territories": {"count": 2},
+        "balance": [{"attribute": "potential", "tolerance": 0.1}],
+    })
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    assert json.loads((folder / "manifest.json").read_text())["plan_checked"]

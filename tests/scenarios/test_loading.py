@@ -1,0 +1,70 @@
+import pytest
+
+from scenarios.errors import ScenarioError
+from scenarios.loading import deep_merge, load_scenario
+from tests.conftest import REPO
+from tests.scenarios.helpers import grid_scenario, write_scenario
+
+
+def test_bundled_scenarios_validate():
+    for path in sorted((REPO / "scenarios").glob("*.yaml")):
+        scenario = load_scenario(path)
+        assert scenario.name == path.stem
+
+
+def test_extends_deep_merges_and_resolves_paths(tmp_path):
+    base = grid_scenario(tmp_path, "base", k=3)
+    child = write_scenario(tmp_path, "child", {"extends": base.name, "territories": {"count": 2},
+                                               "solver": {"seed": 7}})
+    scenario = load_scenario(child)
+    assert scenario.name == "child"
+    assert scenario.territories.count == 2
+    assert scenario.solver.seed == 7 and scenario.solver.time_limit == 20  # kept from the base
+    assert scenario.units.path == str(tmp_path / "units.gpkg")
+
+
+def test_extends_cycle(tmp_path):
+    write_scenario(tmp_path, "a", {"extends": "b.yaml"})
+    write_scenario(tmp_path, "b", {"extends": "a.yaml"})
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(tmp_path / "a.yaml")
+
+
+def test_unknown_key_named(tmp_path):
+    path = grid_scenario(tmp_path, territory={"count": 2})
+    with pytest.raises(ScenarioError, match="grid.yaml: territory: unknown key"):
+        load_scenario(path)
+
+
+def test_balance_needs_tolerance_or_bounds(tmp_path):
+    path = grid_scenario(tmp_path, balance=[{"attribute": "pop"}])
+    with pytest.raises(ScenarioError, match="balance.0"):
+        load_scenario(path)
+
+
+def test_deep_merge_replaces_lists():
+    assert deep_merge({"a": {"b": 1, "c": [1, 2]}}, {"a": {"c": [3]}}) == {"a": {"b": 1, "c": [3]}}
+
+
+def test_schema_is_documented():
+    """Every key of the schema appears in scenarios/README.md, and the README names no unknown section."""
+    from scenarios.schema import Scenario
+
+    doc = (REPO / "scenarios" / "README.md").read_text()
+
+    def walk(model, prefix=""):
+        for name, field in model.model_fields.items():
+            yield prefix + name
+            for arg in getattr(field.annotation, "__args__", (field.annotation,)):
+                if hasattr(arg, "model_fields") and getattr(field.annotation, "__origin__", None) is not list:
+                    yield from walk(arg, f"{prefix}{name}.")
+                for inner in getattr(arg, "__args__", ()):  # list[Model] inside a union
+                    if hasattr(inner, "model_fields"):
+                        yield from walk(inner, f"{prefix}{name}[].")
+            if getattr(field.annotation, "__origin__", None) is list:
+                [inner] = field.annotation.__args__
+                if hasattr(inner, "model_fields"):
+                    yield from walk(inner, f"{prefix}{name}[].")
+
+    missing = [key for key in walk(Scenario) if f"`{key}`" not in doc]
+    assert not missing, f"undocumented scenario keys: {missing}"
