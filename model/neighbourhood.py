@@ -53,7 +53,8 @@ def adjacent_territories(spec: TerritorySpec, plan: Plan) -> list[tuple[int, int
 
 def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float) -> Plan:
     """Sweep over adjacent territory pairs, re-solving each exactly, until a sweep changes nothing
-    or the budget (seconds) is spent. `solve_exact(sub_spec, sub_plan, seconds)` returns a plan or None."""
+    or the budget (seconds) is spent. `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan
+    or None (`units` are the sub-problem's units in the full problem)."""
     start = time.perf_counter()
     cost = spec.cost()
     current = list(plan.centre_of)
@@ -77,7 +78,7 @@ def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float) -
             sub_plan = Plan(tuple(pos[current[u]] for u in units))
             # An invalid pair (e.g. unbalanced) is worth any valid redraw.
             before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
-            found = solve_exact(sub, sub_plan if np.isfinite(before) else None, min(left, 10.0))
+            found = solve_exact(sub, sub_plan if np.isfinite(before) else None, min(left, 3.0), units)
             if found is None:
                 continue
             after = found.objective(sub.cost())

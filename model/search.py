@@ -1,5 +1,11 @@
-"""How a territory plan is found and proven: a location-allocation heuristic for a strong first
-plan, then the full model warm-started from it, so HiGHS prunes with a good incumbent from the start.
+"""How a territory plan is found and proven.
+
+1. First plan: start centres (the Lagrangian relaxation's open centres, seeded weighted k-medoids, or
+   the fixed centres), units to their nearest centre, then iterated local search (model.local_search).
+2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
+   reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
+3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs.
+4. The exact model on the reduced pairs, warm-started from the best plan, with lazy contiguity cuts.
 
 The engine is passed in, so this module stays solver-agnostic.
 """
@@ -11,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from pyomo.environ import value as pyo_value
 
 from model.check import is_valid
+from model.fixing import reduced_cost_fixing
+from model.lagrangian import lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
@@ -25,10 +32,14 @@ from model.territory_model import (
     plan_repairer,
     start_from_plan,
 )
-from solvers.result import Progress, SolveResult, SolverOptions, Termination
+from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
-
-SEPARATORS_UP_FRONT = False
+LP_FIXING_MAX_PAIRS = 40_000  # above this the LP relaxation costs more than it saves
+BOUND_METHOD = (
+    "max of (a) the Lagrangian bound (assignment rows relaxed, continuous knapsack per centre) and "
+    "(b) the HiGHS branch-and-bound dual bound of the Hess model with separator cuts on the pairs left "
+    "by safe Lagrangian and LP reduced-cost fixing (each round of lazy cuts is a relaxation)"
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +50,8 @@ class SearchOutcome:
     result: SolveResult
     heuristic_objective: float | None
     stage_seconds: dict[str, float]
-    bound_method: str = (
-        "dual bound of HiGHS branch-and-bound on the Hess model with separator cuts "
-        "(each round of lazy cuts is a relaxation, so its bound is valid)"
-    )
+    fixing_kept: tuple[int, int] | None = None  # (pairs kept, pairs in the full model) after fixing
+    bound_method: str = BOUND_METHOD
 
 
 def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
@@ -69,31 +78,80 @@ def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
     return sorted(centres)
 
 
+def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
+    """Every unit to its cheapest centre (centres to themselves)."""
+    cost = spec.cost()
+    owner = np.asarray(centres)[np.argmin(cost[:, centres], axis=1)]
+    owner[centres] = centres
+    if spec.centres is not None:
+        for u, t in spec.locks:
+            owner[u] = spec.centres[t]
+    return owner
+
+
 def lp_centres(spec: TerritorySpec, engine, options: SolverOptions) -> list[int] | None:
     """The k most open centres of the LP relaxation (often nearly integral for Hess models)."""
     m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
     res = engine.solve(m, replace(options, log_path=None), relax=True)
     if not res.has_solution:
         return None
-    opened = np.array([pyo_value(m.assign[j, j]) for j in m.centres])
+    opened = np.array([res.values[m.assign[j, j].name] for j in m.centres])
     order = np.argsort(-opened, kind="stable")[: spec.count]
     return sorted(int(list(m.centres)[o]) for o in order)
 
 
-def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
-    """Every unit to its cheapest centre (centres to themselves)."""
+def first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> tuple[Plan | None, Plan | None]:
+    """(best valid plan, an invalid fallback) from several starts repaired by iterated local search."""
+    start = time.perf_counter()
     cost = spec.cost()
-    owner = np.asarray(centres)[np.argmin(cost[:, centres], axis=1)]
-    owner[centres] = centres
-    return owner
+    seed = options.seed
+    if spec.centres is not None:
+        starts = [list(spec.centres)]
+    else:
+        starts = []
+        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS:
+            lp = lp_centres(spec, engine, replace(options, time_limit=budget))
+            starts += [lp] if lp is not None else []
+        relaxed = lagrangian_bound(spec, iterations=150, time_limit=0.3 * budget)
+        starts += [list(relaxed.centres)] if len(relaxed.centres) == spec.count else []
+        starts += [initial_centres(spec, seed + s) for s in range(3)]
+    best: Plan | None = None
+    fallback: Plan | None = None
+    for tried, centres in enumerate(starts):
+        if (best or fallback) is not None and time.perf_counter() - start > budget:
+            break
+        plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40)
+        if not is_valid(spec, plan):
+            fallback = fallback or plan
+        elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
+            best = plan
+    return best, fallback
+
+
+def fix_pairs(spec: TerritorySpec, engine, options: SolverOptions, plan: Plan, multipliers: np.ndarray | None,
+              seconds: float, use_lp: bool = True):
+    """Pairs that can appear in a plan better than `plan` (Lagrangian; and LP reduced costs on small
+    models when the Lagrangian left more than a quarter of the pairs)."""
+    upper = plan.objective(spec.cost())
+    lag = lagrangian_bound(spec, upper=upper, start=multipliers if multipliers is not None else
+                           spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)], time_limit=seconds)
+    allowed = lag.allowed
+    if use_lp and allowed is not None and spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and allowed.mean() > 0.25:
+        fixing = reduced_cost_fixing(spec, engine, options, upper)
+        if fixing is not None:
+            allowed = allowed & fixing.allowed  # both are valid, so is their intersection
+    if allowed is not None:
+        allowed[np.arange(spec.geography.n), list(plan.centre_of)] = True
+    return allowed, lag
 
 
 def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan | None = None,
-                progress: Callable[[Progress], None] | None = None) -> tuple[Plan | None, SolveResult, float]:
-    """Build the full model, warm-start it from `warm`, solve with lazy contiguity cuts.
-    Returns the plan (None if none found), the result in the user's units, and the build time."""
+                progress: Callable[[Progress], None] | None = None,
+                allowed: np.ndarray | None = None) -> tuple[Plan | None, SolveResult, float]:
+    """Build the model (only `allowed` pairs), warm-start it from `warm`, solve with lazy contiguity
+    cuts. Returns the plan (None if none found), the result in the user's units, and the build time."""
     t = time.perf_counter()
-    m = build_territory_model(spec, separators_up_front=SEPARATORS_UP_FRONT)
+    m = build_territory_model(spec, separators_up_front=False, allowed=allowed)
     built = time.perf_counter() - t
     result = engine.solve(
         m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,
@@ -101,43 +159,6 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
         repair=plan_repairer(m, spec) if spec.contiguity else None,
     )
     return (plan_from_model(m) if result.has_solution else None), unscale(result, m.cost_scale), built
-
-
-def heuristic_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> tuple[Plan | None, int]:
-    """The best valid plan from several starts, each repaired and improved by local search."""
-    start = time.perf_counter()
-    cost = spec.cost()
-    starts: list[list[int]] = []
-    if spec.centres is not None:
-        starts.append(list(spec.centres))
-    else:
-        if spec.geography.n <= 700:
-            lp = lp_centres(spec, engine, replace(options, time_limit=budget))
-            if lp is not None:
-                starts.append(lp)
-        starts.extend(initial_centres(spec, options.seed + s) for s in range(4))
-    best: Plan | None = None
-    fallback: Plan | None = None  # an invalid plan for the sub-problems to repair if no start is valid
-    tried = 0
-    for centres in starts:
-        if (best or fallback) is not None and time.perf_counter() - start > 0.5 * budget:
-            break
-        tried += 1
-        plan = polish(spec, nearest_plan(spec, centres), seed=options.seed + tried, kicks=150, patience=40)
-        if not is_valid(spec, plan):
-            fallback = fallback or plan
-        elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
-            best = plan
-    if (best or fallback) is not None and spec.count > 1:
-        sub_options = replace(options, rel_gap=1e-6, log_path=None)
-
-        def exact(sub: TerritorySpec, warm: Plan, seconds: float) -> Plan | None:
-            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm)[0]
-
-        left = budget - (time.perf_counter() - start)
-        improved = improve_pairs(spec, best or fallback, exact, max(left, 0.25 * budget))
-        best = improved if is_valid(spec, improved) else best
-    return best, tried
 
 
 def _scaled_progress(progress, scale: float):
@@ -163,23 +184,72 @@ def solve_territories(
     engine,
     options: SolverOptions,
     progress: Callable[[Progress], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
     """Find the best plan within the options' limits and prove how good it is."""
+    say = stage or (lambda _: None)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    limit = options.time_limit
-    budget = 0.25 * limit if limit else 30.0
-    start_plan, _ = heuristic_plan(spec, engine, options, budget)
-    heuristic_value = start_plan.objective(spec.cost()) if start_plan is not None else None
-    stages["heuristic"] = time.perf_counter() - t0
+    limit = options.time_limit or 600.0
+    cost = spec.cost()
 
-    left = None if limit is None else max(1.0, limit - (time.perf_counter() - t0))
-    t2 = time.perf_counter()
-    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), start_plan, progress)
+    def clock(name: str, since: float) -> None:
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
+
+    say("first plan: local search from several starts")
+    t = time.perf_counter()
+    best, fallback = first_plan(spec, engine, options, 0.1 * limit)
+    clock("first_plan", t)
+
+    allowed, lag = None, None
+    if best is not None:
+        say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
+        t = time.perf_counter()
+        allowed, lag = fix_pairs(spec, engine, options, best, None, 0.05 * limit, use_lp=False)
+        clock("bound", t)
+
+    if (best or fallback) is not None and spec.count > 1:
+        say("neighbourhood search: re-solving pairs of adjacent territories")
+        t = time.perf_counter()
+        sub_options = replace(options, rel_gap=1e-6, log_path=None)
+
+        def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
+            sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
+            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm, allowed=sub_allowed)[0]
+
+        improved = improve_pairs(spec, best or fallback, exact, 0.15 * limit)
+        clock("neighbourhood", t)
+        if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
+            best = improved
+            t = time.perf_counter()
+            allowed, lag = fix_pairs(spec, engine, options, best, lag.multipliers if lag else None, 0.05 * limit)
+            clock("bound", t)
+    heuristic_value = best.objective(cost) if best is not None else None
+
+    left = max(1.0, limit - (time.perf_counter() - t0))
+    say("solve")
+    t = time.perf_counter()
+    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), best, progress, allowed)
     stages["build"] = built
-    stages["solve"] = time.perf_counter() - t2 - built
-    plan = plan if plan is not None else start_plan
-    if plan is not None and not result.has_solution:
-        result = replace(result, has_solution=True, objective=heuristic_value,
-                         termination=result.termination if result.termination != Termination.OPTIMAL else Termination.TIME_LIMIT)
-    return SearchOutcome(plan, result, heuristic_value, stages)
+    clock("solve", t)
+    stages["solve"] -= built
+    plan = plan if plan is not None else best
+    if plan is not None:
+        objective = plan.objective(cost)
+        bound = result.bound if result.bound is not None else -np.inf
+        if allowed is not None:
+            bound = min(bound, objective)  # the reduced model holds every plan better than `best`
+        if lag is not None:
+            bound = max(bound, min(lag.bound, objective))
+        bound = None if not np.isfinite(bound) else float(bound)
+        termination = result.termination
+        if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:
+            termination = Termination.TIME_LIMIT if termination is not Termination.INTERRUPTED else termination
+        result = replace(result, has_solution=True, objective=objective, bound=bound,
+                         gap=relative_gap(objective, bound), termination=termination)
+        if result.gap is not None and result.gap <= options.rel_gap + 1e-12:
+            result = replace(result, termination=Termination.OPTIMAL)
+    kept = None
+    if allowed is not None:
+        kept = (int(allowed.sum()), spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))
+    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept)

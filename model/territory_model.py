@@ -27,12 +27,18 @@ from solvers.result import LinearCut
 
 
 def build_territory_model(
-    spec: TerritorySpec, candidates: Sequence[int] | None = None, separators_up_front: bool = True
+    spec: TerritorySpec,
+    candidates: Sequence[int] | None = None,
+    separators_up_front: bool = True,
+    allowed: np.ndarray | None = None,
 ) -> pyo.ConcreteModel:
-    """The Pyomo model; `candidates` restricts the possible centres (default: fixed centres or all units)."""
+    """The Pyomo model; `candidates` restricts the possible centres (default: fixed centres or all
+    units); `allowed[i, j]` False drops the pair (i, j), e.g. after safe reduced-cost fixing."""
     geo = spec.geography
     fixed = spec.centres is not None
     cands = tuple(sorted(spec.centres if fixed else (candidates if candidates is not None else range(geo.n))))
+    if allowed is not None and not fixed:
+        cands = tuple(j for j in cands if allowed[j, j])
     m = pyo.ConcreteModel(name="territories")
     m.fixed_centres = fixed
     m.units = pyo.Set(initialize=range(geo.n), ordered=True)
@@ -40,7 +46,10 @@ def build_territory_model(
     centre_set = set(cands)
     # With fixed centres no centre may join another centre's territory.
     pairs = [
-        (i, j) for i in range(geo.n) for j in cands if not (fixed and i in centre_set and i != j)
+        (i, j)
+        for i in range(geo.n)
+        for j in cands
+        if not (fixed and i in centre_set and i != j) and (allowed is None or allowed[i, j])
     ]
     m.pairs = pyo.Set(initialize=pairs, dimen=2, ordered=True)
     m.pair_set = set(pairs)
@@ -137,17 +146,24 @@ def add_locked_units(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
     for u, label in spec.locks:
         groups.setdefault(label, []).append(u)
     anchors = {label: units[0] for label, units in sorted(groups.items())}
+
+    def pair(i, j):
+        """The variable, or 0 where fixing removed the pair."""
+        return m.assign[i, j] if (i, j) in m.pair_set else 0
+
     m.locked_together = pyo.ConstraintList()
     for label, units in sorted(groups.items()):
         for u in units[1:]:
             for j in m.centres:
-                m.locked_together.add(m.assign[u, j] == m.assign[anchors[label], j])
+                if (u, j) in m.pair_set or (anchors[label], j) in m.pair_set:
+                    m.locked_together.add(pair(u, j) == pair(anchors[label], j))
     m.locked_apart = pyo.ConstraintList()
     labels = sorted(anchors)
     for x, a in enumerate(labels):
         for b in labels[x + 1 :]:
             for j in m.centres:
-                m.locked_apart.add(m.assign[anchors[a], j] + m.assign[anchors[b], j] <= 1)
+                if (anchors[a], j) in m.pair_set and (anchors[b], j) in m.pair_set:
+                    m.locked_apart.add(m.assign[anchors[a], j] + m.assign[anchors[b], j] <= 1)
 
 
 def plan_from_values(m: pyo.ConcreteModel, get: Callable) -> Plan:

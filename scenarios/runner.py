@@ -114,7 +114,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     engine = get_engine(scenario.solver.engine)
     say("solve")
     t = time.perf_counter()
-    outcome = solve_territories(prepared.spec, engine, options, progress=progress)
+    outcome = solve_territories(prepared.spec, engine, options, progress=progress, stage=say)
     timings["solve"] = time.perf_counter() - t
     timings.update({f"solve.{k}": v for k, v in outcome.stage_seconds.items()})
     result = outcome.result
@@ -140,6 +140,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
         "gap": result.gap,
         "bound_method": outcome.bound_method,
         "heuristic_objective": outcome.heuristic_objective,
+        "pairs_after_fixing": list(outcome.fixing_kept) if outcome.fixing_kept else None,
         "solver": result.summary(),
         "timings_seconds": timings,
     }

@@ -89,6 +89,7 @@ class HighsEngine:
             rounds=run.rounds,
             lazy_cuts=len(run.cut_keys),
             values={var.name: float(run.best[c]) for c, var in enumerate(run.columns)} if run.best is not None else {},
+            reduced_costs=run.reduced_costs(),
         )
 
 
@@ -173,6 +174,15 @@ class _Run:
         h.cbMipImprovingSolution.subscribe(self._on_incumbent)
         h.cbMipInterrupt.subscribe(self._on_tick)
         h.cbMipUserSolution.subscribe(self._on_user_solution)
+
+    def reduced_costs(self) -> dict[str, float]:
+        """Column reduced costs of an LP solve (empty for a MIP)."""
+        if self.has_integers:
+            return {}
+        sol = self.highs.getSolution()
+        if not sol.dual_valid:
+            return {}
+        return {var.name: float(d) for var, d in zip(self.columns, sol.col_dual)}
 
     def relax(self) -> None:
         n = len(self.columns)

@@ -61,6 +61,7 @@ class SolveResult:
     rounds: int = 1
     lazy_cuts: int = 0
     values: dict[str, float] = field(default_factory=dict, repr=False)
+    reduced_costs: dict[str, float] = field(default_factory=dict, repr=False)  # LP solves only
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready record for manifests."""

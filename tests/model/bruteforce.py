@@ -14,6 +14,12 @@ from model.spec import TerritorySpec
 def brute_force(spec: TerritorySpec) -> float | None:
     """Optimal compactness over all partitions into k territories, each centred on its best member
     (or on its fixed centre); None if no valid plan exists."""
+    found = brute_force_plan(spec)
+    return None if found is None else found[1]
+
+
+def brute_force_plan(spec: TerritorySpec) -> tuple[Plan, float] | None:
+    """The optimal plan and its value, by enumeration."""
     n, k = spec.geography.n, spec.count
     cost = spec.cost()
     best = None
@@ -43,6 +49,6 @@ def brute_force(spec: TerritorySpec) -> float | None:
         if not is_valid(spec, plan):
             continue
         value = plan.objective(cost)
-        if best is None or value < best:
-            best = value
+        if best is None or value < best[1]:
+            best = (plan, value)
     return best

@@ -1,0 +1,152 @@
+"""Lagrangian bound for the Hess model, in numpy: valid at any size, no LP solver needed.
+
+Relaxing `each_unit_assigned_once` with multipliers lam_i splits the model by centre: if centre j
+opens, it picks units minimising sum_i (cost_ij - lam_i) x_ij with x_jj = 1 and its total of the
+first balance attribute in [L, U] (other rules and contiguity dropped, which only weakens the bound).
+That is a continuous knapsack with a lower and an upper capacity: take units by ratio
+(cost - lam) / value up to the capacity the sign of the ratios asks for. The k best centres open:
+
+    bound(lam) = sum_i lam_i + (sum of the k smallest centre values)
+
+Every lam gives a valid lower bound; subgradient steps improve it. The knapsack's critical ratio
+gives each pair a reduced cost, so pairs that cannot appear in a plan better than a known one are
+dropped before the exact model is built (Lagrangian variable fixing, as in Validi et al. 2022).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.spec import TerritorySpec
+
+
+@dataclass(frozen=True)
+class LagrangianBound:
+    bound: float
+    multipliers: np.ndarray
+    iterations: int
+    seconds: float
+    allowed: np.ndarray | None = None  # (unit, centre) pairs that survive fixing against `upper`
+    centres: tuple[int, ...] = ()  # the k centres the best multipliers open: a good heuristic start
+
+
+@dataclass(frozen=True)
+class _Knapsacks:
+    value: np.ndarray  # per candidate centre
+    x: np.ndarray  # n x m fractional choice per centre
+    reduced: np.ndarray  # n x m reduced cost of forcing unit i into centre j
+
+
+def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower: float, upper: float) -> _Knapsacks:
+    """Solve the continuous knapsack of every candidate centre at once (columns of `reduced_cost`)."""
+    n, m = reduced_cost.shape
+    cols = np.arange(m)
+    r = reduced_cost.copy()
+    own_cost = r[centres, cols].copy()
+    own_weight = weight[centres]
+    r[centres, cols] = np.inf  # the centre itself is forced in, not chosen
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(weight[:, None] > 0, r / weight[:, None], np.where(r < 0, -np.inf, np.inf))
+    order = np.argsort(ratio, axis=0, kind="stable")
+    w_sorted = weight[order]
+    r_sorted = np.take_along_axis(r, order, axis=0)
+    ratio_sorted = np.take_along_axis(ratio, order, axis=0)
+    w_sorted = np.where(np.isfinite(r_sorted), w_sorted, 0.0)
+    negative = r_sorted < 0
+    w_neg = (w_sorted * negative).sum(axis=0)
+    lo = lower - own_weight
+    hi = upper - own_weight
+    target = np.clip(w_neg, lo, hi)
+    cum_w = np.cumsum(w_sorted, axis=0)
+    total_w = cum_w[-1]
+    feasible = (total_w >= lo - 1e-9) & (hi >= -1e-9)
+    target = np.minimum(np.maximum(target, 0.0), total_w)
+    # Items fully taken: cumulative weight within the target (zero-weight items only while negative).
+    full = (cum_w <= target[None, :] + 1e-12) & ((w_sorted > 0) | negative)
+    full &= np.cumprod(full, axis=0).astype(bool)  # a prefix
+    k_full = full.sum(axis=0)
+    taken_w = np.where(k_full > 0, cum_w[np.maximum(k_full - 1, 0), cols], 0.0)
+    taken_w = np.where(k_full > 0, taken_w, 0.0)
+    nxt = np.minimum(k_full, n - 1)
+    nxt_w = w_sorted[nxt, cols]
+    frac = np.where((k_full < n) & (nxt_w > 0), np.clip((target - taken_w) / np.where(nxt_w > 0, nxt_w, 1), 0, 1), 0.0)
+    r_fin = np.where(np.isfinite(r_sorted), r_sorted, 0.0)
+    value = own_cost + (r_fin * full).sum(axis=0) + frac * r_fin[nxt, cols]
+    # Critical ratio: the capacity's price when it binds, else 0.
+    binding = ~np.isclose(target, w_neg)
+    mu = np.where(binding, ratio_sorted[nxt, cols], 0.0)
+    mu = np.where(np.isfinite(mu), mu, 0.0)
+    x_sorted = full.astype(float)
+    x_sorted[nxt, cols] += np.where(k_full < n, frac, 0.0)
+    x = np.zeros_like(x_sorted)
+    np.put_along_axis(x, order, x_sorted, axis=0)
+    x[centres, cols] = 1.0
+    reduced = np.where(np.isfinite(r), r - mu[None, :] * weight[:, None], 0.0)
+    value = np.where(feasible, value, np.inf)
+    return _Knapsacks(value, x, reduced)
+
+
+def lagrangian_bound(
+    spec: TerritorySpec,
+    upper: float | None = None,
+    start: np.ndarray | None = None,
+    iterations: int = 400,
+    time_limit: float | None = None,
+) -> LagrangianBound:
+    """Subgradient ascent on the Lagrangian dual; with `upper` (a valid plan's cost) also fix pairs."""
+    t0 = time.perf_counter()
+    geo = spec.geography
+    n, k = geo.n, spec.count
+    cost = spec.cost()
+    centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
+    sub = cost[:, centres]
+    if spec.balance:
+        rule = spec.balance[0]
+        weight, lower, upper_cap = geo.attributes[rule.attribute], rule.lower, rule.upper
+    else:
+        weight, lower, upper_cap = np.ones(n), 0.0, float(n)
+    lam = start.astype(float).copy() if start is not None else np.sort(cost, axis=1)[:, 1].astype(float)
+    best, best_lam, best_ks, best_open = -np.inf, lam.copy(), None, ()
+    theta, idle = 1.0, 0
+    it = 0
+    for it in range(1, iterations + 1):
+        ks = _knapsacks(sub - lam[:, None], weight, centres, lower, upper_cap)
+        chosen = np.argsort(ks.value, kind="stable")[:k]
+        bound = float(lam.sum() + ks.value[chosen].sum())
+        if bound > best:
+            best, best_lam, best_ks, idle = bound, lam.copy(), ks, 0
+            best_open = tuple(sorted(int(centres[c]) for c in chosen))
+        else:
+            idle += 1
+            if idle >= 20:
+                theta, idle = theta / 2, 0
+        g = 1.0 - ks.x[:, chosen].sum(axis=1)
+        norm = float(g @ g)
+        if norm < 1e-12 or theta < 1e-6 or (time_limit is not None and time.perf_counter() - t0 > time_limit):
+            break
+        goal = upper if upper is not None and upper > bound else abs(bound) * 1.05 + 1.0
+        lam = lam + theta * (goal - bound) / norm * g
+    allowed = None
+    if upper is not None and best_ks is not None and np.isfinite(best):
+        allowed = _fixing(best, best_ks, centres, k, n, upper)
+    return LagrangianBound(best, best_lam, it, time.perf_counter() - t0, allowed, best_open)
+
+
+def _fixing(bound: float, ks: _Knapsacks, centres: np.ndarray, k: int, n: int, upper: float) -> np.ndarray:
+    """Pairs (i, j) whose forced cost bound + rc_ij (+ opening j instead of the k-th centre) fits under upper."""
+    order = np.argsort(ks.value, kind="stable")
+    kth = ks.value[order[k - 1]]
+    open_penalty = np.zeros(len(centres))
+    closed = np.ones(len(centres), dtype=bool)
+    closed[order[:k]] = False
+    open_penalty[closed] = np.maximum(0.0, ks.value[closed] - kth)
+    forced = bound + np.maximum(0.0, ks.reduced) + open_penalty[None, :]
+    margin = 1e-6 * max(1.0, abs(upper))
+    ok = forced <= upper + margin
+    ok &= np.isfinite(ks.value)[None, :]
+    allowed = np.zeros((n, n), dtype=bool)
+    allowed[:, centres] = ok
+    return allowed

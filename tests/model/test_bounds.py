@@ -1,0 +1,48 @@
+"""The Lagrangian bound and both fixings are valid: checked against brute force on tiny grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.fixing import reduced_cost_fixing
+from model.lagrangian import lagrangian_bound
+from solvers.highs import HighsEngine
+from solvers import SolverOptions
+from tests.conftest import grid_spec
+from tests.model.bruteforce import brute_force_plan
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(2, 3),
+    cols=st.integers(2, 3),
+    k=st.integers(2, 3),
+    tol=st.sampled_from([0.1, 0.3, 0.6]),
+    seed=st.integers(0, 10_000),
+)
+def test_bound_never_exceeds_optimum_and_fixing_keeps_an_optimal_plan(rows, cols, k, tol, seed):
+    values = np.random.default_rng(seed).integers(1, 10, size=rows * cols)
+    spec = grid_spec(rows, cols, values, k, tol)
+    found = brute_force_plan(spec)
+    if found is None:
+        return
+    plan, optimum = found
+    lag = lagrangian_bound(spec, upper=optimum, iterations=200)
+    assert lag.bound <= optimum * (1 + 1e-9) + 1e-9
+    used = (np.arange(spec.geography.n), np.asarray(plan.centre_of))
+    assert lag.allowed[used].all()
+    lp = reduced_cost_fixing(spec, HighsEngine(), SolverOptions(), optimum)
+    assert lp is not None and lp.lp_bound <= optimum * (1 + 1e-9) + 1e-9
+    assert lp.allowed[used].all()
+
+
+def test_bound_is_tight_enough_to_fix_on_a_real_instance():
+    """On a 3 x 4 grid with an easy optimum, fixing removes pairs (it is not a no-op)."""
+    spec = grid_spec(3, 4, [1] * 12, 2, 0.2)
+    plan, optimum = brute_force_plan(spec)
+    lag = lagrangian_bound(spec, upper=optimum, iterations=300)
+    assert lag.allowed.sum() < spec.geography.n ** 2
+    assert lag.bound > 0
