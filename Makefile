@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py
+	$(BIN)/python tests/benchmarks/bench_territories.py --scale
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

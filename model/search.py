@@ -51,6 +51,7 @@ class SearchOutcome:
     heuristic_objective: float | None
     stage_seconds: dict[str, float]
     fixing_kept: tuple[int, int] | None = None  # (pairs kept, pairs in the full model) after fixing
+    first_plan_seconds: float | None = None  # when the first valid plan existed
     bound_method: str = BOUND_METHOD
 
 
@@ -200,6 +201,7 @@ def solve_territories(
     t = time.perf_counter()
     best, fallback = first_plan(spec, engine, options, 0.1 * limit)
     clock("first_plan", t)
+    first_seen = time.perf_counter() - t0 if best is not None else None
 
     allowed, lag = None, None
     if best is not None:
@@ -220,6 +222,7 @@ def solve_territories(
         improved = improve_pairs(spec, best or fallback, exact, 0.15 * limit)
         clock("neighbourhood", t)
         if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
+            first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
             best = improved
             t = time.perf_counter()
             allowed, lag = fix_pairs(spec, engine, options, best, lag.multipliers if lag else None, 0.05 * limit)
@@ -229,7 +232,17 @@ def solve_territories(
     left = max(1.0, limit - (time.perf_counter() - t0))
     say("solve")
     t = time.perf_counter()
-    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), best, progress, allowed)
+
+    def watch(p: Progress) -> None:
+        nonlocal first_seen
+        if first_seen is None and p.incumbent is not None:
+            first_seen = time.perf_counter() - t0
+        if progress is not None:
+            progress(p)
+
+    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), best, watch, allowed)
+    if first_seen is None and plan is not None:
+        first_seen = time.perf_counter() - t0  # found by the solver in its last moments
     stages["build"] = built
     clock("solve", t)
     stages["solve"] -= built
@@ -252,4 +265,4 @@ def solve_territories(
     kept = None
     if allowed is not None:
         kept = (int(allowed.sum()), spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))
-    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept)
+    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept, first_plan_seconds=first_seen)

@@ -29,7 +29,7 @@ from solvers.result import LinearCut
 def build_territory_model(
     spec: TerritorySpec,
     candidates: Sequence[int] | None = None,
-    separators_up_front: bool = True,
+    separators_up_front: bool = False,
     allowed: np.ndarray | None = None,
 ) -> pyo.ConcreteModel:
     """The Pyomo model; `candidates` restricts the possible centres (default: fixed centres or all

@@ -1,16 +1,19 @@
-"""Territory engine benchmark: real county instances, proven optimality and time.
+"""Territory engine benchmark: real county instances (and, with --scale, generated tract-like ones).
 
-Run with `make bench` (or `python tests/benchmarks/bench_territories.py [--quick] [--time-limit S]`).
-Writes a markdown table to stdout and to tests/benchmarks/out/territories.md; every plan is
-checked by the independent checker before it is counted.
+    python tests/benchmarks/bench_territories.py                  # NC and GA counties, k 2..10, ±5% and ±0.5%
+    python tests/benchmarks/bench_territories.py --scale          # 500 and 1,000 generated cells, 600 s each
+
+Prints a markdown table and writes it to tests/benchmarks/out/; every plan is checked by the
+independent checker before it is counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import resource
 import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -29,68 +32,82 @@ STATES = {
     "NC": ("sids2.shp", "FIPS", "BIR79", "EPSG:4326"),
     "GA": ("G_utm.shp", "AreaKey", "TotPop90", "EPSG:26916"),
 }
+HEADER = ("| instance | units | k | balance | status | objective | bound | gap % | time s "
+          "| first valid plan s | pairs after fixing | checked |")
+
+
+def spec_for(geo, attribute: str, k: int, tolerance: float) -> TerritorySpec:
+    lo, hi = balance_bounds(geo.attributes[attribute], k, tolerance)
+    return TerritorySpec(geo, k, (BalanceRule(attribute, lo, hi, tolerance),), weight=geo.attributes[attribute], power=2)
 
 
 def state_spec(state: str, k: int, tolerance: float) -> TerritorySpec:
     shp, key, attr, crs = STATES[state]
     frame = read_units(Path(libpysal.examples.get_path(shp)), key, [attr], crs=crs)
-    geo = build_geography(frame, [attr])
-    lo, hi = balance_bounds(geo.attributes[attr], k, tolerance)
-    return TerritorySpec(geo, k, (BalanceRule(attr, lo, hi, tolerance),), weight=geo.attributes[attr], power=2)
+    return spec_for(build_geography(frame, [attr]), attr, k, tolerance)
+
+
+def run_row(name: str, spec: TerritorySpec, time_limit: float, engine: HighsEngine) -> str:
+    """Solve one instance and format its table row."""
+    t0 = time.perf_counter()
+    outcome = solve_territories(spec, engine, SolverOptions(time_limit=time_limit, rel_gap=1e-4))
+    seconds = time.perf_counter() - t0
+    r = outcome.result
+    ok = outcome.plan is not None and not plan_violations(spec, outcome.plan)
+    tol = spec.balance[0].tolerance
+    first = "-" if outcome.first_plan_seconds is None else f"{outcome.first_plan_seconds:.1f}"
+    kept = "-" if outcome.fixing_kept is None else f"{100 * outcome.fixing_kept[0] / outcome.fixing_kept[1]:.0f}%"
+    fmt = (lambda v: "-" if v is None else f"{v:.6g}")
+    gap = "-" if r.gap is None else f"{100 * r.gap:.3f}"
+    return (f"| {name} | {spec.geography.n} | {spec.count} | ±{100 * tol:g}% | {r.termination.value} | "
+            f"{fmt(r.objective)} | {fmt(r.bound)} | {gap} | {seconds:.1f} | {first} | {kept} | "
+            f"{'yes' if ok else 'NO PLAN' if outcome.plan is None else 'INVALID'} |")
+
+
+def write_table(name: str, rows: list[str], time_limit: float, engine: HighsEngine) -> None:
+    OUT.mkdir(exist_ok=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    meta = (
+        f"Measured {date.today().isoformat()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, HiGHS {engine.version()}, "
+        f"time limit {time_limit:g} s per instance, 1 thread, gap target 0.01%, peak memory {peak_mb:.0f} MB.\n\n"
+    )
+    (OUT / f"{name}.md").write_text(meta + HEADER + "\n|" + "---|" * 12 + "\n" + "\n".join(rows) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--quick", action="store_true", help="a few instances only")
+    parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--states", default="NC,GA")
     parser.add_argument("--ks", default="2,4,6,8,10")
     parser.add_argument("--tolerances", default="0.05,0.005")
+    parser.add_argument("--scale", action="store_true", help="generated 500 and 1,000-unit instances instead")
+    parser.add_argument("--sizes", default="500,1000")
+    parser.add_argument("--scale-ks", default="10")
     args = parser.parse_args()
-    ks = [int(k) for k in args.ks.split(",")]
-    tols = [float(t) for t in args.tolerances.split(",")]
-    if args.quick:
-        ks, tols = [2, 6], [0.05]
-    rows = []
     engine = HighsEngine()
-    header = "| instance | units | k | balance | status | objective | bound | gap % | time s | first valid plan s | checked |"
-    print(header)
-    print("|" + "---|" * 11)
+    rows: list[str] = []
+    print(HEADER)
+    print("|" + "---|" * 12)
+    if args.scale:
+        from synthetic import georgia_cells
+
+        limit = args.time_limit or 600.0
+        for n in [int(s) for s in args.sizes.split(",")]:
+            frame = georgia_cells(n, seed=0).rename_axis("unit")
+            geo = build_geography(frame, ["potential"])
+            for k in [int(k) for k in args.scale_ks.split(",")]:
+                rows.append(run_row(f"GA cells {n}", spec_for(geo, "potential", k, 0.05), limit, engine))
+                print(rows[-1], flush=True)
+        write_table("scale", rows, limit, engine)
+        return
+    limit = args.time_limit or 60.0
     for state in args.states.split(","):
-        for tol in tols:
-            for k in ks:
-                spec = state_spec(state, k, tol)
-                first: list[float] = []
-                t0 = time.perf_counter()
-
-                def progress(p, first=first, t0=t0):
-                    if p.incumbent is not None and not first:
-                        first.append(time.perf_counter() - t0)
-
-                outcome = solve_territories(spec, engine, SolverOptions(time_limit=args.time_limit, rel_gap=1e-4),
-                                            progress=progress)
-                seconds = time.perf_counter() - t0
-                r = outcome.result
-                ok = outcome.plan is not None and not plan_violations(spec, outcome.plan)
-                heur = outcome.stage_seconds.get("heuristic")
-                first_plan = heur if outcome.heuristic_objective is not None else (first[0] if first else None)
-                row = (
-                    f"| {state} | {spec.geography.n} | {k} | ±{100 * tol:g}% | {r.termination.value} | "
-                    f"{r.objective:.6g} | {r.bound:.6g} | {100 * (r.gap or 0):.3f} | {seconds:.1f} | "
-                    f"{'-' if first_plan is None else f'{first_plan:.1f}'} | {'yes' if ok else 'NO'} |"
-                    if r.objective is not None and r.bound is not None
-                    else f"| {state} | {spec.geography.n} | {k} | ±{100 * tol:g}% | {r.termination.value} | - | - | - | "
-                    f"{seconds:.1f} | - | {'yes' if ok else '-'} |"
-                )
-                print(row, flush=True)
-                rows.append(row)
-    OUT.mkdir(exist_ok=True)
-    meta = (
-        f"Measured {date.today().isoformat()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
-        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, HiGHS {engine.version()}, "
-        f"time limit {args.time_limit:g} s, 1 thread, gap target 0.01%.\n\n"
-    )
-    (OUT / "territories.md").write_text(meta + header + "\n|" + "---|" * 11 + "\n" + "\n".join(rows) + "\n")
+        for tol in [float(t) for t in args.tolerances.split(",")]:
+            for k in [int(k) for k in args.ks.split(",")]:
+                rows.append(run_row(state, state_spec(state, k, tol), limit, engine))
+                print(rows[-1], flush=True)
+    write_table("territories", rows, limit, engine)
 
 
 if __name__ == "__main__":

@@ -134,3 +134,18 @@ def test_every_plan_passes_the_checker_and_is_optimal(rows, cols, k, tol, seed):
         return
     check_plan(spec, outcome.plan)
     assert outcome.plan.objective(spec.cost()) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+def test_separators_up_front_give_the_same_optimum():
+    """The neighbour separator rows are valid contiguity cuts: adding them changes no optimum."""
+    from model.search import solve_exact
+
+    spec = grid_spec(3, 3, [1, 2, 3, 4, 5, 6, 7, 8, 9], 3, 0.2)
+    plain = solve_exact(spec, ENGINE, OPTIONS)[1]
+    import model.territory_model as tm
+
+    m = tm.build_territory_model(spec, separators_up_front=True)
+    assert hasattr(m, "neighbours_separate") and len(m.neighbours_separate) > 0
+    strong = ENGINE.solve(m, OPTIONS, separate=tm.contiguity_separator(m, spec))
+    assert strong.objective * m.cost_scale == pytest.approx(plain.objective, rel=1e-6)
+    assert plain.objective == pytest.approx(brute_force(spec), rel=1e-6)
