@@ -1,8 +1,9 @@
-"""Large-neighbourhood search: re-solve two adjacent territories at a time exactly.
+"""Large-neighbourhood search: re-solve two or three touching territories at a time exactly.
 
-Every other territory stays as it is, so each sub-problem is small (the units of two territories,
-two centres) and solves in a fraction of a second, yet it can redraw the whole border between the
-two: moves no single-unit local search can make. Used to improve the first plan before the full model.
+Every other territory stays as it is, so each sub-problem is small (the units of a few territories)
+and solves in a fraction of a second, yet it can redraw the whole border between them: moves no
+single-unit local search can make, and a way to pass balance along a chain of territories. Used to
+improve (or repair) the first plan before the full model.
 """
 
 from __future__ import annotations
@@ -45,48 +46,75 @@ def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int]) -> Terr
     )
 
 
-def adjacent_territories(spec: TerritorySpec, plan: Plan) -> list[tuple[int, int]]:
-    """Pairs of centres whose territories share a border, sorted."""
+def territory_groups(spec: TerritorySpec, plan: Plan, size: int) -> list[tuple[int, ...]]:
+    """Groups of `size` touching territories, as sorted centre tuples: each pair that shares a border
+    (size 2), or each territory with the size - 1 neighbours it shares most border with."""
     c = plan.centre_of
-    return sorted({(min(c[a], c[b]), max(c[a], c[b])) for a, b in spec.geography.edges if c[a] != c[b]})
+    border: dict[tuple[int, int], int] = {}
+    for a, b in spec.geography.edges:
+        if c[a] != c[b]:
+            key = (min(c[a], c[b]), max(c[a], c[b]))
+            border[key] = border.get(key, 0) + 1
+    if size == 2:
+        return sorted(border)
+    groups = set()
+    for t in sorted(set(c)):
+        nbrs = sorted(((n, -w) for (x, y), w in border.items() for n in (x, y) if t in (x, y) and n != t),
+                      key=lambda p: (p[1], p[0]))
+        if len(nbrs) >= size - 1:
+            groups.add(tuple(sorted([t] + [n for n, _ in nbrs[: size - 1]])))
+    return sorted(groups)
 
 
-def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float) -> Plan:
-    """Sweep over adjacent territory pairs, re-solving each exactly, until a sweep changes nothing
-    or the budget (seconds) is spent. `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan
-    or None (`units` are the sub-problem's units in the full problem)."""
+def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3)) -> Plan:
+    """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
+    a sweep of every size changes nothing or the budget (seconds) is spent.
+    `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
+    sub-problem's units in the full problem)."""
     start = time.perf_counter()
-    cost = spec.cost()
     current = list(plan.centre_of)
     done: set[tuple[tuple[int, ...], ...]] = set()
     improved = True
     while improved:
         improved = False
-        for a, b in adjacent_territories(spec, Plan(tuple(current))):
-            left = budget - (time.perf_counter() - start)
-            if left <= 0.2:
-                return Plan(tuple(current))
-            if a not in current or b not in current or current[a] != a or current[b] != b:
-                continue  # a centre moved during this sweep
-            units = np.flatnonzero(np.isin(current, [a, b]))
-            key = (tuple(units), tuple(np.asarray(current)[units]))
-            if key in done:
+        for size in sizes:
+            if size > spec.count:
                 continue
-            done.add(key)
-            sub = restrict(spec, units, [a, b])
-            pos = {int(u): i for i, u in enumerate(units)}
-            sub_plan = Plan(tuple(pos[current[u]] for u in units))
-            # An invalid pair (e.g. unbalanced) is worth any valid redraw.
-            before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
-            found = solve_exact(sub, sub_plan if np.isfinite(before) else None, min(left, 3.0), units)
-            if found is None:
-                continue
-            after = found.objective(sub.cost())
-            if after < before - 1e-9 * max(1.0, abs(after)):
-                for i, u in enumerate(units):
-                    current[u] = int(units[found.centre_of[i]])
-                improved = True
+            for group in territory_groups(spec, Plan(tuple(current)), size):
+                left = budget - (time.perf_counter() - start)
+                if left <= 0.2:
+                    return Plan(tuple(current))
+                if any(current[c] != c for c in group):
+                    continue  # a centre moved during this sweep
+                if _resolve(spec, current, list(group), solve_exact, min(left, 3.0), done):
+                    improved = True
+            if improved:
+                break  # restart from pairs: they are cheap
     return Plan(tuple(current))
 
 
-__all__ = ["adjacent_territories", "improve_pairs", "restrict"]
+def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_exact, seconds: float,
+             done: set) -> bool:
+    """Re-solve one group of territories; update `current` in place if the group got better."""
+    units = np.flatnonzero(np.isin(current, group))
+    key = (tuple(units), tuple(np.asarray(current)[units]))
+    if key in done:
+        return False
+    done.add(key)
+    sub = restrict(spec, units, group)
+    pos = {int(u): i for i, u in enumerate(units)}
+    sub_plan = Plan(tuple(pos[current[u]] for u in units))
+    # An invalid group (e.g. unbalanced) is worth any valid redraw.
+    before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
+    found = solve_exact(sub, sub_plan if np.isfinite(before) else None, seconds, units)
+    if found is None:
+        return False
+    after = found.objective(sub.cost())
+    if after < before - 1e-9 * max(1.0, abs(after)):
+        for i, u in enumerate(units):
+            current[u] = int(units[found.centre_of[i]])
+        return True
+    return False
+
+
+__all__ = ["improve_pairs", "restrict", "territory_groups"]
