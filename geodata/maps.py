@@ -19,7 +19,10 @@ PALETTE = [
 
 
 def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -> dict[str, str]:
-    """Greedy colouring of the territory adjacency graph so that touching territories differ."""
+    """A colour per territory: all distinct while the palette lasts (so the legend identifies each
+    territory); beyond that, a greedy colouring keeps touching territories apart."""
+    if len(names) <= len(PALETTE):
+        return {name: PALETTE[i] for i, name in enumerate(sorted(names))}
     nbrs: dict[str, set[str]] = {n: set() for n in names}
     for a, b in territory_edges:
         nbrs[a].add(b)
@@ -28,7 +31,7 @@ def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -
     for name in sorted(names, key=lambda n: (-len(nbrs[n]), n)):
         used = {colours[m] for m in nbrs[name] if m in colours}
         free = [c for c in PALETTE if c not in used]
-        colours[name] = free[0] if free else PALETTE[len(colours) % len(PALETTE)]
+        colours[name] = free[len(colours) % len(free)] if free else PALETTE[len(colours) % len(PALETTE)]
     return colours
 
 

@@ -35,6 +35,9 @@ from model.territory_model import (
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
 LP_FIXING_MAX_PAIRS = 40_000  # above this the LP relaxation costs more than it saves
+# Neighbour separator rows from the start pay off on small models (fewer cut rounds) and slow the LP
+# of large ones (measured on the county benchmark): used when at most this many pairs are left.
+SEPARATOR_PAIRS_MAX = 8_000
 BOUND_METHOD = (
     "max of (a) the Lagrangian bound (assignment rows relaxed, continuous knapsack per centre) and "
     "(b) the HiGHS branch-and-bound dual bound of the Hess model with separator cuts on the pairs left "
@@ -152,7 +155,8 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     """Build the model (only `allowed` pairs), warm-start it from `warm`, solve with lazy contiguity
     cuts. Returns the plan (None if none found), the result in the user's units, and the build time."""
     t = time.perf_counter()
-    m = build_territory_model(spec, separators_up_front=False, allowed=allowed)
+    pairs = int(allowed.sum()) if allowed is not None else spec.geography.n * (spec.count if spec.centres else spec.geography.n)
+    m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
     result = engine.solve(
         m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,

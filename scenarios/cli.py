@@ -6,6 +6,7 @@ Exit codes: 0 plan written, 1 unexpected error, 2 invalid input, 3 proven infeas
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,8 @@ from scenarios.schema import Scenario
 from solvers import Progress, SolverError, Termination
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sales territory planner.")
-out = Console()
+# Wide enough for the KPI table when output goes to a file or a CI log (80 columns would truncate it).
+out = Console(width=max(shutil.get_terminal_size((140, 24)).columns, 120))
 err = Console(stderr=True)
 USER_ERRORS = (ScenarioError, GeodataError, ModelError, SolverError)
 EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN = 2, 3, 4
@@ -115,11 +117,21 @@ def _report(record) -> None:
     gap = f"{100 * record.gap:.3f}%" if record.gap is not None else "unknown"
     table = Table(title=f"{manifest['scenario']}: {record.termination.value}, gap {gap}")
     kpis = json.loads((record.folder / "kpis.json").read_text())["territories"]
-    cols = [c for c in kpis[0] if not c.endswith(("_target", "_within_bounds"))]
-    for c in cols:
-        table.add_column(c, justify="right" if isinstance(kpis[0][c], (int, float)) else "left")
+    attributes = [r["attribute"] for r in manifest["resolved_scenario"]["balance"]]
+    unit = manifest["geography"]["distance_unit"]
+    columns = [("territory", "territory"), ("centre", "centre"), ("units", "units")]
+    for a in attributes:
+        columns += [(a, a), (f"{a}_deviation_pct", "dev %")]
+    columns += [(f"mean_distance_{unit}", f"mean {unit}"), (f"max_distance_{unit}", f"max {unit}"), ("contiguous", "connected")]
+    for _, header in columns:
+        table.add_column(header, justify="left" if header in ("territory", "centre") else "right")
     for row in kpis:
-        table.add_row(*[f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+        cells = []
+        for key, header in columns:
+            v = row[key]
+            cells.append(f"{v:+.2f}" if header == "dev %" else f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 1000
+                         else f"{v:,.1f}" if isinstance(v, float) else "yes" if v is True else "NO" if v is False else str(v))
+        table.add_row(*cells)
     out.print(table)
     out.print(f"objective {record.objective:,.6g}  lower bound {record.bound:,.6g}  gap {gap}", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
