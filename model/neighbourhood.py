@@ -86,7 +86,7 @@ def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, s
                     return Plan(tuple(current))
                 if any(current[c] != c for c in group):
                     continue  # a centre moved during this sweep
-                if _resolve(spec, current, list(group), solve_exact, min(left, 3.0), done):
+                if _resolve(spec, current, list(group), solve_exact, min(left, 10.0), done):
                     improved = True
             if improved:
                 break  # restart from pairs: they are cheap

@@ -47,7 +47,7 @@ def test_validate_bundled_demo():
 
 
 def test_run_writes_a_complete_checked_run(tmp_cwd):
-    scenario = write_scenario(tmp_cwd, "ga3", georgia_body(territories={"count": 3}))
+    scenario = write_scenario(tmp_cwd, "ga3", georgia_body(territories={"count": 3}, solver={"time_limit": 90}))
     result = tplan("run", scenario)
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
