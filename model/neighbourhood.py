@@ -16,7 +16,7 @@ import numpy as np
 from geodata.instance import Geography
 from model.check import is_valid
 from model.plan import Plan
-from model.spec import TerritorySpec
+from model.spec import SearchInterrupted, TerritorySpec
 
 
 def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int]) -> TerritorySpec:
@@ -71,8 +71,15 @@ def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, s
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
     sub-problem's units in the full problem)."""
-    start = time.perf_counter()
     current = list(plan.centre_of)
+    try:
+        return _sweep(spec, current, solve_exact, budget, sizes)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(Plan(tuple(current))) from None
+
+
+def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes) -> Plan:
+    start = time.perf_counter()
     done: set[tuple[tuple[int, ...], ...]] = set()
     improved = True
     while improved:

@@ -24,7 +24,7 @@ from model.lagrangian import lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
-from model.spec import TerritorySpec
+from model.spec import SearchInterrupted, TerritorySpec
 from model.territory_model import (
     build_territory_model,
     contiguity_separator,
@@ -121,14 +121,17 @@ def first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: floa
         starts += [initial_centres(spec, seed + s) for s in range(3)]
     best: Plan | None = None
     fallback: Plan | None = None
-    for tried, centres in enumerate(starts):
-        if (best or fallback) is not None and time.perf_counter() - start > budget:
-            break  # a safety net: on the benchmark sizes every start runs, so the plan does not depend on speed
-        plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40)
-        if not is_valid(spec, plan):
-            fallback = fallback or plan
-        elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
-            best = plan
+    try:
+        for tried, centres in enumerate(starts):
+            if (best or fallback) is not None and time.perf_counter() - start > budget:
+                break  # a safety net: at benchmark sizes every start runs, so the plan does not depend on speed
+            plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40)
+            if not is_valid(spec, plan):
+                fallback = fallback or plan
+            elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
+                best = plan
+    except KeyboardInterrupt:
+        raise SearchInterrupted(best) from None
     return best, fallback
 
 
@@ -155,7 +158,7 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     """Build the model (only `allowed` pairs), warm-start it from `warm`, solve with lazy contiguity
     cuts. Returns the plan (None if none found), the result in the user's units, and the build time."""
     t = time.perf_counter()
-    pairs = int(allowed.sum()) if allowed is not None else spec.geography.n * (spec.count if spec.centres else spec.geography.n)
+    pairs = int(allowed.sum()) if allowed is not None else spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n)
     m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
     result = engine.solve(
@@ -184,6 +187,19 @@ def unscale(result: SolveResult, scale: float) -> SolveResult:
     )
 
 
+def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, value: float | None, stages: dict,
+                         allowed: np.ndarray | None, first_seen: float | None) -> SearchOutcome:
+    """What to report when Ctrl-C stopped the search before the exact model ran."""
+    bound = None if lag is None or value is None else float(min(lag.bound, value))
+    result = SolveResult(
+        termination=Termination.INTERRUPTED, has_solution=best is not None, objective=value, bound=bound,
+        gap=relative_gap(value, bound), seconds=sum(stages.values()), engine="heuristic", version="",
+        options=SolverOptions(),
+    )
+    kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
+    return SearchOutcome(best, result, value, stages, fixing_kept=kept, first_plan_seconds=first_seen)
+
+
 def solve_territories(
     spec: TerritorySpec,
     engine,
@@ -201,38 +217,55 @@ def solve_territories(
     def clock(name: str, since: float) -> None:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
 
-    say("first plan: local search from several starts")
-    t = time.perf_counter()
-    best, fallback = first_plan(spec, engine, options, 0.2 * limit)
-    clock("first_plan", t)
-    first_seen = time.perf_counter() - t0 if best is not None else None
-
+    best: Plan | None = None
+    fallback: Plan | None = None
     allowed, lag = None, None
-    if best is not None:
-        say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
+    first_seen: float | None = None
+    interrupted = False
+    try:
+        say("first plan: local search from several starts")
         t = time.perf_counter()
-        allowed, lag = fix_pairs(spec, engine, options, best, None, 0.05 * limit, use_lp=False)
-        clock("bound", t)
+        best, fallback = first_plan(spec, engine, options, 0.2 * limit)
+        clock("first_plan", t)
+        first_seen = time.perf_counter() - t0 if best is not None else None
 
-    if (best or fallback) is not None and spec.count > 1:
-        say("neighbourhood search: re-solving pairs of adjacent territories")
-        t = time.perf_counter()
-        sub_options = replace(options, rel_gap=1e-6, log_path=None)
-
-        def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
-            sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
-            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm, allowed=sub_allowed)[0]
-
-        improved = improve_pairs(spec, best or fallback, exact, 0.25 * limit)
-        clock("neighbourhood", t)
-        if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
-            first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
-            best = improved
+        if best is not None:
+            say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
-            allowed, lag = fix_pairs(spec, engine, options, best, lag.multipliers if lag else None, 0.05 * limit)
+            allowed, lag = fix_pairs(spec, engine, options, best, None, 0.05 * limit, use_lp=False)
             clock("bound", t)
+
+        if (best or fallback) is not None and spec.count > 1:
+            say("neighbourhood search: re-solving pairs of adjacent territories")
+            t = time.perf_counter()
+            sub_options = replace(options, rel_gap=1e-6, log_path=None)
+
+            def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
+                sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
+                found, result, _ = solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm,
+                                               allowed=sub_allowed)
+                if result.termination is Termination.INTERRUPTED:
+                    raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
+                return found
+
+            improved = improve_pairs(spec, best or fallback, exact, 0.25 * limit)
+            clock("neighbourhood", t)
+            if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
+                first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
+                best = improved
+                t = time.perf_counter()
+                allowed, lag = fix_pairs(spec, engine, options, best, lag.multipliers if lag else None, 0.05 * limit)
+                clock("bound", t)
+    except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
+        interrupted = True
+        found = getattr(stop, "plan", None)
+        if found is not None and is_valid(spec, found) and (best is None or found.objective(cost) < best.objective(cost)):
+            best = found
+        say("interrupted: writing the best plan found so far")
     heuristic_value = best.objective(cost) if best is not None else None
 
+    if interrupted:
+        return _interrupted_outcome(spec, best, lag, heuristic_value, stages, allowed, first_seen)
     left = max(1.0, limit - (time.perf_counter() - t0))
     say("solve")
     t = time.perf_counter()

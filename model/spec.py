@@ -21,6 +21,14 @@ class InfeasibleError(ModelError):
         self.family = family
 
 
+class SearchInterrupted(Exception):
+    """Ctrl-C during a heuristic; carries the best plan it had (or None)."""
+
+    def __init__(self, plan):
+        super().__init__("interrupted")
+        self.plan = plan
+
+
 @dataclass(frozen=True)
 class BalanceRule:
     """Each territory's total of `attribute` must lie in [lower, upper]."""

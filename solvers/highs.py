@@ -313,7 +313,11 @@ class _Run:
                 sol.col_value = list(self.best)
                 sol.value_valid = True
                 h.setSolution(sol)
-            h.run()
+            interrupted = False
+            try:
+                h.run()
+            except KeyboardInterrupt:  # Ctrl-C: keep what was found, like a time limit
+                interrupted = True
             status = h.getModelStatus()
             info = h.getInfo()
             round_bound = self._round_bound(status, info)
@@ -329,16 +333,15 @@ class _Run:
             if solution.value_valid:
                 x = np.array(solution.col_value, dtype=float)
                 self._accept(x, float(info.objective_function_value))
+            if interrupted or status == highspy.HighsModelStatus.kInterrupt:
+                self.termination = Termination.INTERRUPTED
+                return
             proven = status == highspy.HighsModelStatus.kOptimal
             if proven and not self.pending:
                 self.termination = Termination.OPTIMAL
                 return
-            if not proven and status not in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
-                if not self.pending:
-                    self.termination = Termination.ERROR
-                    return
-            if status == highspy.HighsModelStatus.kInterrupt:
-                self.termination = Termination.INTERRUPTED
+            if not proven and status != highspy.HighsModelStatus.kTimeLimit and not self.pending:
+                self.termination = Termination.ERROR
                 return
             if status == highspy.HighsModelStatus.kTimeLimit:
                 self.termination = Termination.TIME_LIMIT

@@ -226,3 +226,25 @@ def test_csv_points_with_edge_list(tmp_cwd):
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
     assert json.loads((folder / "manifest.json").read_text())["plan_checked"]
+
+
+def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
+    """A real SIGINT to `tplan run` mid-search: exit 0, a complete checked run, status interrupted."""
+    import signal
+    import time
+
+    scenario = write_scenario(tmp_cwd, "ga10", georgia_body(territories={"count": 10}, solver={"time_limit": 300}))
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tplan"), "run", str(scenario)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_cwd,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(25)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in out + err
+    [folder] = run_folders(tmp_cwd)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["plan_checked"]
+    assert not list((tmp_cwd / "runs" / "ga10").glob(".tmp-*"))
