@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import GeodataError
-from geodata.read_units import _show
+from geodata.read_units import short_list
 
 
 def polygon_edges(frame: gpd.GeoDataFrame, method: str) -> set[tuple[int, int]]:
@@ -41,7 +41,7 @@ def read_edges(path: Path, ids: tuple[str, ...]) -> set[tuple[int, int]]:
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["a"]).union(table["b"]) - set(pos))
     if unknown:
-        raise GeodataError(f"{path.name}: unit ids not in the units file: {_show(unknown)}; fix or remove those rows")
+        raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
     return {
         (min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"]) if a != b
     }

@@ -10,7 +10,7 @@ import pandas as pd
 from pyproj import CRS
 
 from geodata.errors import GeodataError
-from geodata.read_units import _show
+from geodata.read_units import short_list
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -48,7 +48,7 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["from"]).union(table["to"]) - set(pos))
     if unknown:
-        raise GeodataError(f"{path.name}: unit ids not in the units file: {_show(unknown)}; fix or remove those rows")
+        raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
     vals = pd.to_numeric(table[value], errors="coerce")
     if vals.isna().any() or (vals < 0).any():
         raise GeodataError(f"{path.name}: column '{value}' must hold non-negative numbers in every row")
@@ -62,5 +62,5 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     missing = np.argwhere(np.isnan(d))
     if len(missing):
         pairs = [f"{ids[i]}->{ids[j]}" for i, j in missing[:5]]
-        raise GeodataError(f"{path.name}: {len(missing)} unit pairs have no value (e.g. {_show(pairs)}); complete the matrix")
+        raise GeodataError(f"{path.name}: {len(missing)} unit pairs have no value (e.g. {short_list(pairs)}); complete the matrix")
     return d

@@ -18,7 +18,7 @@ LAT_NAMES = ("latitude", "lat")
 LON_NAMES = ("longitude", "lon", "lng")
 
 
-def _show(values: list, limit: int = 5) -> str:
+def short_list(values: list, limit: int = 5) -> str:
     """A short, readable list of offending values."""
     head = ", ".join(str(v) for v in values[:limit])
     return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -41,12 +41,12 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
         if col is None or col not in frame.columns:
             raise GeodataError(
                 f"{path.name}: no coordinate column for {key}; name it in the scenario "
-                f"(columns are: {_show(list(frame.columns), 12)})"
+                f"(columns are: {short_list(list(frame.columns), 12)})"
             )
     coords = frame[[lon, lat]].apply(pd.to_numeric, errors="coerce")
     bad = frame.index[coords.isna().any(axis=1)].tolist()
     if bad:
-        raise GeodataError(f"{path.name}: rows {_show([b + 2 for b in bad])} have no valid {lat}/{lon}; fix them")
+        raise GeodataError(f"{path.name}: rows {short_list([b + 2 for b in bad])} have no valid {lat}/{lon}; fix them")
     points = gpd.points_from_xy(coords[lon].to_numpy(float), coords[lat].to_numpy(float))
     return gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
 
@@ -94,7 +94,7 @@ def read_units(
     if id_column not in frame.columns:
         raise GeodataError(
             f"{path.name}: id column '{id_column}' not found; set units.id to one of: "
-            f"{_show([c for c in frame.columns if c != 'geometry'], 12)}"
+            f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
         )
     ids = frame[id_column]
     if ids.isna().any():
@@ -102,7 +102,7 @@ def read_units(
     ids = ids.astype(str).str.strip()
     dup = sorted(ids[ids.duplicated()].unique().tolist())
     if dup:
-        raise GeodataError(f"{path.name}: duplicate unit ids in '{id_column}': {_show(dup)}; make ids unique")
+        raise GeodataError(f"{path.name}: duplicate unit ids in '{id_column}': {short_list(dup)}; make ids unique")
     frame = frame.assign(**{id_column: ids}).set_index(id_column, drop=True)
     frame.index.name = "unit"
     frame = frame.sort_index()
@@ -116,15 +116,15 @@ def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str) -> No
     for col in columns:
         if col not in frame.columns:
             raise GeodataError(
-                f"{name}: column '{col}' not found; available: {_show([c for c in frame.columns if c != 'geometry'], 12)}"
+                f"{name}: column '{col}' not found; available: {short_list([c for c in frame.columns if c != 'geometry'], 12)}"
             )
         values = pd.to_numeric(frame[col], errors="coerce")
         missing = frame.index[values.isna()].tolist()
         if missing:
-            raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {_show(missing)}; fill it in")
+            raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {short_list(missing)}; fill it in")
         negative = frame.index[values < 0].tolist()
         if negative:
-            raise GeodataError(f"{name}: column '{col}' is negative for units {_show(negative)}; values must be >= 0")
+            raise GeodataError(f"{name}: column '{col}' is negative for units {short_list(negative)}; values must be >= 0")
         frame[col] = values.to_numpy(dtype=float)
 
 
@@ -132,7 +132,7 @@ def _check_geometry(frame: gpd.GeoDataFrame, name: str, repair: bool) -> None:
     geom = frame.geometry
     empty = frame.index[geom.isna() | geom.is_empty].tolist()
     if empty:
-        raise GeodataError(f"{name}: units {_show(empty)} have no geometry; add it or drop those units")
+        raise GeodataError(f"{name}: units {short_list(empty)} have no geometry; add it or drop those units")
     kinds = set(geom.geom_type)
     allowed = {"Polygon", "MultiPolygon"} if kinds & {"Polygon", "MultiPolygon"} else {"Point"}
     if not kinds <= allowed:
@@ -141,7 +141,7 @@ def _check_geometry(frame: gpd.GeoDataFrame, name: str, repair: bool) -> None:
     if invalid:
         if not repair:
             raise GeodataError(
-                f"{name}: invalid geometry for units {_show(invalid)}; repair it in a GIS "
+                f"{name}: invalid geometry for units {short_list(invalid)}; repair it in a GIS "
                 "or set units.repair_geometry: true"
             )
         frame.geometry = geom.make_valid()

@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pyomo.environ as pyo
 
+from model.check import is_valid
 from model.contiguity import violated_separators
+from model.local_search import polish
 from model.plan import Plan
 from model.spec import TerritorySpec
 from solvers.result import LinearCut
@@ -203,8 +205,6 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
 
 def plan_repairer(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable:
     """Routine for an engine: turn a disconnected incumbent into a valid plan by local search."""
-    from model.check import is_valid
-    from model.local_search import polish
 
     def repair(get: Callable) -> list[tuple] | None:
         plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of), kicks=40, patience=15)

@@ -112,7 +112,6 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     (folder / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     options = solver_options(scenario, folder / "solver.log")
     engine = get_engine(scenario.solver.engine)
-    say("solve")
     t = time.perf_counter()
     outcome = solve_territories(prepared.spec, engine, options, progress=progress, stage=say)
     timings["solve"] = time.perf_counter() - t
