@@ -216,16 +216,21 @@ def test_csv_points_with_edge_list(tmp_cwd):
         "potential": [3, 1, 2, 2, 1, 3],
     }).to_csv(tmp_cwd / "zips.csv", index=False)
     (tmp_cwd / "edges.csv").write_text("a,b\nz0,z1\nz1,z2\nz3,z4\nz4,z5\nz0,z3\nz2,z5\n")
+    rows = [f"z{a},z{b},{5 * abs(a % 3 - b % 3) + 7 * abs(a // 3 - b // 3)}" for a in range(6) for b in range(a + 1, 6)]
+    (tmp_cwd / "drive.csv").write_text("from,to,minutes\n" + "\n".join(rows) + "\n")
     scenario = write_scenario(tmp_cwd, "zips", {
         "units": {"path": "zips.csv", "id": "zip"},
         "adjacency": {"edges": "edges.csv"},
+        "distances": {"matrix": "drive.csv"},
         "territories": {"count": 2},
         "balance": [{"attribute": "potential", "tolerance": 0.1}],
     })
     result = tplan("run", scenario)
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
-    assert json.loads((folder / "manifest.json").read_text())["plan_checked"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["plan_checked"] and manifest["geography"]["distance_unit"] == "minutes"
+    assert "distances.matrix" in manifest["inputs"]
 
 
 def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
