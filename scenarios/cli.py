@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from geodata.errors import GeodataError
 from model.spec import ModelError
 from scenarios.errors import ScenarioError
-from scenarios.loading import load_scenario
+from scenarios.loading import format_validation, load_scenario
 from scenarios.prepare import prepare
 from scenarios.schema import Scenario
-from solvers import Progress, SolverError, Termination
+from solvers import Progress, SolverError, Termination, get_engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sales territory planner.")
 # Wide enough for the KPI table when output goes to a file or a CI log (80 columns would truncate it).
@@ -37,15 +38,23 @@ def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
 
 
 def _load(path: Path, **overrides) -> Scenario:
-    scenario = load_scenario(path)
+    """Read and validate the scenario, apply command-line solver options, and check them with the engine."""
+    from scenarios.runner import solver_options
+
+    scenario = _with_overrides(load_scenario(path), overrides)
+    get_engine(scenario.solver.engine).check_options(solver_options(scenario))
+    return scenario
+
+
+def _with_overrides(scenario: Scenario, overrides: dict) -> Scenario:
     solver = {k: v for k, v in overrides.items() if v is not None}
     if solver:
         try:
             scenario = Scenario.model_validate(
                 scenario.model_dump() | {"solver": scenario.solver.model_dump() | solver}
             )
-        except Exception as e:  # pydantic explains which option is wrong
-            raise ScenarioError(f"command-line option: {e}") from None
+        except ValidationError as e:
+            raise ScenarioError(format_validation("command line", e)) from None
     return scenario
 
 

@@ -40,6 +40,13 @@ class HighsEngine:
     name = "highs"
 
     @staticmethod
+    def check_options(options: SolverOptions) -> None:
+        """Raise SolverError now for an option HiGHS would reject, before any work starts."""
+        h = highspy.Highs()
+        h.silent()
+        apply_options(h, options)
+
+    @staticmethod
     def version() -> str:
         h = highspy.Highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -91,6 +98,18 @@ class HighsEngine:
             values={var.name: float(run.best[c]) for c, var in enumerate(run.columns)} if run.best is not None else {},
             reduced_costs=run.reduced_costs(),
         )
+
+
+def apply_options(h: highspy.Highs, o: SolverOptions) -> None:
+    """Set the standard and pass-through options; a rejected one is a user error naming it."""
+    settings = {"mip_rel_gap": float(o.rel_gap), "random_seed": int(o.seed), "threads": int(o.threads)}
+    for key, val in {**settings, **o.extra}.items():
+        try:
+            ok = h.setOptionValue(key, val) == highspy.HighsStatus.kOk
+        except (TypeError, ValueError, RuntimeError):
+            ok = False
+        if not ok:
+            raise SolverError(f"solver.options: HiGHS rejects {key} = {val!r}; check the name and type in the HiGHS option list")
 
 
 class _Run:
@@ -158,14 +177,7 @@ class _Run:
     def _set_options(self) -> None:
         o = self.options
         h = self.highs
-        try:
-            h.setOptionValue("mip_rel_gap", float(o.rel_gap))
-            h.setOptionValue("random_seed", int(o.seed))
-            h.setOptionValue("threads", int(o.threads))
-            for key, val in o.extra.items():
-                h.setOptionValue(key, val)
-        except Exception as err:  # highspy raises plain exceptions for unknown options
-            raise SolverError(f"HiGHS option rejected: {err}") from None
+        apply_options(h, o)
         if o.log_path:
             h.setOptionValue("log_file", o.log_path)
             h.setOptionValue("log_to_console", False)

@@ -147,6 +147,8 @@ BAD_CASES = {
                            "unit u0 alone has 50"),
     "locked unit outside the graph": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {"zz9": "T01"}}),
                                       "unit 'zz9' is not in the units file"),
+    "unknown solver option": (lambda d: grid_scenario(d, solver={"options": {"mip_bogus_effort": 1}}),
+                              "HiGHS rejects mip_bogus_effort"),
     "unknown centre": (lambda d: grid_scenario(d, territories={"count": 1, "centres": [{"unit": "u99"}]}),
                        "'u99' is not a unit id"),
 }
@@ -253,3 +255,9 @@ def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["plan_checked"]
     assert not list((tmp_cwd / "runs" / "ga10").glob(".tmp-*"))
+
+
+def test_bad_command_line_option(tmp_cwd):
+    result = tplan("run", grid_scenario(tmp_cwd), "--gap", "2")
+    assert result.exit_code == 2
+    assert "command line: solver.rel_gap" in result.output
