@@ -1,9 +1,10 @@
-"""Safe reduced-cost fixing: drop every assignment that cannot appear in a plan better than a known one.
+"""The LP relaxation, solved once, and safe reduced-cost fixing against a known plan.
 
 If the LP relaxation has value `lp` and the column (i, j) has reduced cost `rc`, every solution with
 assign[i, j] = 1 costs at least lp + rc. With a valid plan of cost `upper`, columns with
 lp + rc > upper can be removed without losing any better plan; a centre that cannot open removes its
 whole column. The model left is smaller, and its bound, capped by `upper`, is still a valid bound.
+The same LP also says which centres it opens, a good start for the heuristic.
 """
 
 from __future__ import annotations
@@ -18,31 +19,51 @@ from solvers.result import SolverOptions
 
 
 @dataclass(frozen=True)
+class Relaxation:
+    """The LP relaxation's value, how far each centre opens, and every pair's reduced cost
+    (in the user's units; +inf for pairs the model does not have)."""
+
+    value: float
+    opened: np.ndarray
+    reduced_cost: np.ndarray
+
+    def centres(self, count: int) -> list[int]:
+        """The `count` most open centres."""
+        return sorted(int(j) for j in np.argsort(-self.opened, kind="stable")[:count])
+
+
+def solve_relaxation(spec: TerritorySpec, engine, options: SolverOptions) -> Relaxation | None:
+    """Solve the LP relaxation of the model without contiguity (same bound, far smaller)."""
+    m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
+    res = engine.solve(m, replace(options, log_path=None), relax=True)
+    if not res.has_solution or not res.reduced_costs or res.objective is None:
+        return None
+    n = spec.geography.n
+    rc = np.full((n, n), np.inf)
+    opened = np.zeros(n)
+    for i, j in m.pairs:
+        name = m.assign[i, j].name
+        rc[i, j] = res.reduced_costs[name] * m.cost_scale
+        if i == j:
+            opened[j] = res.values[name]
+    return Relaxation(res.objective * m.cost_scale, opened, rc)
+
+
+@dataclass(frozen=True)
 class Fixing:
     """Which (unit, centre) pairs survive, and the LP bound that justified it."""
 
     allowed: np.ndarray
     lp_bound: float
     kept: int
-    total: int
 
 
-def reduced_cost_fixing(spec: TerritorySpec, engine, options: SolverOptions, upper: float) -> Fixing | None:
-    """Solve the LP relaxation and keep only pairs whose reduced cost fits under `upper`."""
-    m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
-    res = engine.solve(m, replace(options, log_path=None), relax=True)
-    if not res.has_solution or not res.reduced_costs or res.objective is None:
-        return None
-    scale = m.cost_scale
-    lp = res.objective * scale
-    slack = upper - lp + 1e-6 * max(1.0, abs(upper))  # a margin for the LP's own tolerances
-    n = spec.geography.n
-    allowed = np.zeros((n, n), dtype=bool)
-    for i, j in m.pairs:
-        allowed[i, j] = res.reduced_costs[m.assign[i, j].name] * scale <= slack
+def reduced_cost_fixing(spec: TerritorySpec, relaxation: Relaxation, upper: float) -> Fixing | None:
+    """Keep only the pairs whose reduced cost fits under `upper`."""
+    slack = upper - relaxation.value + 1e-6 * max(1.0, abs(upper))  # a margin for the LP's own tolerances
+    allowed = relaxation.reduced_cost <= slack
     if spec.centres is None:
-        closed = ~np.diag(allowed)
-        allowed[:, closed] = False
+        allowed[:, ~np.diag(allowed)] = False
     if not allowed.any(axis=1).all():
         return None  # numerically doubtful: keep the full model
-    return Fixing(allowed, lp, int(allowed.sum()), len(m.pairs))
+    return Fixing(allowed, relaxation.value, int(allowed.sum()))

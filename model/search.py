@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from model.check import is_valid
-from model.fixing import reduced_cost_fixing
+from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
@@ -34,14 +34,15 @@ from model.territory_model import (
 )
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
-LP_FIXING_MAX_PAIRS = 40_000  # above this the LP relaxation costs more than it saves
+LP_FIXING_MAX_PAIRS = 40_000  # above this many pairs the LP relaxation costs more than it saves
 # Neighbour separator rows from the start pay off on small models (fewer cut rounds) and slow the LP
 # of large ones (measured on the county benchmark): used when at most this many pairs are left.
 SEPARATOR_PAIRS_MAX = 8_000
 BOUND_METHOD = (
-    "max of (a) the Lagrangian bound (assignment rows relaxed, continuous knapsack per centre) and "
-    "(b) the HiGHS branch-and-bound dual bound of the Hess model with separator cuts on the pairs left "
-    "by safe Lagrangian and LP reduced-cost fixing (each round of lazy cuts is a relaxation)"
+    "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
+    "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
+    "model with separator cuts on the pairs left by safe Lagrangian and LP reduced-cost fixing (each "
+    "round of lazy cuts is a relaxation)"
 )
 
 
@@ -93,18 +94,8 @@ def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
     return owner
 
 
-def lp_centres(spec: TerritorySpec, engine, options: SolverOptions) -> list[int] | None:
-    """The k most open centres of the LP relaxation (often nearly integral for Hess models)."""
-    m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
-    res = engine.solve(m, replace(options, log_path=None), relax=True)
-    if not res.has_solution:
-        return None
-    opened = np.array([res.values[m.assign[j, j].name] for j in m.centres])
-    order = np.argsort(-opened, kind="stable")[: spec.count]
-    return sorted(int(list(m.centres)[o]) for o in order)
-
-
-def first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> tuple[Plan | None, Plan | None]:
+def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: SolverOptions,
+               budget: float) -> tuple[Plan | None, Plan | None]:
     """(best valid plan, an invalid fallback) from several starts repaired by iterated local search."""
     start = time.perf_counter()
     cost = spec.cost()
@@ -112,10 +103,7 @@ def first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: floa
     if spec.centres is not None:
         starts = [list(spec.centres)]
     else:
-        starts = []
-        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS:
-            lp = lp_centres(spec, engine, replace(options, time_limit=budget))
-            starts += [lp] if lp is not None else []
+        starts = [relaxation.centres(spec.count)] if relaxation is not None else []
         relaxed = lagrangian_bound(spec, iterations=150, time_limit=0.3 * budget)
         starts += [list(relaxed.centres)] if len(relaxed.centres) == spec.count else []
         starts += [initial_centres(spec, seed + s) for s in range(3)]
@@ -135,16 +123,16 @@ def first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: floa
     return best, fallback
 
 
-def fix_pairs(spec: TerritorySpec, engine, options: SolverOptions, plan: Plan, multipliers: np.ndarray | None,
-              seconds: float, use_lp: bool = True):
-    """Pairs that can appear in a plan better than `plan` (Lagrangian; and LP reduced costs on small
-    models when the Lagrangian left more than a quarter of the pairs)."""
+def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, multipliers: np.ndarray | None,
+              seconds: float):
+    """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
+    LP relaxation was solved."""
     upper = plan.objective(spec.cost())
     lag = lagrangian_bound(spec, upper=upper, start=multipliers if multipliers is not None else
                            spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)], time_limit=seconds)
     allowed = lag.allowed
-    if use_lp and allowed is not None and spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and allowed.mean() > 0.25:
-        fixing = reduced_cost_fixing(spec, engine, options, upper)
+    if allowed is not None and relaxation is not None:
+        fixing = reduced_cost_fixing(spec, relaxation, upper)
         if fixing is not None:
             allowed = allowed & fixing.allowed  # both are valid, so is their intersection
     if allowed is not None:
@@ -222,17 +210,23 @@ def solve_territories(
     allowed, lag = None, None
     first_seen: float | None = None
     interrupted = False
+    relaxation: Relaxation | None = None
     try:
+        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS:
+            say("LP relaxation")
+            t = time.perf_counter()
+            relaxation = solve_relaxation(spec, engine, replace(options, time_limit=0.2 * limit))
+            clock("relaxation", t)
         say("first plan: local search from several starts")
         t = time.perf_counter()
-        best, fallback = first_plan(spec, engine, options, 0.2 * limit)
+        best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
 
         if best is not None:
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
-            allowed, lag = fix_pairs(spec, engine, options, best, None, 0.05 * limit, use_lp=False)
+            allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit)
             clock("bound", t)
 
         if (best or fallback) is not None and spec.count > 1:
@@ -254,7 +248,7 @@ def solve_territories(
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 best = improved
                 t = time.perf_counter()
-                allowed, lag = fix_pairs(spec, engine, options, best, lag.multipliers if lag else None, 0.05 * limit)
+                allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit)
                 clock("bound", t)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
@@ -291,6 +285,8 @@ def solve_territories(
             bound = min(bound, objective)  # the reduced model holds every plan better than `best`
         if lag is not None:
             bound = max(bound, min(lag.bound, objective))
+        if relaxation is not None:
+            bound = max(bound, min(relaxation.value, objective))
         bound = None if not np.isfinite(bound) else float(bound)
         termination = result.termination
         if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.fixing import reduced_cost_fixing
+from model.fixing import reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from solvers.highs import HighsEngine
 from solvers import SolverOptions
@@ -34,7 +34,7 @@ def test_bound_never_exceeds_optimum_and_fixing_keeps_an_optimal_plan(rows, cols
     assert lag.bound <= optimum * (1 + 1e-9) + 1e-9
     used = (np.arange(spec.geography.n), np.asarray(plan.centre_of))
     assert lag.allowed[used].all()
-    lp = reduced_cost_fixing(spec, HighsEngine(), SolverOptions(), optimum)
+    lp = reduced_cost_fixing(spec, solve_relaxation(spec, HighsEngine(), SolverOptions()), optimum)
     assert lp is not None and lp.lp_bound <= optimum * (1 + 1e-9) + 1e-9
     assert lp.allowed[used].all()
 
