@@ -147,6 +147,8 @@ BAD_CASES = {
                            "unit u0 alone has 50"),
     "locked unit outside the graph": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {"zz9": "T01"}}),
                                       "unit 'zz9' is not in the units file"),
+    "impossible absolute balance": (lambda d: grid_scenario(d, balance=[{"attribute": "pop", "min": 1, "max": 5}]),
+                                    "cannot hold the total 12; raise max to at least 6"),
     "unknown solver option": (lambda d: grid_scenario(d, solver={"options": {"mip_bogus_effort": 1}}),
                               "HiGHS rejects mip_bogus_effort"),
     "unknown centre": (lambda d: grid_scenario(d, territories={"count": 1, "centres": [{"unit": "u99"}]}),
