@@ -15,7 +15,7 @@ import numpy as np
 
 from model.spec import TerritorySpec
 from model.territory_model import build_territory_model
-from solvers.result import SolverOptions
+from solvers.result import SolverOptions, Termination
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ def solve_relaxation(spec: TerritorySpec, engine, options: SolverOptions) -> Rel
     """Solve the LP relaxation of the model without contiguity (same bound, far smaller)."""
     m = build_territory_model(replace(spec, contiguity=False), separators_up_front=False)
     res = engine.solve(m, replace(options, log_path=None), relax=True)
-    if not res.has_solution or not res.reduced_costs or res.objective is None:
+    # Reduced costs justify fixing only at an optimal LP basis; a stopped LP proves nothing.
+    if res.termination is not Termination.OPTIMAL or not res.reduced_costs or res.objective is None:
         return None
     n = spec.geography.n
     rc = np.full((n, n), np.inf)

@@ -46,3 +46,19 @@ def test_bound_is_tight_enough_to_fix_on_a_real_instance():
     lag = lagrangian_bound(spec, upper=optimum, iterations=300)
     assert lag.allowed.sum() < spec.geography.n ** 2
     assert lag.bound > 0
+
+
+def test_a_stopped_lp_is_not_used_for_fixing():
+    """An LP cut short by its time limit has no valid reduced costs: no relaxation is returned."""
+    from dataclasses import replace as dc_replace
+
+    from solvers.result import Termination
+
+    class StoppedEngine:
+        def solve(self, model, options, **kwargs):
+            real = HighsEngine().solve(model, options, **kwargs)
+            return dc_replace(real, termination=Termination.TIME_LIMIT)
+
+    spec = grid_spec(2, 3, [1] * 6, 2, 0.2)
+    assert solve_relaxation(spec, HighsEngine(), SolverOptions()) is not None
+    assert solve_relaxation(spec, StoppedEngine(), SolverOptions()) is None
