@@ -23,12 +23,6 @@ class Plan:
         arr = np.asarray(self.centre_of)
         return {c: np.flatnonzero(arr == c) for c in self.centres}
 
-    def territory_index(self, order: tuple[int, ...] | None = None) -> np.ndarray:
-        """Territory number of each unit, territories numbered by `order` (default: sorted centres)."""
-        order = order or self.centres
-        pos = {c: t for t, c in enumerate(order)}
-        return np.array([pos[c] for c in self.centre_of], dtype=int)
-
     def objective(self, cost: np.ndarray) -> float:
         """Compactness: sum of cost[i, centre of i]."""
         return float(cost[np.arange(len(self.centre_of)), list(self.centre_of)].sum())

@@ -107,6 +107,9 @@ def run(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written")
         raise typer.Exit(130) from None
+    except OSError as e:  # e.g. an unwritable output.dir or a full disk: say where, not a traceback
+        _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
+                            "check output.dir and free space"), code=1)
     _report(record)
     if record.termination is Termination.INFEASIBLE:
         raise typer.Exit(EXIT_INFEASIBLE)

@@ -8,6 +8,7 @@ import geopandas as gpd
 import libpysal
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from geodata.build import build_geography
@@ -53,3 +54,12 @@ def tmp_cwd(tmp_path, monkeypatch):
     """Run in a fresh directory so runs/ lands in tmp."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@st.composite
+def random_grid_specs(draw, min_rows: int = 1, min_k: int = 1) -> TerritorySpec:
+    """Seeded random grids (up to 3 x 3) with k up to 3 and a balance tolerance, for property tests."""
+    rows, cols = draw(st.integers(min_rows, 3)), draw(st.integers(2, 3))
+    k = min(draw(st.integers(min_k, 3)), rows * cols)
+    values = np.random.default_rng(draw(st.integers(0, 10_000))).integers(1, 10, size=rows * cols)
+    return grid_spec(rows, cols, values, k, draw(st.sampled_from([0.1, 0.3, 0.6])))

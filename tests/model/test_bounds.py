@@ -5,27 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from model.fixing import reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from solvers.highs import HighsEngine
 from solvers import SolverOptions
-from tests.conftest import grid_spec
+from tests.conftest import grid_spec, random_grid_specs
 from tests.model.bruteforce import brute_force_plan
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rows=st.integers(2, 3),
-    cols=st.integers(2, 3),
-    k=st.integers(2, 3),
-    tol=st.sampled_from([0.1, 0.3, 0.6]),
-    seed=st.integers(0, 10_000),
-)
-def test_bound_never_exceeds_optimum_and_fixing_keeps_an_optimal_plan(rows, cols, k, tol, seed):
-    values = np.random.default_rng(seed).integers(1, 10, size=rows * cols)
-    spec = grid_spec(rows, cols, values, k, tol)
+@given(spec=random_grid_specs(min_rows=2, min_k=2))
+def test_bound_never_exceeds_optimum_and_fixing_keeps_an_optimal_plan(spec):
     found = brute_force_plan(spec)
     if found is None:
         return

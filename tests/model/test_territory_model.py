@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from model.check import check_plan, is_valid, plan_violations
 from model.plan import Plan
@@ -15,7 +14,7 @@ from model.search import solve_territories
 from model.spec import BalanceRule
 from solvers import SolverOptions, Termination
 from solvers.highs import HighsEngine
-from tests.conftest import grid_spec
+from tests.conftest import grid_spec, random_grid_specs
 from tests.model.bruteforce import brute_force
 
 ENGINE = HighsEngine()
@@ -114,19 +113,8 @@ def test_checker_catches_each_violation():
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rows=st.integers(1, 3),
-    cols=st.integers(2, 3),
-    k=st.integers(1, 3),
-    tol=st.sampled_from([0.1, 0.3, 0.6]),
-    seed=st.integers(0, 10_000),
-)
-def test_every_plan_passes_the_checker_and_is_optimal(rows, cols, k, tol, seed):
-    n = rows * cols
-    if k > n:
-        k = n
-    values = np.random.default_rng(seed).integers(1, 10, size=n)
-    spec = grid_spec(rows, cols, values, k, tol)
+@given(spec=random_grid_specs())
+def test_every_plan_passes_the_checker_and_is_optimal(spec):
     outcome = solve(spec)
     expected = brute_force(spec)
     if expected is None:
