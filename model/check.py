@@ -32,8 +32,9 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         problems.append("territory centres differ from the fixed centres")
     for c in centres:
         members = [i for i, owner in enumerate(centre_of) if owner == c]
-        for rule in spec.balance:
-            total = float(sum(geo.attributes[rule.attribute][i] for i in members))
+        for r, rule in enumerate(spec.balance):
+            held = float(spec.offsets[r, c]) if spec.offsets is not None else 0.0  # e.g. locked accounts
+            total = held + float(sum(geo.attributes[rule.attribute][i] for i in members))
             slack = TOLERANCE * max(1.0, abs(rule.upper))
             if total < rule.lower - slack or total > rule.upper + slack:
                 problems.append(
@@ -41,6 +42,10 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
                 )
         if spec.contiguity and not _connected(members, geo.edges):
             problems.append(f"territory of {geo.ids[c]} is not contiguous")
+    for limit in spec.limits:
+        used = sum(float(limit.coef[i, c]) for i, c in enumerate(centre_of))
+        if used > limit.rhs + TOLERANCE * max(1.0, abs(limit.rhs)):
+            problems.append(f"limit {limit.name}: {used:.6g} above {limit.rhs:.6g}")
     for u, label in spec.locks:
         if spec.centres is not None and centre_of[u] != spec.centres[label]:
             problems.append(f"locked unit {geo.ids[u]} is not in its territory {label}")

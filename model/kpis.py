@@ -14,7 +14,7 @@ from model.spec import TerritorySpec
 def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd.DataFrame:
     """One row per territory (ordered by name) with every balance attribute and its deviation."""
     geo = spec.geography
-    cost = spec.cost()
+    cost = spec.compactness()
     rows = []
     for centre, members in plan.members().items():
         row: dict = {
@@ -22,10 +22,11 @@ def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd
             "centre": geo.ids[centre],
             "units": len(members),
         }
-        for rule in spec.balance:
+        for r, rule in enumerate(spec.balance):
             values = geo.attributes[rule.attribute]
-            total = float(values[members].sum())
-            target = float(values.sum()) / spec.count
+            held = spec.offsets[r] if spec.offsets is not None else np.zeros(geo.n)  # locked accounts
+            total = float(values[members].sum() + held[centre])
+            target = float(values.sum() + (held[list(spec.centres)].sum() if spec.centres is not None else 0)) / spec.count
             row[rule.attribute] = total
             row[f"{rule.attribute}_target"] = target
             row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0

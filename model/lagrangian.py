@@ -40,8 +40,9 @@ class _Knapsacks:
     reduced: np.ndarray  # n x m reduced cost of forcing unit i into centre j
 
 
-def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower: float, upper: float) -> _Knapsacks:
-    """Solve the continuous knapsack of every candidate centre at once (columns of `reduced_cost`)."""
+def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper) -> _Knapsacks:
+    """Solve the continuous knapsack of every candidate centre at once (columns of `reduced_cost`);
+    `lower` and `upper` are scalars or one capacity per column."""
     n, m = reduced_cost.shape
     cols = np.arange(m)
     r = reduced_cost.copy()
@@ -104,8 +105,8 @@ def lagrangian_bound(
     centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
     sub = cost[:, centres]
     if spec.balance:
-        rule = spec.balance[0]
-        weight, lower, upper_cap = geo.attributes[rule.attribute], rule.lower, rule.upper
+        lows, highs = spec.bounds()
+        weight, lower, upper_cap = geo.attributes[spec.balance[0].attribute], lows[0, centres], highs[0, centres]
     else:
         weight, lower, upper_cap = np.ones(n), 0.0, float(n)
     lam = start.astype(float).copy() if start is not None else np.sort(cost, axis=1)[:, 1].astype(float)

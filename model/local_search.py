@@ -23,9 +23,11 @@ class _State:
         self.nbrs = geo.neighbours()
         self.n = geo.n
         self.values = np.array([geo.attributes[r.attribute] for r in spec.balance]).reshape(len(spec.balance), geo.n)
-        self.lower = np.array([r.lower for r in spec.balance])
-        self.upper = np.array([r.upper for r in spec.balance])
-        self.scale = np.maximum((self.lower + self.upper) / 2, 1e-9)
+        self.lower, self.upper = spec.bounds()  # per rule and centre unit
+        self.scale = np.maximum(np.array([(r.lower + r.upper) / 2 for r in spec.balance]), 1e-9)
+        self.limit_coef = [lim.coef for lim in spec.limits]
+        self.limit_rhs = np.array([lim.rhs for lim in spec.limits])
+        self.limit_scale = np.maximum(np.abs(self.limit_rhs), 1e-9)
         self.free = spec.centres is None
         self.locked = np.zeros(geo.n, dtype=bool)
         for u, _ in spec.locks:
@@ -37,12 +39,23 @@ class _State:
     def totals(self) -> dict[int, np.ndarray]:
         return {int(c): self.values[:, self.centre_of == c].sum(axis=1) for c in np.unique(self.centre_of)}
 
-    def violation(self, total: np.ndarray) -> float:
-        return float((np.maximum(0, self.lower - total) + np.maximum(0, total - self.upper)).dot(1 / self.scale))
+    def violation(self, total: np.ndarray, centre: int) -> float:
+        """Relative amount by which the territory centred on `centre` breaks its balance bounds."""
+        lo, hi = self.lower[:, centre], self.upper[:, centre]
+        return float((np.maximum(0, lo - total) + np.maximum(0, total - hi)).dot(1 / self.scale))
+
+    def usage(self) -> np.ndarray:
+        """What the plan uses of each side limit."""
+        rows = np.arange(self.n)
+        return np.array([coef[rows, self.centre_of].sum() for coef in self.limit_coef])
+
+    def limit_violation(self, usage: np.ndarray) -> float:
+        return float((np.maximum(0, usage - self.limit_rhs) / self.limit_scale).sum()) if len(usage) else 0.0
 
     def penalised(self) -> float:
         obj = float(self.cost[np.arange(self.n), self.centre_of].sum())
-        return obj + self.price * sum(self.violation(t) for t in self.totals().values())
+        balance = sum(self.violation(t, c) for c, t in self.totals().items())
+        return obj + self.price * (balance + self.limit_violation(self.usage()))
 
     def connected_without(self, unit: int) -> bool:
         """Would the territory of `unit` stay connected to its centre if `unit` left?"""
@@ -77,6 +90,7 @@ def repair_contiguity(state: _State) -> None:
 def improve(state: _State, max_passes: int = 200) -> None:
     """First-improvement boundary moves until none helps; re-centre free territories between passes."""
     totals = state.totals()
+    usage = state.usage()
     for _ in range(max_passes):
         improved = False
         for u in range(state.n):
@@ -87,23 +101,30 @@ def improve(state: _State, max_passes: int = 200) -> None:
             if not targets:
                 continue
             vu = state.values[:, u]
-            before_a = state.violation(totals[a])
-            best, best_delta = None, -1e-9
+            before_a = state.violation(totals[a], a)
+            before_limits = state.limit_violation(usage)
+            best, best_delta, best_usage = None, -1e-9, usage
             for b in sorted(targets):
                 delta = state.cost[u, b] - state.cost[u, a]
                 delta += state.price * (
-                    state.violation(totals[a] - vu) + state.violation(totals[b] + vu)
-                    - before_a - state.violation(totals[b])
+                    state.violation(totals[a] - vu, a) + state.violation(totals[b] + vu, b)
+                    - before_a - state.violation(totals[b], b)
                 )
+                moved = usage
+                if state.limit_coef:
+                    moved = usage + np.array([coef[u, b] - coef[u, a] for coef in state.limit_coef])
+                    delta += state.price * (state.limit_violation(moved) - before_limits)
                 if delta < best_delta:
-                    best, best_delta = b, delta
+                    best, best_delta, best_usage = b, delta, moved
             if best is not None and state.connected_without(u):
                 state.centre_of[u] = best
                 totals[a] = totals[a] - vu
                 totals[best] = totals[best] + vu
+                usage = best_usage
                 improved = True
         if state.free and recentre(state):
             totals = state.totals()
+            usage = state.usage()
             improved = True
         if not improved:
             return

@@ -16,11 +16,13 @@ import numpy as np
 from geodata.instance import Geography
 from model.check import is_valid
 from model.plan import Plan
-from model.spec import SearchInterrupted, TerritorySpec
+from model.spec import Limit, SearchInterrupted, TerritorySpec
 
 
-def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int]) -> TerritorySpec:
-    """The same problem on a subset of units, holding the territories centred on `centres`."""
+def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int],
+             centre_of: list[int] | None = None) -> TerritorySpec:
+    """The same problem on a subset of units, holding the territories centred on `centres`; side
+    limits keep what the other units use under `centre_of` (the current plan, needed with limits)."""
     geo = spec.geography
     units = np.sort(np.asarray(units))
     pos = {int(u): i for i, u in enumerate(units)}
@@ -41,8 +43,18 @@ def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int]) -> Terr
         locks = [(pos[u], label_of[spec.centres[t]]) for u, t in spec.locks if u in pos]
     else:
         locks = [(pos[u], label) for u, label in spec.locks if u in pos]
+    limits = []
+    if spec.limits:
+        outside = np.setdiff1d(np.arange(geo.n), units)
+        owners = np.asarray(centre_of)[outside]
+        for lim in spec.limits:
+            held = float(lim.coef[outside, owners].sum())
+            limits.append(Limit(lim.name, lim.coef[np.ix_(units, units)], lim.rhs - held))
     return replace(
-        spec, geography=sub_geo, count=len(centres), weight=spec.weight[units], centres=fixed, locks=tuple(locks)
+        spec, geography=sub_geo, count=len(centres), weight=spec.weight[units], centres=fixed, locks=tuple(locks),
+        extra_cost=None if spec.extra_cost is None else spec.extra_cost[np.ix_(units, units)],
+        offsets=None if spec.offsets is None else spec.offsets[:, units],
+        limits=tuple(limits),
     )
 
 
@@ -108,7 +120,7 @@ def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_ex
     if key in done:
         return False
     done.add(key)
-    sub = restrict(spec, units, group)
+    sub = restrict(spec, units, group, current)
     pos = {int(u): i for i, u in enumerate(units)}
     sub_plan = Plan(tuple(pos[current[u]] for u in units))
     # An invalid group (e.g. unbalanced) is worth any valid redraw.

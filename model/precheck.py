@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from model.spec import ModelError, TerritorySpec
 
 
@@ -10,25 +12,37 @@ def precheck(spec: TerritorySpec) -> None:
     geo = spec.geography
     if spec.count > geo.n:
         raise ModelError(f"territories.count = {spec.count} exceeds the {geo.n} units; lower it to at most {geo.n}")
-    for rule in spec.balance:
+    lower, upper = spec.bounds()
+    columns = list(spec.centres) if spec.centres is not None else list(range(geo.n))
+    for r, rule in enumerate(spec.balance):
         values = geo.attributes[rule.attribute]
         total = float(values.sum())
-        too_big = [geo.ids[i] for i in range(geo.n) if values[i] > rule.upper + 1e-9]
+        roomiest = float(upper[r, columns].max())
+        too_big = [geo.ids[i] for i in range(geo.n) if values[i] > roomiest + 1e-9]
         if too_big:
             worst = float(values.max())
             raise ModelError(
                 f"balance {rule.attribute}: unit {too_big[0]} alone has {worst:.6g}, above a territory's "
                 f"maximum {rule.upper:.6g}; raise the maximum (or tolerance) to at least {worst:.6g}"
             )
-        if spec.count * rule.upper < total - 1e-9:
+        if spec.centres is not None:
+            full = [spec.territory_names()[t] for t, c in enumerate(spec.centres) if upper[r, c] < -1e-9]
+            if full:
+                raise ModelError(
+                    f"balance {rule.attribute}: the accounts locked to {full[0]} alone exceed a territory's maximum "
+                    f"{rule.upper:.6g}; unlock some of them or raise the maximum"
+                )
+        room = float(np.sort(upper[r, columns])[::-1][: spec.count].sum())
+        need = float(np.sort(lower[r, columns])[: spec.count].sum())
+        if room < total - 1e-9:
             raise ModelError(
                 f"balance {rule.attribute}: {spec.count} territories of at most {rule.upper:.6g} cannot hold the "
-                f"total {total:.6g}; raise max to at least {total / spec.count:.6g}"
+                f"total {total:.6g}; raise max to at least {(total + rule.upper * spec.count - room) / spec.count:.6g}"
             )
-        if spec.count * rule.lower > total + 1e-9:
+        if need > total + 1e-9:
             raise ModelError(
                 f"balance {rule.attribute}: {spec.count} territories of at least {rule.lower:.6g} need more than "
-                f"the total {total:.6g}; lower min to at most {total / spec.count:.6g}"
+                f"the total {total:.6g}; lower min to at most {(total + rule.lower * spec.count - need) / spec.count:.6g}"
             )
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:

@@ -40,6 +40,23 @@ class BalanceRule:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """A side limit on the plan: sum over units of coef[i, centre of i] <= rhs.
+
+    Used for disruption limits (share of accounts, potential or relationship value that may change
+    rep); `coef` is n x n, indexed by unit and centre unit, like the cost matrix."""
+
+    name: str
+    coef: np.ndarray
+    rhs: float
+    base: float | None = None  # the total a share limit refers to (rhs = share x base), for messages
+
+    def usage(self, centre_of) -> float:
+        """The limited amount a plan uses."""
+        return float(self.coef[np.arange(len(centre_of)), np.asarray(centre_of)].sum())
+
+
+@dataclass(frozen=True)
 class TerritorySpec:
     """A territory design problem on a geography.
 
@@ -58,10 +75,31 @@ class TerritorySpec:
     centres: tuple[int, ...] | None = None
     locks: tuple[tuple[int, int], ...] = ()
     names: tuple[str, ...] = ()
+    # Redesign terms (model.redesign): a priced disruption added to the cost, the balance totals
+    # each centre's territory holds whatever its units (accounts locked to their rep), side limits.
+    extra_cost: np.ndarray | None = None  # n x n, added to compactness
+    offsets: np.ndarray | None = None  # len(balance) x n, per centre unit
+    limits: tuple[Limit, ...] = ()
+
+    def compactness(self) -> np.ndarray:
+        """compactness[i, j]: weight of unit i times its distance to centre j to the power."""
+        return self.weight[:, None] * self.geography.distance**self.power
 
     def cost(self) -> np.ndarray:
-        """cost[i, j]: weight of unit i times its distance to centre j to the power."""
-        return self.weight[:, None] * self.geography.distance**self.power
+        """The objective's coefficient of (unit i, centre j): compactness plus priced disruption."""
+        if self.extra_cost is None:
+            return self.compactness()
+        return self.compactness() + self.extra_cost
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper), each len(balance) x n: the bounds on what the units of the territory
+        centred on unit j may add up to (the rule's bounds less what that territory holds anyway)."""
+        n = self.geography.n
+        lower = np.array([[r.lower] * n for r in self.balance], dtype=float).reshape(len(self.balance), n)
+        upper = np.array([[r.upper] * n for r in self.balance], dtype=float).reshape(len(self.balance), n)
+        if self.offsets is not None:
+            lower, upper = lower - self.offsets, upper - self.offsets
+        return lower, upper
 
     def territory_names(self) -> tuple[str, ...]:
         return self.names or tuple(f"T{t + 1:02d}" for t in range(self.count))

@@ -6,8 +6,9 @@
     s.t. each_unit_assigned_once    sum_j assign[i, j] = 1                       for every unit i
          territory_count            sum_j assign[j, j] = k                       (free centres)
          assigned_to_open_centre    assign[i, j] <= assign[j, j]                 (free centres)
-         balance                    L_a assign[j, j] <= sum_i v_ai assign[i, j] <= U_a assign[j, j]
+         balance                    L_aj assign[j, j] <= sum_i v_ai assign[i, j] <= U_aj assign[j, j]
          neighbours_separate        assign[i, j] <= sum_{c in N(i)} assign[c, j] for j not in N(i)+i
+         limits                     sum_ij coef_ij assign[i, j] <= rhs   (disruption limits)
          locked_units               fixed centre: assign[u, t] = 1;  free: same label together,
                                     different labels apart
          territory_connected        lazy separator cuts, see model.contiguity
@@ -66,6 +67,7 @@ def build_territory_model(
     add_each_unit_assigned_once(m)
     add_centres(m, spec)
     add_balance(m, spec)
+    add_limits(m, spec)
     if separators_up_front:
         add_neighbours_separate(m, spec)
     add_locked_units(m, spec)
@@ -103,19 +105,32 @@ def add_centres(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
 def add_balance(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
     if not spec.balance:
         return
-    rules = {r.attribute: r for r in spec.balance}
-    values = {a: spec.geography.attributes[a] for a in rules}
-    m.balance_attributes = pyo.Set(initialize=sorted(rules), ordered=True)
+    lower, upper = spec.bounds()
+    values = [spec.geography.attributes[r.attribute] for r in spec.balance]
+    m.balance_rules = pyo.Set(initialize=range(len(spec.balance)), ordered=True)
 
-    def total(m, a, j):
-        return sum(float(values[a][i]) * m.assign[i, j] for i in m.by_centre[j])
+    def total(m, r, j):
+        return sum(float(values[r][i]) * m.assign[i, j] for i in m.by_centre[j])
 
     m.balance_lower = pyo.Constraint(
-        m.balance_attributes, m.centres, rule=lambda m, a, j: total(m, a, j) >= rules[a].lower * m.assign[j, j]
+        m.balance_rules, m.centres, rule=lambda m, r, j: total(m, r, j) >= float(lower[r, j]) * m.assign[j, j]
     )
     m.balance_upper = pyo.Constraint(
-        m.balance_attributes, m.centres, rule=lambda m, a, j: total(m, a, j) <= rules[a].upper * m.assign[j, j]
+        m.balance_rules, m.centres, rule=lambda m, r, j: total(m, r, j) <= float(upper[r, j]) * m.assign[j, j]
     )
+
+
+def add_limits(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
+    """Side limits (e.g. disruption): sum_ij coef[i, j] assign[i, j] <= rhs."""
+    if not spec.limits:
+        return
+    m.limits = pyo.ConstraintList()
+    for limit in spec.limits:
+        terms = [float(limit.coef[i, j]) * m.assign[i, j] for i, j in m.pairs if limit.coef[i, j] != 0]
+        if terms:
+            m.limits.add(sum(terms) <= float(limit.rhs))
+        elif limit.rhs < 0:
+            m.limits.add(sum(m.assign[i, j] for i, j in m.pairs) <= -1)  # cannot hold: infeasible
 
 
 def add_neighbours_separate(m: pyo.ConcreteModel, spec: TerritorySpec) -> None:
