@@ -49,12 +49,25 @@ def build_geography(
 
 def locate(frame: gpd.GeoDataFrame, lon: float, lat: float) -> str:
     """The unit that contains a WGS84 point (e.g. a rep's home), or else the nearest unit."""
-    point = gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs="EPSG:4326").to_crs(frame.crs)
-    geom = point.iloc[0]
+    return locate_many(frame, np.array([lon]), np.array([lat]))[0][0]
+
+
+def locate_many(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """For WGS84 points (accounts, homes): the id of the unit containing each, else of the nearest
+    unit; and a mask of the points that lay outside every unit (to report them)."""
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(frame.crs)
+    owner = np.full(len(points), -1)
+    units = frame.reset_index(drop=True)[["geometry"]]
     if set(frame.geom_type) != {"Point"}:
-        inside = frame.index[frame.geometry.contains(geom)]
-        if len(inside):
-            return str(inside[0])
-    metric = frame if not frame.crs.is_geographic else frame.to_crs(frame.estimate_utm_crs())
-    geom = point.to_crs(metric.crs).iloc[0]
-    return str(metric.index[int(np.argmin(metric.geometry.distance(geom).to_numpy()))])
+        hits = gpd.sjoin(points, units, how="inner", predicate="within")
+        hits = hits[~hits.index.duplicated(keep="first")]
+        owner[hits.index.to_numpy()] = hits["index_right"].to_numpy()
+    outside = owner < 0
+    if outside.any():
+        metric = units if not frame.crs.is_geographic else units.to_crs(frame.estimate_utm_crs())
+        lost = points[outside].to_crs(metric.crs)
+        near = gpd.sjoin_nearest(lost, metric, how="left")
+        near = near[~near.index.duplicated(keep="first")]
+        owner[near.index.to_numpy()] = near["index_right"].to_numpy()
+    ids = [str(frame.index[i]) for i in owner]
+    return ids, outside if set(frame.geom_type) != {"Point"} else np.zeros(len(points), dtype=bool)

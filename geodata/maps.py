@@ -62,3 +62,42 @@ def draw_map(
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def draw_change_map(
+    units: gpd.GeoDataFrame,
+    moved: "list[bool]",
+    centres: gpd.GeoDataFrame,
+    colours: dict[str, str],
+    legend: dict[str, str],
+    title: str,
+    path: Path,
+) -> None:
+    """Write a PNG of the new territories where units that change rep are hatched and outlined,
+    and units that stay are faded: what changes is what catches the eye."""
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    moved_mask = units.index.isin(units.index[list(moved)])
+    stay, move = units[~moved_mask], units[moved_mask]
+    points = set(units.geom_type) == {"Point"}
+    if points:
+        stay.plot(ax=ax, color=stay["territory"].map(colours), markersize=20, alpha=0.35)
+        if len(move):
+            move.plot(ax=ax, color=move["territory"].map(colours), markersize=45, edgecolor="black", linewidth=1.0)
+    else:
+        stay.plot(ax=ax, color=stay["territory"].map(colours), alpha=0.35, edgecolor="white", linewidth=0.3)
+        if len(move):
+            move.plot(ax=ax, color=move["territory"].map(colours), edgecolor="black", linewidth=0.9, hatch="///")
+        units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
+    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
+    for _, row in centres.iterrows():
+        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, fontweight="bold")
+    handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="unit changes rep (hatched)"))
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
+              title="New territory (home star)")
+    ax.set_title(title, fontsize=12)
+    ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)

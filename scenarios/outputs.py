@@ -9,9 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import draw_map, territory_colours
+from geodata.maps import draw_change_map, draw_map, territory_colours
 from model.kpis import plan_totals, territory_kpis
 from model.plan import Plan
+from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
 from scenarios.prepare import Prepared
 
 
@@ -37,9 +38,6 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     table = territory_kpis(spec, plan, names)
     totals = plan_totals(spec, table)
     table.to_csv(folder / "kpis.csv", index=False)
-    (folder / "kpis.json").write_text(
-        json.dumps({"territories": table.to_dict(orient="records"), "plan": totals}, indent=2, default=_jsonable)
-    )
 
     units = frame.copy()
     keep = [c for c in [prepared.scenario.units.label, *geo.attributes] if c and c in units.columns]
@@ -53,11 +51,17 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     dissolved.to_file(folder / "territories.gpkg", layer="territories", driver="GPKG")
 
     _draw(prepared, plan, names, units, table, folder / "map.png")
+    if prepared.redesign is not None:
+        totals["redesign"] = write_redesign(prepared, plan, folder, units, table, names)
+        totals["objective_with_disruption_price"] = plan.objective(spec.cost())
+    (folder / "kpis.json").write_text(
+        json.dumps({"territories": table.to_dict(orient="records"), "plan": totals}, indent=2, default=_jsonable)
+    )
     return totals
 
 
-def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame,
-          table: pd.DataFrame, path: Path) -> None:
+def _map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame, table: pd.DataFrame):
+    """Centre points, a colour and legend line per territory, and a title."""
     geo, spec = prepared.geography, prepared.spec
     tedges = {
         tuple(sorted((names[plan.centre_of[a]], names[plan.centre_of[b]])))
@@ -77,6 +81,49 @@ def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoD
     title = f"{prepared.scenario.name}: {spec.count} territories"
     if main:
         title += f", {main} max deviation {np.abs(table[main + '_deviation_pct']).max():.2f}%"
+    return centre_pts, colours, legend, title
+
+
+def write_redesign(prepared: Prepared, plan: Plan, folder: Path, units: gpd.GeoDataFrame, table: pd.DataFrame,
+                   names: dict[int, str]) -> dict:
+    """rep_kpis.csv, moves.csv, exceptions.csv, changes.png (and accounts_outside.csv when some
+    accounts lay outside every unit); returns the plan-level disruption and balance figures."""
+    redesign, spec, aggregated = prepared.redesign, prepared.spec, prepared.aggregated or {}
+    reps = rep_kpis(redesign, spec, plan, aggregated)
+    reps.to_csv(folder / "rep_kpis.csv", index=False)
+    moved = moves(redesign, spec, plan)
+    moved.to_csv(folder / "moves.csv", index=False)
+    excepted = exceptions(redesign, spec, plan)
+    excepted.to_csv(folder / "exceptions.csv", index=False)
+    if prepared.outside_accounts:
+        pd.DataFrame({"account": list(prepared.outside_accounts)}).to_csv(folder / "accounts_outside.csv", index=False)
+    summary = disruption(redesign, redesign.new_reps(plan))
+    summary["units_moved"] = int((moved["kind"] == "unit").sum())
+    summary["exceptions"] = int(len(excepted))
+    summary["accounts_outside_every_unit"] = len(prepared.outside_accounts)
+    with_territory = reps[reps["status"] != "leaving"]
+    for rule in spec.balance:
+        for when in ("before", "after"):
+            rows = reps if when == "before" else with_territory
+            values = rows[f"{rule.attribute}_{when}"].to_numpy()
+            values = values[rows[f"units_{when}"].to_numpy() > 0] if when == "before" else values
+            mean = values.mean() if len(values) else 0.0
+            summary[f"{rule.attribute}_balance_index_{when}"] = balance_index(values, rule.lower, rule.upper)
+            summary[f"{rule.attribute}_max_abs_deviation_pct_{when}"] = (
+                float(np.abs(values / mean - 1).max() * 100) if mean else 0.0)
+    summary["relationship_kept_pct_of_staying_reps"] = (
+        100.0 * (1 - summary["relationship_moved_by_choice"] / max(1e-12, at_stake(redesign, "relationship"))))
+    moved_units = [u in set(moved.loc[moved["kind"] == "unit", "unit"]) for u in units["unit"]]
+    centre_pts, colours, legend, _ = _map_parts(prepared, plan, names, units, table)
+    title = (f"{prepared.scenario.name}: {summary['units_moved']} of {len(units)} units change rep; "
+             f"{summary['relationship_moved_pct']:.1f}% of relationship value moves")
+    draw_change_map(units, moved_units, centre_pts, colours, legend, title, folder / "changes.png")
+    return summary
+
+
+def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame,
+          table: pd.DataFrame, path: Path) -> None:
+    centre_pts, colours, legend, title = _map_parts(prepared, plan, names, units, table)
     draw_map(units, centre_pts, colours, legend, title, path)
 
 

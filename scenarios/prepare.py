@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,8 +12,10 @@ from geodata.build import build_geography, locate
 from geodata.instance import Geography
 from geodata.read_units import read_units
 from model.precheck import precheck
+from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
 from scenarios.errors import ScenarioError
+from scenarios.redesign_inputs import read_redesign
 from scenarios.schema import Scenario
 
 
@@ -26,6 +28,14 @@ class Prepared:
     geography: Geography
     spec: TerritorySpec
     inputs: dict[str, str]  # role -> absolute file path
+    redesign: Redesign | None = None
+    aggregated: dict[str, str] | None = None  # unit attribute -> account value it sums
+    outside_accounts: tuple[str, ...] = ()  # accounts outside every unit, joined to the nearest
+    base_spec: TerritorySpec | None = None  # the spec before disruption terms (trade-off sweeps)
+
+    def with_terms(self, terms: DisruptionTerms) -> TerritorySpec:
+        """The spec with other disruption terms (a point of a trade-off sweep)."""
+        return with_disruption(self.base_spec, self.redesign, terms)
 
 
 def input_files(scenario: Scenario) -> dict[str, str]:
@@ -35,6 +45,10 @@ def input_files(scenario: Scenario) -> dict[str, str]:
         files["adjacency.edges"] = scenario.adjacency.edges
     if scenario.distances.matrix:
         files["distances.matrix"] = scenario.distances.matrix
+    for role in ("reps", "alignment", "accounts"):
+        block = getattr(scenario, role)
+        if block is not None and getattr(block, "path", None):
+            files[role] = block.path
     units = Path(scenario.units.path)
     if units.suffix.lower() == ".shp":
         for ext in (".shx", ".dbf", ".prj", ".cpg"):
@@ -44,13 +58,36 @@ def input_files(scenario: Scenario) -> dict[str, str]:
     return files
 
 
+def disruption_terms(scenario: Scenario) -> DisruptionTerms:
+    d = scenario.disruption
+    if d is None:
+        return DisruptionTerms()
+    limits = tuple(DisruptionLimit(x.measure, x.max_share, x.per_rep) for x in d.limits)
+    return DisruptionTerms(d.weight, d.measure, limits)
+
+
 def prepare(scenario: Scenario) -> Prepared:
     """Read and check the data named by the scenario; no solving."""
+    aggregated = {}
+    if scenario.accounts is not None:
+        aggregated = {a: ("accounts" if c == "count" else c) for a, c in scenario.accounts.aggregate.items()}
     attributes = sorted({b.attribute for b in scenario.balance} | ({scenario.objective.weight} - {None}))
     u = scenario.units
-    frame = read_units(Path(u.path), u.id, attributes, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry)
+    from_file = [a for a in attributes if a not in aggregated]
+    frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry)
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
+    inputs = None
+    if scenario.reps is not None:
+        clash = sorted(set(aggregated) & set(frame.columns))
+        if clash:
+            raise ScenarioError(f"accounts.aggregate: '{clash[0]}' is already a column of {Path(u.path).name}; "
+                                "give the aggregated attribute another name")
+        pos = {str(x): i for i, x in enumerate(frame.index)}
+        inputs = read_redesign(scenario.reps, scenario.alignment, scenario.accounts, frame, pos, Path(u.path).name)
+        frame = frame.copy()
+        for attribute, column in aggregated.items():
+            frame[attribute] = aggregate(inputs.redesign.accounts, len(frame), column)
     geo = build_geography(
         frame,
         attributes,
@@ -60,17 +97,39 @@ def prepare(scenario: Scenario) -> Prepared:
         matrix_column=scenario.distances.column,
         matrix_unit=scenario.distances.unit,
     )
-    spec = make_spec(scenario, frame, geo)
+    if inputs is None:
+        spec = make_spec(scenario, frame, geo)
+        precheck(spec)
+        return Prepared(scenario, frame, geo, spec, input_files(scenario))
+    redesign = inputs.redesign
+    held = {}
+    if redesign.accounts.locked.any():
+        locked = redesign.accounts.locked
+        held = {a: float(redesign.accounts.values[c][locked].sum()) for a, c in aggregated.items()}
+    reps = [redesign.reps[r] for r in redesign.territory_reps]
+    names = [r.name for r in reps]
+    names = tuple(names if len(set(names)) == len(names) else [r.id for r in reps])
+    base = make_spec(scenario, frame, geo, (redesign.centres, names), held,
+                     {r.id: n for r, n in zip(reps, names)})
+    base = replace(base, offsets=locked_offsets(redesign, base, aggregated))
+    spec = with_disruption(base, redesign, disruption_terms(scenario))
     precheck(spec)
-    return Prepared(scenario, frame, geo, spec, input_files(scenario))
+    return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base)
 
 
-def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography) -> TerritorySpec:
+def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=None,
+              held: dict[str, float] | None = None, aliases: dict[str, str] | None = None) -> TerritorySpec:
+    """The territory spec. With reps, `reps` = (home units, names) of the territories, `held` the
+    balance totals that sit outside the units (accounts locked to their rep), `aliases` rep id -> name
+    (locks may name either)."""
     t = scenario.territories
     pos = geo.index_of()
-    centres, names = _centres(scenario, frame, pos)
-    count = t.count
-    if centres is not None and len(centres) != count:
+    centres, names = reps if reps is not None else _centres(scenario, frame, pos)
+    count = t.count if reps is None else len(centres)
+    if reps is not None and t.count is not None and t.count != count:
+        raise ScenarioError(f"territories.count is {t.count} but {count} reps are active, vacant or new hires; "
+                            "remove territories.count or make them agree")
+    if reps is None and centres is not None and len(centres) != count:
         raise ScenarioError(f"territories.centres lists {len(centres)} centres but territories.count is {count}; make them agree")
     if centres is None and t.names is not None:
         if len(t.names) != count:
@@ -79,12 +138,13 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography) -> Te
     names = names or tuple(f"T{i + 1:02d}" for i in range(count))
     if len(set(names)) != len(names):
         raise ScenarioError("territory names must be unique")
-    locks = _locks(t.locked, pos, names, centres is not None)
+    locked = {u: (aliases or {}).get(name, name) for u, name in t.locked.items()}
+    locks = _locks(locked, pos, names, centres is not None)
     rules = []
     for b in scenario.balance:
         values = geo.attributes[b.attribute]
         if b.tolerance is not None:
-            lo, hi = balance_bounds(values, count, b.tolerance)
+            lo, hi = balance_bounds(np.append(values, (held or {}).get(b.attribute, 0.0)), count, b.tolerance)
         else:
             lo, hi = (b.min or 0.0), (b.max if b.max is not None else float(values.sum()))
         rules.append(BalanceRule(b.attribute, lo, hi, b.tolerance))

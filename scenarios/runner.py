@@ -25,6 +25,7 @@ from scenarios.diagnose import diagnose_infeasible
 from scenarios.outputs import write_plan
 from scenarios.prepare import Prepared, prepare
 from scenarios.schema import Scenario
+from scenarios.tradeoff import run_tradeoff
 from solvers import Progress, SolverOptions, Termination, get_engine
 
 
@@ -159,6 +160,13 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     timings["write"] = time.perf_counter() - t
     manifest["plan"] = totals
     manifest["plan_checked"] = True
+    if prepared.redesign is not None:
+        manifest["accounts_outside_every_unit"] = list(prepared.outside_accounts)
+        if scenario.disruption is not None and scenario.disruption.tradeoff is not None:
+            t = time.perf_counter()
+            frontier = run_tradeoff(prepared, engine, options, folder, say)
+            timings["tradeoff"] = time.perf_counter() - t
+            manifest["tradeoff"] = frontier.to_dict(orient="records")
     _write_manifest(folder, manifest, timings)
     return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
             "gap": result.gap, "totals": totals, "manifest": manifest}

@@ -62,7 +62,8 @@ class CentreConfig(Strict):
 class TerritoriesConfig(Strict):
     """How many territories, where they are centred, and units that must stay put."""
 
-    count: int = Field(ge=1, description="number of territories")
+    count: int | None = Field(None, ge=1, description="number of territories (with reps: one per active, vacant or "
+                              "new-hire rep, so it may be left out)")
     centres: Literal["free"] | list[CentreConfig] = Field(
         "free", description="'free' lets the model choose each centre among its own units; or a list of centres"
     )
@@ -114,6 +115,124 @@ class OutputConfig(Strict):
     dir: str = Field("runs", description="folder for run folders, relative to the working directory")
 
 
+class NewRepConfig(Strict):
+    """A rep added by the scenario (a new hire, a vacancy to fill): not in the reps file."""
+
+    id: str = Field(description="rep id")
+    name: str | None = Field(None, description="rep name (default: the id)")
+    unit: str | None = Field(None, description="unit id of the home")
+    lat: float | None = Field(None, ge=-90, le=90, description="home latitude (WGS84)")
+    lon: float | None = Field(None, ge=-180, le=180, description="home longitude (WGS84)")
+    status: Literal["new_hire", "vacant", "active"] = Field("new_hire", description="new_hire, vacant or active")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> NewRepConfig:
+        if (self.unit is None) == (self.lat is None or self.lon is None):
+            raise ValueError("give either unit or both lat and lon")
+        return self
+
+
+class RepsConfig(Strict):
+    """The sales reps: one territory per active, vacant or new-hire rep, centred on the rep's home."""
+
+    path: str = Field(description="CSV with one row per rep")
+    id: str = Field("rep_id", description="column with the rep id")
+    name: str | None = Field(None, description="column with the rep name (default: the id)")
+    lat: str | None = Field(None, description="column with the home latitude (WGS84)")
+    lon: str | None = Field(None, description="column with the home longitude (WGS84)")
+    unit: str | None = Field(None, description="column with the home unit id (instead of lat/lon)")
+    status: str | None = Field(None, description="column with the status: active, vacant, new_hire or leaving "
+                               "(default: all active)")
+    capacity: str | None = Field(None, description="column with the rep's capacity (working days), for reports")
+    set_status: dict[str, Literal["active", "vacant", "new_hire", "leaving"]] = Field(
+        default_factory=dict, description="rep id -> status, overriding the file (headcount scenarios)")
+    add: list[NewRepConfig] = Field(default_factory=list, description="reps not in the file (new hires)")
+
+    @model_validator(mode="after")
+    def _home(self) -> RepsConfig:
+        if (self.unit is None) == (self.lat is None or self.lon is None):
+            raise ValueError("name either the unit column or both the lat and lon columns of the homes")
+        return self
+
+
+class AlignmentConfig(Strict):
+    """Today's alignment: which rep each unit belongs to."""
+
+    path: str | None = Field(None, description="CSV with a unit column and a rep column")
+    unit: str = Field("unit", description="unit id column of the CSV")
+    rep: str = Field("rep_id", description="rep id column of the CSV")
+    column: str | None = Field(None, description="instead of a CSV: the units file's column holding the rep id")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AlignmentConfig:
+        if (self.path is None) == (self.column is None):
+            raise ValueError("give either path (a CSV) or column (of the units file)")
+        return self
+
+
+class AccountsConfig(Strict):
+    """Customer accounts, joined to the units they lie in."""
+
+    path: str = Field(description="CSV with one row per account")
+    id: str = Field("account_id", description="column with the account id")
+    lat: str | None = Field(None, description="latitude column (WGS84); accounts outside every unit go to the nearest")
+    lon: str | None = Field(None, description="longitude column (WGS84)")
+    unit: str | None = Field(None, description="column with the unit id (instead of lat/lon)")
+    rep: str = Field("rep_id", description="column with the current rep id")
+    relationship: str = Field("relationship", description="column with the relationship value with the current rep")
+    potential: str = Field("potential", description="column with the account's potential")
+    key: str | None = Field(None, description="column flagging key accounts (true/false, 1/0)")
+    locked: str | None = Field(None, description="column flagging accounts that stay with their rep even if their "
+                               "unit moves (exceptions)")
+    aggregate: dict[str, str] = Field(
+        default_factory=dict, description="unit attribute -> account column summed per unit, or 'count' "
+        "(e.g. potential: potential, accounts: count); usable in balance and objective.weight")
+
+    @model_validator(mode="after")
+    def _location(self) -> AccountsConfig:
+        if (self.unit is None) == (self.lat is None or self.lon is None):
+            raise ValueError("name either the unit column or both the lat and lon columns")
+        return self
+
+
+Measure = Literal["accounts", "potential", "relationship"]
+
+
+class DisruptionLimitConfig(Strict):
+    """At most `max_share` of a measure may change rep, over all reps or for every rep."""
+
+    measure: Measure = Field(description="accounts, potential or relationship")
+    max_share: float = Field(ge=0, le=1, description="largest share that may change rep, 0.1 = 10%")
+    per_rep: bool = Field(False, description="apply to each rep's own accounts instead of the total")
+
+
+class TradeoffConfig(Strict):
+    """A frontier of compactness and balance against disruption: one solve per point."""
+
+    weights: list[float] | None = Field(None, description="disruption weights to try (each >= 0)")
+    max_shares: list[float] | None = Field(None, description="overall limits on the disruption measure to try (0-1)")
+    time_limit: float | None = Field(None, gt=0, description="seconds per point (default: solver.time_limit)")
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> TradeoffConfig:
+        points = [p for p in (self.weights, self.max_shares) if p is not None]
+        if len(points) != 1 or not points[0]:
+            raise ValueError("give a non-empty list of either weights or max_shares")
+        if any(w < 0 for w in self.weights or []) or any(not 0 <= s <= 1 for s in self.max_shares or []):
+            raise ValueError("weights must be >= 0 and max_shares between 0 and 1")
+        return self
+
+
+class DisruptionConfig(Strict):
+    """How much keeping today's relationships matters: a price in the objective and/or hard limits."""
+
+    weight: float = Field(0.0, ge=0, description="price of disruption; 1 = losing all of the measure costs as much "
+                          "as today's whole compactness")
+    measure: Measure = Field("relationship", description="what the weight prices: accounts, potential or relationship")
+    limits: list[DisruptionLimitConfig] = Field(default_factory=list, description="hard limits on what may change rep")
+    tradeoff: TradeoffConfig | None = Field(None, description="also solve these points and write the frontier")
+
+
 class Scenario(Strict):
     """A territory design run, fully described."""
 
@@ -122,9 +241,30 @@ class Scenario(Strict):
     units: UnitsConfig
     adjacency: AdjacencyConfig = AdjacencyConfig()
     distances: DistancesConfig = DistancesConfig()
-    territories: TerritoriesConfig
+    territories: TerritoriesConfig = TerritoriesConfig()
     balance: list[BalanceConfig] = Field(default_factory=list, description="balanced attributes")
     contiguity: bool = Field(True, description="every territory one connected piece")
     objective: ObjectiveConfig = ObjectiveConfig()
     solver: SolverConfig = SolverConfig()
     output: OutputConfig = OutputConfig()
+    reps: RepsConfig | None = Field(None, description="reps, for a redesign of an existing alignment")
+    alignment: AlignmentConfig | None = Field(None, description="today's unit -> rep alignment (with reps)")
+    accounts: AccountsConfig | None = Field(None, description="customer accounts (with reps)")
+    disruption: DisruptionConfig | None = Field(None, description="disruption price and limits (with reps)")
+
+    @model_validator(mode="after")
+    def _redesign_parts(self) -> Scenario:
+        parts = {"reps": self.reps, "alignment": self.alignment, "accounts": self.accounts}
+        given = [k for k, v in parts.items() if v is not None]
+        if given and len(given) < 3:
+            missing = ", ".join(k for k in parts if k not in given)
+            raise ValueError(f"a redesign needs reps, alignment and accounts; add {missing}")
+        if self.disruption is not None and not given:
+            raise ValueError("disruption needs reps, alignment and accounts")
+        if not given and self.territories.count is None:
+            raise ValueError("territories.count is required (unless reps are given)")
+        if given and self.territories.centres != "free":
+            raise ValueError("with reps, territories are centred on the reps' homes; remove territories.centres")
+        if given and self.territories.names is not None:
+            raise ValueError("with reps, territories take the reps' names; remove territories.names")
+        return self

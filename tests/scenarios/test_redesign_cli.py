@@ -1,0 +1,189 @@
+"""End to end: a redesign run on the bundled Georgia case and on small grids, and every bad redesign input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from scenarios.example_data import build
+from tests.conftest import REPO
+from tests.scenarios.helpers import grid_units, write_scenario
+
+runner = CliRunner()
+DATA = REPO / "scenarios" / "data" / "georgia_redesign"
+
+
+def tplan(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def only_run(root: Path) -> Path:
+    [folder] = sorted(p for p in (root / "runs").glob("*/*") if p.is_dir())
+    return folder
+
+
+def test_example_data_is_what_the_generator_makes(tmp_path):
+    build(tmp_path)
+    for name in ("reps.csv", "alignment.csv", "accounts.csv"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_bundled_redesign_run(tmp_cwd):
+    scenario = write_scenario(tmp_cwd, "redesign", {
+        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
+        "disruption": {"tradeoff": {"weights": [0, 8], "time_limit": 6}},
+        "solver": {"time_limit": 15},
+    })
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    folder = only_run(tmp_cwd)
+    for name in ("rep_kpis.csv", "moves.csv", "exceptions.csv", "changes.png", "tradeoff.csv", "tradeoff.png"):
+        assert (folder / name).is_file(), name
+    # moves.csv lists exactly the units whose rep differs between today and the plan.
+    today = pd.read_csv(DATA / "alignment.csv", dtype=str).set_index("unit")["rep_id"]
+    reps = pd.read_csv(DATA / "reps.csv", dtype=str).set_index("name")["rep_id"]
+    plan = pd.read_csv(folder / "assignment.csv", dtype=str).set_index("unit")["territory"].map(reps)
+    changed = sorted(u for u in today.index if today[u] != plan[u])
+    moves = pd.read_csv(folder / "moves.csv", dtype=str)
+    assert sorted(moves.loc[moves.kind == "unit", "unit"]) == changed
+    summary = json.loads((folder / "kpis.json").read_text())["plan"]["redesign"]
+    assert summary["potential_max_abs_deviation_pct_after"] <= 5.0 + 1e-6
+    assert summary["potential_balance_index_after"] == 100.0
+    total = pd.read_csv(DATA / "accounts.csv")["relationship"].sum()
+    assert summary["relationship_moved_by_choice"] <= 0.35 * total + 1e-6  # the scenario's limit
+    frontier = pd.read_csv(folder / "tradeoff.csv")
+    assert list(frontier["weight"]) == [0, 8] and frontier["compactness"].notna().all()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {"reps", "alignment", "accounts"} <= set(manifest["inputs"])
+
+
+def test_headcount_options_validate():
+    for name in ("leaver", "hires", "vacancy"):
+        result = tplan("validate", REPO / "scenarios" / f"georgia_redesign_{name}.yaml")
+        assert result.exit_code == 0, result.output
+    assert "9 territories" in tplan("validate", REPO / "scenarios" / "georgia_redesign_leaver.yaml").output
+    assert "12 territories" in tplan("validate", REPO / "scenarios" / "georgia_redesign_hires.yaml").output
+
+
+# ---- a 3 x 4 grid with three reps -------------------------------------------------------------------
+#     u0  u1  u2  u3        today: R1 holds u0 u1 u4 u5 u8 u9, R2 u2 u3 u6 u7, R3 u10 u11
+#     u4  u5  u6  u7        homes: R1 u0, R2 u3, R3 u11
+#     u8  u9  u10 u11
+
+TODAY = {0: "R1", 1: "R1", 4: "R1", 5: "R1", 8: "R1", 9: "R1", 2: "R2", 3: "R2", 6: "R2", 7: "R2", 10: "R3", 11: "R3"}
+
+
+def grid_redesign(folder: Path, reps=None, alignment=None, account_rows=None, **extra) -> Path:
+    grid_units(folder, 3, 4)
+    reps = reps if reps is not None else [("R1", "Ann", "u0", "active"), ("R2", "Bo", "u3", "active"),
+                                          ("R3", "Cy", "u11", "active")]
+    pd.DataFrame(reps, columns=["rep_id", "name", "home", "status"]).to_csv(folder / "reps.csv", index=False)
+    alignment = alignment if alignment is not None else [(f"u{u}", r) for u, r in sorted(TODAY.items())]
+    pd.DataFrame(alignment, columns=["unit", "rep_id"]).to_csv(folder / "alignment.csv", index=False)
+    accounts = account_rows
+    if accounts is None:
+        accounts = [(f"A{u}{j}", f"u{u}", TODAY[u], 10 + u * 3 + j, 5 + (u * 7 + j) % 11, "false")
+                    for u in range(12) for j in range(2)]
+    pd.DataFrame(accounts, columns=["account_id", "unit", "rep_id", "potential", "relationship", "keep"]).to_csv(
+        folder / "accounts.csv", index=False)
+    body = {
+        "units": {"path": "units.gpkg", "id": "uid"},
+        "reps": {"path": "reps.csv", "name": "name", "unit": "home", "status": "status"},
+        "alignment": {"path": "alignment.csv"},
+        "accounts": {"path": "accounts.csv", "unit": "unit", "locked": "keep",
+                     "aggregate": {"potential": "potential", "n_accounts": "count"}},
+        "balance": [{"attribute": "potential", "tolerance": 0.2}],
+        "disruption": {"weight": 1.0},
+        "solver": {"time_limit": 20},
+    }
+    body.update(extra)
+    return write_scenario(folder, "grid_redesign", body)
+
+
+def test_grid_redesign_run(tmp_cwd):
+    result = tplan("run", grid_redesign(tmp_cwd))
+    assert result.exit_code == 0, result.output
+    folder = only_run(tmp_cwd)
+    reps = pd.read_csv(folder / "rep_kpis.csv")
+    assert list(reps["rep"]) == ["R1", "R2", "R3"]
+    assert reps["accounts_after"].sum() == 24
+
+
+def test_infeasible_limit_names_the_smallest_limit(tmp_cwd):
+    scenario = grid_redesign(tmp_cwd, disruption={"limits": [{"measure": "accounts", "max_share": 0.0}]},
+                             balance=[{"attribute": "potential", "tolerance": 0.05}])
+    result = tplan("run", scenario)
+    assert result.exit_code == 3, result.output
+    assert "accounts moved" in result.output and "max_share" in result.output
+
+
+def test_account_outside_every_unit_goes_to_the_nearest_and_is_listed(tmp_cwd):
+    from pyproj import Transformer
+
+    grid_redesign(tmp_cwd)
+    table = pd.read_csv(tmp_cwd / "accounts.csv")
+    # Each account at its cell's middle (cells are 10 km squares in EPSG:3857, row r spans y 0..10 km
+    # shifted down by r), given as lat/lon; one account far outside the grid.
+    to_wgs84 = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    cells = table["unit"].str[1:].astype(int)
+    lon, lat = to_wgs84.transform(((cells % 4) + 0.5) * 10_000.0, (0.5 - cells // 4) * 10_000.0)
+    table["lat"], table["lon"] = lat, lon
+    table.loc[0, ["lat", "lon"]] = (0.3, -0.3)  # far north-west of u0
+    scenario = grid_redesign(tmp_cwd, accounts={"path": "accounts.csv", "lat": "lat", "lon": "lon", "locked": "keep",
+                                                 "aggregate": {"potential": "potential"}})
+    table.drop(columns=["unit"]).to_csv(tmp_cwd / "accounts.csv", index=False)  # after the helper wrote its own
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    folder = only_run(tmp_cwd)
+    assert pd.read_csv(folder / "accounts_outside.csv")["account"].tolist() == ["A00"]
+    assert len(pd.read_csv(folder / "assignment.csv")) == 12
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("alignment_unknown_rep", "rep 'R9' (units u5) is not in the reps file"),
+    ("account_unknown_rep", "rep 'R7' of accounts A00 is not in the reps file"),
+    ("shared_home", "reps R2 and R3 both have their home in unit u3"),
+    ("unaligned_unit", "1 units have no rep today (u11)"),
+    ("duplicate_rep", "duplicate rep ids in 'rep_id': R1"),
+    ("missing_column", "accounts.csv: column 'relationship' not found"),
+    ("locked_to_leaver", "accounts A100, A101 are locked to a rep who is leaving"),
+    ("unknown_status", "unknown status for reps R3 (retired)"),
+    ("partial_redesign", "a redesign needs reps, alignment and accounts; add accounts"),
+])
+def test_bad_redesign_input_is_one_clear_message(tmp_cwd, case, expected):
+    reps = [("R1", "Ann", "u0", "active"), ("R2", "Bo", "u3", "active"), ("R3", "Cy", "u11", "active")]
+    alignment = [(f"u{u}", r) for u, r in sorted(TODAY.items())]
+    accounts = [(f"A{u}{j}", f"u{u}", TODAY[u], 10, 5, "false") for u in range(12) for j in range(2)]
+    extra = {}
+    if case == "alignment_unknown_rep":
+        alignment[5] = ("u5", "R9")
+    elif case == "account_unknown_rep":
+        accounts[0] = ("A00", "u0", "R7", 10, 5, "false")
+    elif case == "shared_home":
+        reps[2] = ("R3", "Cy", "u3", "active")
+    elif case == "unaligned_unit":
+        alignment = alignment[:-1]
+    elif case == "duplicate_rep":
+        reps.append(("R1", "Dee", "u8", "active"))
+    elif case == "locked_to_leaver":
+        reps[2] = ("R3", "Cy", "u11", "leaving")
+        accounts = [(a, u, r, p, v, "true" if u == "u10" else k) for a, u, r, p, v, k in accounts]
+    elif case == "unknown_status":
+        reps[2] = ("R3", "Cy", "u11", "retired")
+    scenario = grid_redesign(tmp_cwd, reps=reps, alignment=alignment, account_rows=accounts, **extra)
+    if case == "missing_column":
+        table = pd.read_csv(tmp_cwd / "accounts.csv").drop(columns=["relationship"])
+        table.to_csv(tmp_cwd / "accounts.csv", index=False)
+    if case == "partial_redesign":
+        text = scenario.read_text()
+        scenario.write_text(text[: text.index("accounts:")] + text[text.index("balance:"):])
+    result = tplan("validate", scenario)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 2
