@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.spec import TerritorySpec
+from solvers import interrupt
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def lagrangian_bound(
     theta, idle = 1.0, 0
     it = 0
     for it in range(1, iterations + 1):
+        interrupt.check()
         ks = _knapsacks(sub - lam[:, None], weight, centres, lower, upper_cap)
         chosen = np.argsort(ks.value, kind="stable")[:k]
         bound = float(lam.sum() + ks.value[chosen].sum())

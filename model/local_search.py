@@ -13,6 +13,7 @@ import numpy as np
 from model.contiguity import reachable
 from model.plan import Plan
 from model.spec import TerritorySpec
+from solvers import interrupt
 
 
 class _State:
@@ -92,6 +93,7 @@ def improve(state: _State, max_passes: int = 200) -> None:
     totals = state.totals()
     usage = state.usage()
     for _ in range(max_passes):
+        interrupt.check()
         improved = False
         for u in range(state.n):
             a = int(state.centre_of[u])
@@ -166,6 +168,7 @@ def polish(spec: TerritorySpec, centre_of: np.ndarray, seed: int = 0, kicks: int
     rng = np.random.default_rng(seed)
     idle = 0
     for _ in range(kicks):
+        interrupt.check()
         perturb(state, rng, moves=max(3, state.n // 20))
         improve(state)
         value = state.penalised()

@@ -17,6 +17,7 @@ from geodata.instance import Geography
 from model.check import is_valid
 from model.plan import Plan
 from model.spec import Limit, SearchInterrupted, TerritorySpec
+from solvers import interrupt
 
 
 def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int],
@@ -100,6 +101,7 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
             if size > spec.count:
                 continue
             for group in territory_groups(spec, Plan(tuple(current)), size):
+                interrupt.check()
                 left = budget - (time.perf_counter() - start)
                 if left <= 0.2:
                     return Plan(tuple(current))

@@ -32,6 +32,7 @@ from model.territory_model import (
     plan_repairer,
     start_from_plan,
 )
+from solvers import interrupt
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
 LP_FIXING_MAX_PAIRS = 40_000  # above this many pairs the LP relaxation costs more than it saves
@@ -175,10 +176,14 @@ def unscale(result: SolveResult, scale: float) -> SolveResult:
     )
 
 
-def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, value: float | None, stages: dict,
-                         allowed: np.ndarray | None, first_seen: float | None) -> SearchOutcome:
-    """What to report when Ctrl-C stopped the search before the exact model ran."""
-    bound = None if lag is None or value is None else float(min(lag.bound, value))
+def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation: Relaxation | None,
+                         value: float | None, stages: dict, allowed: np.ndarray | None,
+                         first_seen: float | None) -> SearchOutcome:
+    """What to report when Ctrl-C stopped the search before the exact model ran: the best plan and the
+    best bound proven so far (Lagrangian or LP relaxation)."""
+    bounds = [b for b in (lag.bound if lag is not None else None,
+                          relaxation.value if relaxation is not None else None) if b is not None]
+    bound = None if value is None or not bounds else float(min(max(bounds), value))
     result = SolveResult(
         termination=Termination.INTERRUPTED, has_solution=best is not None, objective=value, bound=bound,
         gap=relative_gap(value, bound), seconds=sum(stages.values()), engine="heuristic", version="",
@@ -195,7 +200,13 @@ def solve_territories(
     progress: Callable[[Progress], None] | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
-    """Find the best plan within the options' limits and prove how good it is."""
+    """Find the best plan within the options' limits and prove how good it is. Ctrl-C stops the search
+    at the next check and returns the best plan so far (a second Ctrl-C aborts)."""
+    with interrupt.stop_on_ctrl_c():
+        return _search(spec, engine, options, progress, stage)
+
+
+def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage) -> SearchOutcome:
     say = stage or (lambda _: None)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -259,7 +270,7 @@ def solve_territories(
     heuristic_value = best.objective(cost) if best is not None else None
 
     if interrupted:
-        return _interrupted_outcome(spec, best, lag, heuristic_value, stages, allowed, first_seen)
+        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
     left = max(1.0, limit - (time.perf_counter() - t0))
     say("solve")
     t = time.perf_counter()

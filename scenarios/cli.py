@@ -21,7 +21,7 @@ from scenarios.errors import ScenarioError
 from scenarios.loading import format_validation, load_scenario
 from scenarios.prepare import prepare
 from scenarios.schema import Scenario
-from solvers import Progress, SolverError, Termination, get_engine
+from solvers import Progress, SolverError, Termination, get_engine, interrupt
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sales territory planner.")
 # Wide enough for the KPI table when output goes to a file or a CI log (80 columns would truncate it).
@@ -101,7 +101,8 @@ def run(
                     gap_txt = f"  gap {100 * max(0.0, p.incumbent - p.bound) / abs(p.incumbent):.2f}%"
                 status.update(f"solve {p.elapsed:5.1f}s  incumbent {inc}  bound {bnd}{gap_txt}  cut rounds {p.round}")
 
-            record = run_scenario(sc, progress=progress, stage=stage)
+            with interrupt.stop_on_ctrl_c():  # first Ctrl-C: keep the best plan so far; second: abort
+                record = run_scenario(sc, progress=progress, stage=stage)
     except USER_ERRORS as e:
         _fail(e)
     except KeyboardInterrupt:
@@ -122,7 +123,8 @@ def _report(record) -> None:
 
     manifest = json.loads((record.folder / "manifest.json").read_text())
     if record.objective is None:
-        why = manifest.get("infeasible_because", "no plan was found within the limit")
+        why = manifest.get("infeasible_because", "stopped before a plan was found"
+                           if record.termination is Termination.INTERRUPTED else "no plan was found within the limit")
         err.print(f"[bold red]{record.termination.value}[/]: {why}", highlight=False)
         err.print(f"run record: {record.folder}", highlight=False)
         return
@@ -145,7 +147,8 @@ def _report(record) -> None:
                          else f"{v:,.1f}" if isinstance(v, float) else "yes" if v is True else "NO" if v is False else str(v))
         table.add_row(*cells)
     out.print(table)
-    out.print(f"objective {record.objective:,.6g}  lower bound {record.bound:,.6g}  gap {gap}", highlight=False)
+    bound = f"{record.bound:,.6g}" if record.bound is not None else "none proven"
+    out.print(f"objective {record.objective:,.6g}  lower bound {bound}  gap {gap}", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
 
 

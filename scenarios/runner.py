@@ -26,7 +26,7 @@ from scenarios.outputs import write_plan
 from scenarios.prepare import Prepared, prepare
 from scenarios.schema import Scenario
 from scenarios.tradeoff import run_tradeoff
-from solvers import Progress, SolverOptions, Termination, get_engine
+from solvers import Progress, SolverOptions, Termination, get_engine, interrupt
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def run_scenario(
     say("load")
     prepared = prepare(scenario)
     timings["load"] = time.perf_counter() - t
+    interrupt.check()  # Ctrl-C while loading: nothing to keep, nothing is written
     inputs = {role: {"path": p, "sha256": sha256(p)} for role, p in prepared.inputs.items()}
     resolved = scenario.model_dump(mode="json")
     digest = hashlib.sha256(

@@ -22,7 +22,7 @@ from model.kpis import plan_totals, territory_kpis  # noqa: E402
 from model.redesign import DisruptionLimit, DisruptionTerms, disruption  # noqa: E402
 from model.search import solve_territories  # noqa: E402
 from scenarios.prepare import Prepared, disruption_terms  # noqa: E402
-from solvers import SolverOptions  # noqa: E402
+from solvers import SolverOptions, interrupt  # noqa: E402
 
 
 def tradeoff_points(prepared: Prepared) -> list[tuple[str, DisruptionTerms]]:
@@ -48,13 +48,16 @@ def run_tradeoff(prepared: Prepared, engine, options: SolverOptions, folder: Pat
     rows = []
     redesign, geo = prepared.redesign, prepared.geography
     for n, (label, terms) in enumerate(tradeoff_points(prepared), start=1):
+        row: dict = {"point": label, "weight": terms.weight,
+                     "max_share": next((x.max_share for x in terms.limits if x.measure == measure and not x.per_rep), None)}
+        if interrupt.requested():  # Ctrl-C: the main plan is kept, the points left are not solved
+            rows.append({**row, "status": "skipped"})
+            continue
         say(f"trade-off point {n}: {label}")
         spec = prepared.with_terms(terms)
         outcome = solve_territories(spec, engine, options)
-        row: dict = {"point": label, "weight": terms.weight,
-                     "max_share": next((x.max_share for x in terms.limits if x.measure == measure and not x.per_rep), None),
-                     "status": outcome.result.termination.value, "gap": outcome.result.gap,
-                     "seconds": round(outcome.result.seconds, 2)}
+        row.update(status=outcome.result.termination.value, gap=outcome.result.gap,
+                   seconds=round(outcome.result.seconds, 2))
         if outcome.plan is not None:
             check_plan(spec, outcome.plan)
             names = {c: spec.territory_names()[t] for t, c in enumerate(spec.centres)}

@@ -19,6 +19,7 @@ from pyomo.core.base.var import VarData
 from pyomo.environ import ConcreteModel, Objective, minimize, value
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from solvers import interrupt
 from solvers.result import (
     LinearCut,
     Progress,
@@ -182,9 +183,10 @@ class _Run:
             h.setOptionValue("log_file", o.log_path)
             h.setOptionValue("log_to_console", False)
             h.setOptionValue("output_flag", True)
-        h.HandleKeyboardInterrupt = True
         h.cbMipImprovingSolution.subscribe(self._on_incumbent)
         h.cbMipInterrupt.subscribe(self._on_tick)
+        h.cbSimplexInterrupt.subscribe(self._on_poll)
+        h.cbIpmInterrupt.subscribe(self._on_poll)
         h.cbMipUserSolution.subscribe(self._on_user_solution)
 
     def reduced_costs(self) -> dict[str, float]:
@@ -252,7 +254,12 @@ class _Run:
         self._report(event.data_out.mip_dual_bound)
 
     def _on_tick(self, event: Any) -> None:
+        self._on_poll(event)
         self._report(event.data_out.mip_dual_bound)
+
+    def _on_poll(self, event: Any) -> None:
+        if interrupt.requested():  # Ctrl-C: HiGHS stops and keeps what it found, like a time limit
+            event.interrupt()
 
     def _report(self, round_bound: float | None) -> None:
         if self.progress is None:
@@ -325,11 +332,8 @@ class _Run:
                 sol.col_value = list(self.best)
                 sol.value_valid = True
                 h.setSolution(sol)
-            interrupted = False
-            try:
-                h.run()
-            except KeyboardInterrupt:  # Ctrl-C: keep what was found, like a time limit
-                interrupted = True
+            h.run()
+            interrupted = interrupt.requested()
             status = h.getModelStatus()
             info = h.getInfo()
             round_bound = self._round_bound(status, info)

@@ -1,0 +1,42 @@
+"""Ctrl-C is a stop request that every stage honours, in Python loops and inside HiGHS alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.check import check_plan
+from model.search import solve_territories
+from solvers import SolverOptions, Termination, interrupt
+from solvers.highs import HighsEngine
+from tests.conftest import grid_spec
+
+
+@pytest.mark.parametrize("stop_at", ["neighbourhood search", "solve"])
+def test_a_stop_request_returns_the_best_plan_so_far(stop_at):
+    """The request reaches the pair sweep (a Python loop) and the final HiGHS solve (a native loop)."""
+    spec = grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1)
+    seen = []
+
+    def stage(name: str) -> None:
+        seen.append(name)
+        if name.startswith(stop_at):
+            interrupt.request()
+
+    with interrupt.stop_on_ctrl_c():
+        outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=120, rel_gap=0.0), stage=stage)
+        assert interrupt.requested()
+    assert not interrupt.requested()  # cleared when the block ends
+    assert outcome.result.termination is Termination.INTERRUPTED
+    assert outcome.plan is not None and outcome.result.bound is not None
+    check_plan(spec, outcome.plan)
+    assert outcome.result.seconds < 60
+    assert not any(s.startswith("solve") for s in seen[seen.index(next(s for s in seen if s.startswith(stop_at))) + 1:])
+
+
+def test_check_raises_only_after_a_request():
+    with interrupt.stop_on_ctrl_c():
+        interrupt.check()
+        interrupt.request()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
