@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from geodata.errors import GeodataError
@@ -33,7 +34,7 @@ EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN = 2, 3, 4
 
 def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
     for line in str(error).splitlines() or ["error"]:
-        err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -149,6 +150,16 @@ def _report(record) -> None:
     out.print(table)
     bound = f"{record.bound:,.6g}" if record.bound is not None else "none proven"
     out.print(f"objective {record.objective:,.6g}  lower bound {bound}  gap {gap}", highlight=False)
+    cov = manifest.get("coverage")
+    if cov:
+        today = f" (today's plan {cov['current_margin']:,.0f})" if cov.get("current_margin") is not None else ""
+        tele = f", tele {100 * cov['tele_hours_used'] / cov['tele_hours_available']:.0f}% used" \
+            if cov.get("tele_hours_available") else ""
+        moved = f", {cov['shift']['field_visits_to_tele_pct']:.0f}% of today's field visits go to tele" \
+            if cov.get("shift") else ""
+        out.print(f"coverage: margin {cov['margin']:,.0f}{today}, gap {100 * (cov['gap'] or 0):.3f}% "
+                  f"({cov['status']}), field {100 * cov['field_hours_used'] / cov['field_hours_available']:.0f}% "
+                  f"used{tele}{moved}", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
 
 

@@ -13,6 +13,9 @@
   factor; the top 5% by potential are key accounts, and the 30 key accounts with the strongest
   relationship are locked to their rep (named accounts). About 4% of accounts are served today by
   the rep of a neighbouring territory (old exceptions).
+- Coverage (coverage.csv, from its own seeded stream so the files above do not change): today's
+  channel and contacts as habit left them, last year's revenue, a visit value for 60% of accounts
+  and a keep-channel flag on 2% of field and tele accounts (see `coverage_columns`).
 Seeded with numpy's default_rng(2026); the files are committed and a test regenerates them.
 """
 
@@ -88,6 +91,24 @@ def random_points(polygon, count: int, rng: np.random.Generator) -> list[Point]:
     return points
 
 
+def coverage_columns(accounts: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Today's coverage as habit left it: most accounts visited in the field whatever their value
+    (4-24 visits), some on tele or online; revenue last year; a visit value known for 60% of accounts
+    (5-30% of potential per visit); 2% of field and tele accounts must keep their channel (contract terms)."""
+    m = len(accounts)
+    potential = accounts["potential"].to_numpy(dtype=float)
+    channel = rng.choice(["field", "tele", "online"], size=m, p=[0.7, 0.2, 0.1])
+    visits = np.select([channel == "field", channel == "tele"],
+                       [rng.choice([4, 6, 12, 24], size=m, p=[0.3, 0.3, 0.3, 0.1]), rng.choice([6, 12], size=m)], 12)
+    known = rng.random(m) < 0.6
+    visit_value = np.where(known, np.round(potential * rng.uniform(0.05, 0.3, m), 0), np.nan)
+    return pd.DataFrame({
+        "account_id": accounts["account_id"], "revenue": np.round(potential * rng.uniform(0.1, 0.6, m), 0).astype(int),
+        "visit_value": pd.array(visit_value, dtype="Int64"), "channel": channel, "visits": visits,
+        "keep_channel": np.where((rng.random(m) < 0.02) & (channel != "online"), "true", "false"),
+    })
+
+
 def build(out: Path = OUT) -> None:
     rng = np.random.default_rng(SEED)
     frame = georgia()
@@ -135,7 +156,9 @@ def build(out: Path = OUT) -> None:
         "potential": potential.astype(int), "relationship": relationship.astype(int),
         "key_account": np.where(key, "true", "false"), "keep_rep": np.where(locked, "true", "false"),
     })
+    coverage = coverage_columns(accounts, np.random.default_rng(SEED + 1))
     out.mkdir(parents=True, exist_ok=True)
+    coverage.to_csv(out / "coverage.csv", index=False)
     reps.to_csv(out / "reps.csv", index=False)
     alignment.to_csv(out / "alignment.csv", index=False)
     accounts.to_csv(out / "accounts.csv", index=False)

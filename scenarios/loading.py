@@ -14,7 +14,7 @@ from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
 
 PATH_KEYS = (("units", "path"), ("adjacency", "edges"), ("distances", "matrix"), ("reps", "path"),
-             ("alignment", "path"), ("accounts", "path"))
+             ("alignment", "path"), ("accounts", "path"), ("coverage", "data", "path"))
 PACKAGE_SCHEME = "package://"
 
 
@@ -63,8 +63,10 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in _chain:
         raise ScenarioError(f"{path.name}: 'extends' forms a cycle ({' -> '.join(p.name for p in _chain + (path,))})")
     data = read_yaml(path)
-    for section, key in PATH_KEYS:
-        block = data.get(section)
+    for *sections, key in PATH_KEYS:
+        block = data
+        for section in sections:
+            block = block.get(section) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = resolve_path(block[key], path.parent)
     parent = data.pop("extends", None)

@@ -11,9 +11,11 @@ import numpy as np
 from geodata.build import build_geography, locate
 from geodata.instance import Geography
 from geodata.read_units import read_units
+from model.coverage import build_options
 from model.precheck import precheck
 from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
+from scenarios.coverage_inputs import CoverageData, coverage_inputs, read_coverage
 from scenarios.errors import ScenarioError
 from scenarios.redesign_inputs import read_redesign
 from scenarios.schema import Scenario
@@ -32,6 +34,7 @@ class Prepared:
     aggregated: dict[str, str] | None = None  # unit attribute -> account value it sums
     outside_accounts: tuple[str, ...] = ()  # accounts outside every unit, joined to the nearest
     base_spec: TerritorySpec | None = None  # the spec before disruption terms (trade-off sweeps)
+    coverage: CoverageData | None = None  # the coverage block's customer data, read and checked
 
     def with_terms(self, terms: DisruptionTerms) -> TerritorySpec:
         """The spec with other disruption terms (a point of a trade-off sweep)."""
@@ -49,6 +52,8 @@ def input_files(scenario: Scenario) -> dict[str, str]:
         block = getattr(scenario, role)
         if block is not None and getattr(block, "path", None):
             files[role] = block.path
+    if scenario.coverage is not None and scenario.coverage.data.path:
+        files["coverage.data"] = scenario.coverage.data.path
     units = Path(scenario.units.path)
     if units.suffix.lower() == ".shp":
         for ext in (".shx", ".dbf", ".prj", ".cpg"):
@@ -114,7 +119,16 @@ def prepare(scenario: Scenario) -> Prepared:
     base = replace(base, offsets=locked_offsets(redesign, base, aggregated))
     spec = with_disruption(base, redesign, disruption_terms(scenario))
     precheck(spec)
-    return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base)
+    coverage = None
+    if scenario.coverage is not None:
+        coverage = read_coverage(scenario.coverage, redesign, scenario.accounts.path, scenario.accounts.id)
+        # every customer needs an allowed channel: say so now, not after the territories are solved
+        early = coverage_inputs(scenario.coverage, coverage, redesign, None, geo.distance, geo.distance_unit)
+        if scenario.coverage.reps_from == "plan":  # the new plan gives every customer a serving rep
+            early = replace(early, rep=np.maximum(early.rep, 0))
+        build_options(early)
+    return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base,
+                    coverage)
 
 
 def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=None,

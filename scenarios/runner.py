@@ -12,7 +12,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -20,7 +20,11 @@ from pathlib import Path
 import yaml
 
 from model.check import check_plan
+from model.coverage import build_options, check_coverage
+from model.coverage_search import solve_coverage
 from model.search import solve_territories
+from scenarios.coverage_inputs import coverage_inputs
+from scenarios.coverage_outputs import write_coverage
 from scenarios.diagnose import diagnose_infeasible
 from scenarios.outputs import write_plan
 from scenarios.prepare import Prepared, prepare
@@ -168,9 +172,26 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             frontier = run_tradeoff(prepared, engine, options, folder, say)
             timings["tradeoff"] = time.perf_counter() - t
             manifest["tradeoff"] = frontier.to_dict(orient="records")
+        if scenario.coverage is not None:
+            t = time.perf_counter()
+            manifest["coverage"] = _coverage(prepared, outcome.plan, engine, options, folder, say)
+            timings["coverage"] = time.perf_counter() - t
     _write_manifest(folder, manifest, timings)
     return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
             "gap": result.gap, "totals": totals, "manifest": manifest}
+
+
+def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: Path, say) -> dict:
+    """Channel and contacts per customer for the new plan's reps; checked, then written."""
+    cfg = prepared.scenario.coverage
+    say("coverage: channel and contacts per customer")
+    geo = prepared.geography
+    inputs = coverage_inputs(cfg, prepared.coverage, prepared.redesign, plan, geo.distance, geo.distance_unit)
+    problem = build_options(inputs)
+    cover_options = replace(options, time_limit=cfg.time_limit or options.time_limit, rel_gap=cfg.rel_gap, log_path=None)
+    outcome = solve_coverage(problem, engine, cover_options)
+    check_coverage(inputs, outcome.plan)
+    return write_coverage(folder, inputs, prepared.coverage, outcome, [r.status for r in prepared.redesign.reps])
 
 
 def _write_manifest(folder: Path, manifest: dict, timings: dict) -> None:

@@ -233,6 +233,119 @@ class DisruptionConfig(Strict):
     tradeoff: TradeoffConfig | None = Field(None, description="also solve these points and write the frontier")
 
 
+Channel = Literal["field", "tele", "online"]
+
+
+class CurveConfig(Strict):
+    """Response to contacts a year: the share of the customer's potential they return."""
+
+    kind: Literal["saturating", "adbudg", "table"] = Field("saturating", description="saturating: 1 - exp(-n/scale); "
+                                                           "adbudg: floor + (ceiling-floor) n^shape/(half^shape + n^shape); "
+                                                           "table: (contacts, share) points")
+    scale: float = Field(6.0, gt=0, description="saturating: contacts at which 63% of the potential is reached "
+                         "(per customer potential / visit value instead, where the visit value is known)")
+    floor: float = Field(0.0, ge=0, le=1, description="adbudg: share with no contact")
+    ceiling: float = Field(1.0, gt=0, le=1, description="adbudg: share at saturation")
+    shape: float = Field(1.0, gt=0, description="adbudg: exponent (above 1 the curve is S-shaped, not concave)")
+    half: float = Field(6.0, gt=0, description="adbudg: contacts giving half the way from floor to ceiling")
+    points: list[tuple[float, float]] = Field(default_factory=list, description="table: [contacts, share] pairs")
+    allow_nonconcave: bool = Field(False, description="accept a curve that is not concave (the model stays exact, "
+                                   "but extra contacts may then look better than they are)")
+
+    @model_validator(mode="after")
+    def _table(self) -> CurveConfig:
+        if self.kind == "table" and len(self.points) < 2:
+            raise ValueError("a table curve needs at least two [contacts, share] points")
+        if self.kind == "table" and min(p[0] for p in self.points) > 0:
+            raise ValueError("a table curve needs a point at 0 contacts")
+        return self
+
+
+class SegmentConfig(Strict):
+    """A customer segment by value index, with its rules and response curve."""
+
+    name: str = Field(description="segment name, e.g. key, important, normal")
+    top_share: float | None = Field(None, gt=0, le=1, description="the top share of customers by value index not in "
+                                    "an earlier segment (0.05 = top 5%)")
+    min_index: float | None = Field(None, ge=0, le=1, description="or: value index at least this (0-1)")
+    channels: list[Channel] = Field(["field", "tele", "online"], description="channels allowed")
+    min_contacts: float = Field(0.0, ge=0, description="fewest contacts a year")
+    max_contacts: float | None = Field(None, ge=0, description="most contacts a year")
+    response: CurveConfig = CurveConfig()
+
+
+class ChannelConfig(Strict):
+    cost_per_contact: float = Field(ge=0, description="money per contact")
+    response: float = Field(1.0, ge=0, description="response relative to a field visit (field 1)")
+    minutes_per_contact: float = Field(0.0, ge=0, description="time per contact, minutes")
+
+
+class FieldConfig(ChannelConfig):
+    minutes_per_contact: float = Field(60.0, ge=0, description="time at the customer per visit, minutes")
+    working_days: float = Field(200.0, gt=0, description="days a rep works a year (reps.capacity overrides)")
+    hours_per_day: float = Field(8.0, gt=0, le=24, description="hours a working day")
+    speed_kmh: float = Field(60.0, gt=0, description="average road speed")
+    circuity: float = Field(1.3, ge=1, description="road distance / straight-line distance")
+    visits_per_trip: float = Field(3.0, ge=1, description="visits sharing one trip from home")
+    local_km: float = Field(10.0, ge=0, description="distance added within a unit (a customer in the rep's home unit still needs travel)")
+
+
+class TeleConfig(ChannelConfig):
+    response: float = Field(0.5, ge=0, description="response relative to a field visit")
+    minutes_per_contact: float = Field(15.0, ge=0, description="time per call, minutes")
+    capacity_hours: float | None = Field(None, ge=0, description="hours the tele team has a year (none: no limit)")
+
+
+class OnlineConfig(ChannelConfig):
+    response: float = Field(0.15, ge=0, description="response relative to a field visit")
+
+
+class CoverageDataConfig(Strict):
+    """Per-customer coverage columns, in the accounts file or a CSV joined by account id."""
+
+    path: str | None = Field(None, description="CSV joined to the accounts by id (default: the accounts file)")
+    id: str = Field("account_id", description="account id column of that CSV")
+    visit_value: str | None = Field(None, description="column: expected contribution per visit, where known")
+    channel: str | None = Field(None, description="column: today's channel (field, tele, online)")
+    contacts: str | None = Field(None, description="column: today's contacts a year")
+    keep_channel: str | None = Field(None, description="column flagging customers that must keep today's channel")
+
+
+class CoverageConfig(Strict):
+    """Channel and contacts a year per customer, under the reps' and the tele team's hours."""
+
+    data: CoverageDataConfig = CoverageDataConfig()
+    value_index: dict[str, float] = Field({"potential": 1.0}, description="weights of min-max normalised columns "
+                                          "(potential, relationship or any numeric column of the coverage data)")
+    segments: list[SegmentConfig] = Field(description="from most to least valuable; the last takes the rest")
+    levels: list[float] = Field([0, 1, 2, 4, 6, 12, 24, 52], description="contacts a year a customer may get")
+    field: FieldConfig
+    tele: TeleConfig
+    online: OnlineConfig
+    reps_from: Literal["plan", "current"] = Field("plan", description="customers' reps from the new plan or today's")
+    time_limit: float | None = Field(None, gt=0, description="seconds (default: solver.time_limit)")
+    rel_gap: float = Field(1e-3, ge=0, lt=1, description="stop when proven within this relative gap")
+
+    @model_validator(mode="after")
+    def _segments(self) -> CoverageConfig:
+        if not self.segments:
+            raise ValueError("list at least one segment")
+        names = [s.name for s in self.segments]
+        if len(set(names)) < len(names):
+            raise ValueError("segment names must be unique")
+        if any(s.top_share is not None and s.min_index is not None for s in self.segments):
+            raise ValueError("a segment takes top_share or min_index, not both")
+        last = self.segments[-1]
+        if last.top_share is not None or last.min_index is not None:
+            raise ValueError(f"the last segment ({last.name}) takes the rest: remove its top_share/min_index")
+        if any(lv < 0 for lv in self.levels) or len(set(self.levels)) < len(self.levels):
+            raise ValueError("levels must be distinct and non-negative")
+        for s in self.segments:
+            if s.max_contacts is not None and s.max_contacts < s.min_contacts:
+                raise ValueError(f"segment {s.name}: max_contacts is below min_contacts")
+        return self
+
+
 class Scenario(Strict):
     """A territory design run, fully described."""
 
@@ -251,6 +364,7 @@ class Scenario(Strict):
     alignment: AlignmentConfig | None = Field(None, description="today's unit -> rep alignment (with reps)")
     accounts: AccountsConfig | None = Field(None, description="customer accounts (with reps)")
     disruption: DisruptionConfig | None = Field(None, description="disruption price and limits (with reps)")
+    coverage: CoverageConfig | None = Field(None, description="channel and contacts per customer (with reps)")
 
     @model_validator(mode="after")
     def _redesign_parts(self) -> Scenario:
@@ -261,6 +375,8 @@ class Scenario(Strict):
             raise ValueError(f"a redesign needs reps, alignment and accounts; add {missing}")
         if self.disruption is not None and not given:
             raise ValueError("disruption needs reps, alignment and accounts")
+        if self.coverage is not None and not given:
+            raise ValueError("coverage needs reps, alignment and accounts (the customers)")
         if not given and self.territories.count is None:
             raise ValueError("territories.count is required (unless reps are given)")
         if given and self.territories.centres != "free":

@@ -29,7 +29,7 @@ def only_run(root: Path) -> Path:
 
 def test_example_data_is_what_the_generator_makes(tmp_path):
     build(tmp_path)
-    for name in ("reps.csv", "alignment.csv", "accounts.csv"):
+    for name in ("reps.csv", "alignment.csv", "accounts.csv", "coverage.csv"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 
 

@@ -1,0 +1,135 @@
+"""End to end: coverage plans on the bundled Georgia case and on a small grid, and bad coverage input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from tests.conftest import REPO
+from tests.scenarios.test_redesign_cli import grid_redesign, only_run
+
+runner = CliRunner()
+DATA = REPO / "scenarios" / "data" / "georgia_redesign"
+
+
+def tplan(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_bundled_coverage_run(tmp_cwd):
+    scenario = tmp_cwd / "cover.yaml"
+    scenario.write_text(yaml.safe_dump({"extends": str(REPO / "scenarios" / "georgia_coverage.yaml"),
+                                        "solver": {"time_limit": 10}}))
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    assert "coverage: margin" in result.output
+    folder = only_run(tmp_cwd)
+    for name in ("coverage.csv", "rep_utilisation.csv", "channels.csv", "matrix.csv", "coverage.json",
+                 "capacity_value.png"):
+        assert (folder / name).is_file(), name
+    plan = pd.read_csv(folder / "coverage.csv", dtype={"customer": str})
+    accounts = pd.read_csv(DATA / "accounts.csv", dtype={"account_id": str})
+    assert sorted(plan["customer"]) == sorted(accounts["account_id"])  # every customer exactly once
+    # The scenario's rules, re-read from the output and the inputs (not from the solver):
+    key = plan[plan.segment == "key"]
+    assert set(key.channel) <= {"field", "tele"} and (key.contacts >= 6).all()
+    assert (plan.loc[plan.segment == "normal", "contacts"] <= 12).all()
+    today = pd.read_csv(DATA / "coverage.csv", dtype={"account_id": str}).set_index("account_id")
+    kept = today.index[today.keep_channel.astype(str).str.lower() == "true"]
+    chosen = plan.set_index("customer").loc[kept]
+    assert ((chosen.channel == today.loc[kept, "channel"]) | (chosen.contacts == 0)).all()
+    reps = pd.read_csv(folder / "rep_utilisation.csv")
+    used = plan[plan.channel == "field"].groupby("rep")["hours"].sum()
+    assert (used.reindex(reps.rep).fillna(0).to_numpy() <= reps.hours_available.to_numpy() + 1e-3).all()
+    assert plan.loc[plan.channel == "tele", "hours"].sum() <= 3000 + 1e-3
+    summary = json.loads((folder / "coverage.json").read_text())
+    assert summary["gap"] <= 0.001 and summary["margin"] > summary["current_margin"]
+    assert summary["shift"]["field_to_tele"]["customers"] > 0
+    assert json.loads((folder / "manifest.json").read_text())["coverage"]["status"] == "optimal"
+
+
+def test_what_if_scenarios_validate():
+    for name in ("tele", "leaver"):
+        result = tplan("validate", REPO / "scenarios" / f"georgia_coverage_{name}.yaml")
+        assert result.exit_code == 0, result.output
+    assert "9 territories" in tplan("validate", REPO / "scenarios" / "georgia_coverage_leaver.yaml").output
+
+
+def coverage_block(**changes) -> dict:
+    block = {
+        "data": {"channel": "channel", "contacts": "visits", "keep_channel": "keep_ch", "visit_value": "vv"},
+        "segments": [
+            {"name": "key", "top_share": 0.25, "channels": ["field", "tele"], "min_contacts": 1},
+            {"name": "normal", "max_contacts": 12},
+        ],
+        "levels": [0, 1, 2, 4, 12],
+        "field": {"cost_per_contact": 1.0, "minutes_per_contact": 60},
+        "tele": {"cost_per_contact": 0.2, "capacity_hours": 5},
+        "online": {"cost_per_contact": 0.01},
+    }
+    block.update(changes)
+    return block
+
+
+def grid_coverage(folder: Path, rows=None, **changes) -> Path:
+    grid_redesign(folder)
+    table = pd.read_csv(folder / "accounts.csv")
+    n = len(table)
+    table["channel"] = ["field", "tele", "online"] * (n // 3)
+    table["visits"] = [4, 6, 12] * (n // 3)
+    table["keep_ch"] = "false"
+    table["vv"] = [3, ""] * (n // 2)
+    if rows is not None:
+        rows(table)
+    table.to_csv(folder / "accounts.csv", index=False)
+    body = yaml.safe_load((folder / "grid_redesign.yaml").read_text())
+    body["coverage"] = coverage_block(**changes)
+    path = folder / "grid_cover.yaml"
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+def test_grid_coverage_run(tmp_cwd):
+    result = tplan("run", grid_coverage(tmp_cwd))
+    assert result.exit_code == 0, result.output
+    plan = pd.read_csv(only_run(tmp_cwd) / "coverage.csv")
+    assert len(plan) == 24 and set(plan.segment) == {"key", "normal"}
+    assert (plan.segment == "key").sum() == 6
+
+
+def _keep_online(table):
+    table.loc[table.potential.idxmax(), ["channel", "keep_ch"]] = ["online", "true"]
+
+
+@pytest.mark.parametrize("case,changes,rows,expected", [
+    ("convex curve", {"segments": [{"name": "all", "response": {"kind": "adbudg", "shape": 2.5, "half": 3}}]}, None,
+     "coverage.segments[all].response: the curve is not concave"),
+    ("negative cost", {"tele": {"cost_per_contact": -1}}, None, "coverage.tele.cost_per_contact"),
+    ("bad channel", {}, lambda t: t.__setitem__("channel", ["fax"] + list(t.channel[1:])), "must be field, tele, online"),
+    ("no allowed channel", {}, _keep_online, "has no allowed channel: segment 'key' allows field, tele"),
+    ("last segment with a share", {"segments": [{"name": "key", "top_share": 0.5}]}, None, "takes the rest"),
+    ("unknown index column", {"value_index": {"margin": 1.0}}, None, "column 'margin' not found"),
+])
+def test_bad_coverage_input_is_one_clear_message(tmp_cwd, case, changes, rows, expected):
+    result = tplan("validate", grid_coverage(tmp_cwd, rows=rows, **changes))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_minimum_visits_beyond_a_reps_time_fail_the_run_and_write_nothing(tmp_cwd):
+    scenario = grid_coverage(tmp_cwd, tele={"cost_per_contact": 0.2, "capacity_hours": 0},
+                             field={"cost_per_contact": 1.0, "minutes_per_contact": 60, "working_days": 1,
+                                    "hours_per_day": 6},
+                             segments=[{"name": "key", "top_share": 0.5, "channels": ["field", "tele"],
+                                        "min_contacts": 2}, {"name": "normal"}])
+    result = tplan("run", scenario)
+    assert result.exit_code == 2, result.output
+    assert "short by" in result.output and "rep R" in result.output
+    assert not [p for p in (tmp_cwd / "runs").glob("*/*")]
