@@ -174,7 +174,8 @@ def _no_option(inputs: CoverageInputs, ok: np.ndarray) -> None:
         why += ", and its territory has no rep for field visits"
     if inputs.keep[c] and inputs.current_channel[c] >= 0:
         why += f", and it must keep its current channel {CHANNELS[inputs.current_channel[c]]}"
-    raise ModelError(f"customer {inputs.ids[c]} (and {len(none) - 1} more) has no allowed channel: {why}; "
+    more = f" (and {len(none) - 1} more)" if len(none) > 1 else ""
+    raise ModelError(f"customer {inputs.ids[c]}{more} has no allowed channel: {why}; "
                      "widen the segment's rules or its contact levels")
 
 
