@@ -119,7 +119,10 @@ def segments(cfg: CoverageConfig, index: np.ndarray) -> np.ndarray:
 
 
 def rep_hours(cfg: CoverageConfig, redesign: Redesign) -> np.ndarray:
-    return np.array([(r.capacity if r.capacity else cfg.field.working_days) * cfg.field.hours_per_day
+    """Hours a year per rep: working days (the reps file's capacity, else the default) x hours a day;
+    none for a vacant position or a rep who leaves."""
+    return np.array([0.0 if r.status in ("vacant", "leaving") else
+                     (r.capacity if r.capacity else cfg.field.working_days) * cfg.field.hours_per_day
                      for r in redesign.reps], dtype=float)
 
 

@@ -92,14 +92,15 @@ def random_points(polygon, count: int, rng: np.random.Generator) -> list[Point]:
 
 
 def coverage_columns(accounts: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Today's coverage as habit left it: most accounts visited in the field whatever their value
-    (4-24 visits), some on tele or online; revenue last year; a visit value known for 60% of accounts
-    (5-30% of potential per visit); 2% of field and tele accounts must keep their channel (contract terms)."""
+    """Today's coverage as habit left it: 70% of accounts visited in the field whatever their value
+    (2-12 visits, about what the reps' time allows), the rest on tele or online; revenue last year; a
+    visit value known for 60% of accounts (5-30% of potential per visit); 2% of field and tele accounts
+    must keep their channel (contract terms)."""
     m = len(accounts)
     potential = accounts["potential"].to_numpy(dtype=float)
     channel = rng.choice(["field", "tele", "online"], size=m, p=[0.7, 0.2, 0.1])
     visits = np.select([channel == "field", channel == "tele"],
-                       [rng.choice([4, 6, 12, 24], size=m, p=[0.3, 0.3, 0.3, 0.1]), rng.choice([6, 12], size=m)], 12)
+                       [rng.choice([2, 4, 6, 12], size=m, p=[0.3, 0.35, 0.25, 0.1]), rng.choice([6, 12], size=m)], 12)
     known = rng.random(m) < 0.6
     visit_value = np.where(known, np.round(potential * rng.uniform(0.05, 0.3, m), 0), np.nan)
     return pd.DataFrame({

@@ -133,3 +133,16 @@ def test_minimum_visits_beyond_a_reps_time_fail_the_run_and_write_nothing(tmp_cw
     assert result.exit_code == 2, result.output
     assert "short by" in result.output and "rep R" in result.output
     assert not [p for p in (tmp_cwd / "runs").glob("*/*")]
+
+
+def test_field_only_customer_in_a_vacant_territory_is_named(tmp_cwd):
+    """R3's position is vacant: its key customers may only be visited in the field, and nobody can."""
+    scenario = grid_coverage(tmp_cwd, segments=[{"name": "key", "top_share": 0.25, "channels": ["field"],
+                                                 "min_contacts": 1}, {"name": "normal"}])
+    reps = pd.read_csv(tmp_cwd / "reps.csv")
+    reps.loc[reps.rep_id == "R3", "status"] = "vacant"
+    reps.to_csv(tmp_cwd / "reps.csv", index=False)
+    result = tplan("run", scenario)
+    assert result.exit_code == 2, result.output
+    assert "has no allowed channel" in result.output and "its territory has no rep" in result.output
+    assert not [p for p in (tmp_cwd / "runs").glob("*/*")]
