@@ -156,5 +156,5 @@ def coverage_inputs(cfg: CoverageConfig, data: CoverageData, redesign: Redesign,
         keep=data.keep, current_channel=data.current_channel, current_contacts=data.current_contacts,
         curves=data.curves, rules=rules, channels=channels, levels=tuple(float(x) for x in sorted(cfg.levels)),
         rep_ids=tuple(r.id for r in redesign.reps), rep_hours=rep_hours(cfg, redesign),
-        tele_hours=cfg.tele.capacity_hours,
+        tele_hours=cfg.tele.hours(),
     )

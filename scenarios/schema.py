@@ -294,6 +294,21 @@ class TeleConfig(ChannelConfig):
     response: float = Field(0.5, ge=0, description="response relative to a field visit")
     minutes_per_contact: float = Field(15.0, ge=0, description="time per call, minutes")
     capacity_hours: float | None = Field(None, ge=0, description="hours the tele team has a year (none: no limit)")
+    capacity_contacts: float | None = Field(None, ge=0, description="or: calls the team can make a year")
+
+    @model_validator(mode="after")
+    def _capacity(self) -> TeleConfig:
+        if self.capacity_hours is not None and self.capacity_contacts is not None:
+            raise ValueError("give capacity_hours or capacity_contacts, not both")
+        if self.capacity_contacts is not None and self.minutes_per_contact <= 0:
+            raise ValueError("capacity_contacts needs minutes_per_contact > 0 (calls are counted through their time)")
+        return self
+
+    def hours(self) -> float | None:
+        """The team's hours a year, from hours or from calls x minutes per call."""
+        if self.capacity_contacts is not None:
+            return self.capacity_contacts * self.minutes_per_contact / 60.0
+        return self.capacity_hours
 
 
 class OnlineConfig(ChannelConfig):

@@ -96,11 +96,15 @@ def grid_coverage(folder: Path, rows=None, **changes) -> Path:
 
 
 def test_grid_coverage_run(tmp_cwd):
-    result = tplan("run", grid_coverage(tmp_cwd))
+    """Tele capacity given in calls: 20 calls of 15 minutes are 5 hours."""
+    result = tplan("run", grid_coverage(tmp_cwd, tele={"cost_per_contact": 0.2, "capacity_contacts": 20}))
     assert result.exit_code == 0, result.output
     plan = pd.read_csv(only_run(tmp_cwd) / "coverage.csv")
     assert len(plan) == 24 and set(plan.segment) == {"key", "normal"}
     assert (plan.segment == "key").sum() == 6
+    assert plan.loc[plan.channel == "tele", "contacts"].sum() <= 20
+    summary = json.loads((only_run(tmp_cwd) / "coverage.json").read_text())
+    assert summary["tele_hours_available"] == 5.0
 
 
 def _keep_online(table):
