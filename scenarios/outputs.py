@@ -60,7 +60,7 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     return totals
 
 
-def _map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame, table: pd.DataFrame):
+def map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame, table: pd.DataFrame):
     """Centre points, a colour and legend line per territory, and a title."""
     geo, spec = prepared.geography, prepared.spec
     tedges = {
@@ -114,7 +114,7 @@ def write_redesign(prepared: Prepared, plan: Plan, folder: Path, units: gpd.GeoD
     summary["relationship_kept_pct_of_staying_reps"] = (
         100.0 * (1 - summary["relationship_moved_by_choice"] / max(1e-12, at_stake(redesign, "relationship"))))
     moved_units = [u in set(moved.loc[moved["kind"] == "unit", "unit"]) for u in units["unit"]]
-    centre_pts, colours, legend, _ = _map_parts(prepared, plan, names, units, table)
+    centre_pts, colours, legend, _ = map_parts(prepared, plan, names, units, table)
     title = (f"{prepared.scenario.name}: {summary['units_moved']} of {len(units)} units change rep; "
              f"{summary['relationship_moved_pct']:.1f}% of relationship value moves")
     draw_change_map(units, moved_units, centre_pts, colours, legend, title, folder / "changes.png")
@@ -123,7 +123,7 @@ def write_redesign(prepared: Prepared, plan: Plan, folder: Path, units: gpd.GeoD
 
 def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame,
           table: pd.DataFrame, path: Path) -> None:
-    centre_pts, colours, legend, title = _map_parts(prepared, plan, names, units, table)
+    centre_pts, colours, legend, title = map_parts(prepared, plan, names, units, table)
     draw_map(units, centre_pts, colours, legend, title, path)
 
 
@@ -135,3 +135,42 @@ def _jsonable(value):
     if isinstance(value, (np.bool_,)):
         return bool(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_exports(prepared: Prepared, plan: Plan, folder: Path, gis: list[str]) -> None:
+    """exports/: units.csv (unit -> territory, rep) and accounts.csv (account -> rep, channel, contacts a
+    year) ready for a CRM import, and the units and territories as Shapefile and/or GeoJSON when asked
+    (the GeoPackage territories.gpkg is always written)."""
+    out = folder / "exports"
+    out.mkdir()
+    geo = prepared.geography
+    names = territory_names(prepared, plan)
+    units = pd.DataFrame({"unit_id": list(geo.ids), "territory": [names[c] for c in plan.centre_of]})
+    redesign = prepared.redesign
+    if redesign is not None:
+        reps = redesign.unit_reps(plan)
+        units["rep_id"] = [redesign.reps[r].id for r in reps]
+        units["rep_name"] = [redesign.reps[r].name for r in reps]
+        accounts = pd.DataFrame({"account_id": list(redesign.accounts.ids),
+                                 "rep_id": [redesign.reps[r].id for r in redesign.new_reps(plan)]})
+        if (folder / "coverage.csv").is_file():
+            cov = pd.read_csv(folder / "coverage.csv", dtype={"customer": str})
+            accounts = accounts.merge(cov[["customer", "channel", "contacts"]].rename(
+                columns={"customer": "account_id", "contacts": "contacts_per_year"}), on="account_id", how="left")
+        accounts.to_csv(out / "accounts.csv", index=False)
+    units.to_csv(out / "units.csv", index=False)
+    if not gis:
+        return
+    for layer in ("units", "territories"):
+        frame = gpd.read_file(folder / "territories.gpkg", layer=layer)
+        if "geojson" in gis:  # RFC 7946: GeoJSON is in WGS84
+            frame.to_crs("EPSG:4326").to_file(out / f"{layer}.geojson", driver="GeoJSON")
+        if "shp" in gis:
+            (out / "shapefile").mkdir(exist_ok=True)
+            short = {c: c[:10] for c in frame.columns if c != "geometry"}
+            if len(set(short.values())) < len(short):  # Shapefile field names are 10 characters at most
+                short = {c: f"f{i:03d}" if len(c) > 10 else c for i, c in enumerate(short)}
+            frame.rename(columns=short).to_file(out / "shapefile" / f"{layer}.shp")
+            if any(k != v for k, v in short.items()):
+                pd.DataFrame({"field": list(short.values()), "column": list(short)}).to_csv(
+                    out / "shapefile" / f"{layer}_fields.csv", index=False)

@@ -26,8 +26,9 @@ from model.search import solve_territories
 from scenarios.coverage_inputs import coverage_inputs
 from scenarios.coverage_outputs import write_coverage
 from scenarios.diagnose import diagnose_infeasible
-from scenarios.outputs import write_plan
+from scenarios.outputs import write_exports, write_plan
 from scenarios.prepare import Prepared, prepare
+from scenarios.report import write_report
 from scenarios.schema import Scenario
 from scenarios.tradeoff import run_tradeoff
 from solvers import Progress, SolverOptions, Termination, get_engine, interrupt
@@ -176,6 +177,12 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             t = time.perf_counter()
             manifest["coverage"] = _coverage(prepared, outcome.plan, engine, options, folder, say)
             timings["coverage"] = time.perf_counter() - t
+    say("exports and report")
+    t = time.perf_counter()
+    write_exports(prepared, outcome.plan, folder, scenario.output.gis)
+    if scenario.output.report:
+        write_report(prepared, outcome.plan, folder, manifest)
+    timings["exports_and_report"] = time.perf_counter() - t
     _write_manifest(folder, manifest, timings)
     return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
             "gap": result.gap, "totals": totals, "manifest": manifest}

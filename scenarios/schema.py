@@ -113,6 +113,9 @@ class OutputConfig(Strict):
     """Where runs go."""
 
     dir: str = Field("runs", description="folder for run folders, relative to the working directory")
+    gis: list[Literal["shp", "geojson"]] = Field(default_factory=list, description="GIS formats to export besides "
+                                                 "the GeoPackage (written always)")
+    report: bool = Field(True, description="write report.html (the self-contained interactive report)")
 
 
 class NewRepConfig(Strict):
