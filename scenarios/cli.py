@@ -119,6 +119,114 @@ def run(
         raise typer.Exit(EXIT_NO_PLAN)
 
 
+@app.command()
+def runs(directory: Annotated[Path, typer.Option("--dir", help="folder of run folders (output.dir)")] = Path("runs")) -> None:
+    """List earlier runs, newest first (the index is re-synchronised with the run folders)."""
+    from scenarios.run_index import sync
+
+    try:
+        rows, dropped, added = sync(directory)
+    except USER_ERRORS as e:
+        _fail(e)
+    table = Table(title=f"{len(rows)} runs in {directory}/")
+    heads = [("scenario", "scenario"), ("run", "run"), ("status", "status"), ("territories", "territories"),
+             ("gap", "gap %"), ("max_deviation_pct", "max dev %"), ("relationship_moved_pct", "relationship moved %"),
+             ("coverage_margin", "coverage margin")]
+    for _, h in heads:
+        table.add_column(h, justify="left" if h in ("scenario", "run", "status") else "right")
+    for r in rows:
+        cells = []
+        for key, _ in heads:
+            v = r[key]
+            v = 100 * v if key == "gap" and v is not None else v
+            cells.append("-" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v))
+        table.add_row(*cells)
+    out.print(table)
+    if dropped or added:
+        out.print(f"index updated: {dropped} deleted runs dropped, {added} runs added", highlight=False)
+
+
+@app.command()
+def compare(
+    runs_or_scenarios: Annotated[list[str], typer.Argument(help="run folders or scenario files (their newest run)")],
+    directory: Annotated[Path, typer.Option("--dir", help="where compare/<time>/ is written")] = Path("runs"),
+) -> None:
+    """Put two or more runs side by side: plan KPIs, per-territory deltas, units and accounts that differ."""
+    from scenarios.compare import compare as run_compare
+
+    try:
+        table, deltas, diff, folder = run_compare(runs_or_scenarios, directory)
+    except USER_ERRORS as e:
+        _fail(e)
+    view = Table(title="plan KPIs")
+    view.add_column("kpi")
+    for c in table.columns:
+        view.add_column(c, justify="right")
+    for kpi, row in table.iterrows():
+        view.add_row(str(kpi), *["-" if pd_isna(v) else f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(view)
+    units = int((diff["kind"] == "unit").sum()) if len(diff) else 0
+    accounts = int((diff["kind"] == "account").sum()) if len(diff) else 0
+    out.print(f"first two runs differ in {units} units and {accounts} accounts", highlight=False)
+    out.print(f"written: {folder} (compare.csv, compare_territories.csv, differences.csv, compare.html)", highlight=False)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    set_: Annotated[list[str], typer.Option("--set", help="key=a,b,c or key=lo..hi; repeat for a grid")] = [],
+    workers: Annotated[int | None, typer.Option(help="local worker processes (default: cores)")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="seconds per point")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+) -> None:
+    """Run the scenario at every point of a grid (e.g. --set territories.count=8..14); one run folder per
+    point, plus sweep.csv, capacity.png and sweep.html."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from scenarios.sweep import parse_axis, points, run_sweep
+
+    try:
+        sc = _load(scenario)
+        cfg = sc.sweep
+        specs = list(set_) or ([f"{k}={v if isinstance(v, str) else ','.join(map(str, v))}" for k, v in cfg.values.items()]
+                               if cfg else [])
+        if not specs:
+            raise ScenarioError("nothing to sweep: pass --set key=values or add a sweep block to the scenario")
+        axes = [parse_axis(s) for s in specs]
+        workers = workers or (cfg.workers if cfg else None) or os.cpu_count() or 1
+        time_limit = time_limit or (cfg.time_limit if cfg else None)
+        dask = dask or (cfg.dask if cfg else None)
+        total = len(points(axes))
+        with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=err) as bar:
+            task = bar.add_task("", total=total)
+
+            def done(row: dict) -> None:
+                point = ", ".join(f"{k}={row[k]}" for k in (a.key for a in axes))
+                bar.update(task, advance=1, description=f"last: {point} {row['status']}")
+
+            rows, folder = run_sweep(scenario, axes, workers, time_limit, dask, done)
+    except USER_ERRORS as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the sweep table was not written (finished points keep their run folders)")
+        raise typer.Exit(130) from None
+    failed = [r for r in rows if r["status"] == "failed"]
+    for r in failed:
+        err.print(f"[red]failed[/] {', '.join(f'{a.key}={r[a.key]}' for a in axes)}: {escape(str(r['error']))}",
+                  highlight=False)
+    out.print(f"{len(rows)} points, {len(failed)} failed; written: {folder} (sweep.csv, capacity.png, sweep.html)",
+              highlight=False)
+    if len(failed) == len(rows):
+        raise typer.Exit(1)
+
+
+def pd_isna(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def _report(record) -> None:
     import json
 

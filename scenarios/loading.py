@@ -93,11 +93,13 @@ def format_validation(name: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read, merge and validate a scenario file."""
+def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, merge and validate a scenario file (with `overrides` laid over it, e.g. a sweep point)."""
     path = Path(path)
     raw = load_raw(path)
     raw.setdefault("name", path.stem)
+    if overrides:
+        raw = deep_merge(raw, overrides)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:

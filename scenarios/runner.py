@@ -10,6 +10,7 @@ import hashlib
 import json
 import platform
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from model.check import check_plan
 from model.coverage import build_options, check_coverage
 from model.coverage_search import solve_coverage
 from model.search import solve_territories
+from scenarios import run_index
 from scenarios.coverage_inputs import coverage_inputs
 from scenarios.coverage_outputs import write_coverage
 from scenarios.diagnose import diagnose_infeasible
@@ -103,6 +105,10 @@ def run_scenario(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    try:
+        run_index.record(root.parent, final)
+    except (sqlite3.Error, OSError):
+        pass  # the folder is the record; `tplan runs` re-synchronises the index from the folders
     return RunRecord(final, record["termination"], record["objective"], record["bound"], record["gap"], record["totals"])
 
 

@@ -364,6 +364,15 @@ class CoverageConfig(Strict):
         return self
 
 
+class SweepConfig(Strict):
+    """A grid of capacity options run by `tplan sweep` (command-line --set replaces `values`)."""
+
+    values: dict[str, list[Any] | str] = Field(description="scenario key -> list of values, or 'lo..hi' for integers")
+    workers: int | None = Field(None, ge=1, description="local worker processes (default: the machine's cores)")
+    time_limit: float | None = Field(None, gt=0, description="seconds per point (default: solver.time_limit)")
+    dask: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786 (default: local workers)")
+
+
 class Scenario(Strict):
     """A territory design run, fully described."""
 
@@ -383,6 +392,7 @@ class Scenario(Strict):
     accounts: AccountsConfig | None = Field(None, description="customer accounts (with reps)")
     disruption: DisruptionConfig | None = Field(None, description="disruption price and limits (with reps)")
     coverage: CoverageConfig | None = Field(None, description="channel and contacts per customer (with reps)")
+    sweep: SweepConfig | None = Field(None, description="capacity options for `tplan sweep`")
 
     @model_validator(mode="after")
     def _redesign_parts(self) -> Scenario:

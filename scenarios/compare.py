@@ -1,0 +1,168 @@
+"""Compare runs side by side: every plan KPI, per-territory (per-rep) deltas between the first two runs,
+and the units and accounts whose territory, rep or channel differs. Written to compare.csv,
+compare_territories.csv, differences.csv and compare.html in a new folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from scenarios.errors import ScenarioError
+from scenarios.loading import load_scenario
+from scenarios.report import STYLE, html_table
+from scenarios.run_index import run_folders
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    folder: Path
+    manifest: dict
+
+
+def resolve(arg: str) -> Run:
+    """A run folder, or a scenario file (its newest run)."""
+    path = Path(arg)
+    if path.is_dir():
+        if not (path / "manifest.json").is_file():
+            raise ScenarioError(f"{arg}: not a run folder (no manifest.json); was it deleted or is it still running?")
+        folder = path
+    elif path.suffix in (".yaml", ".yml") and path.is_file():
+        sc = load_scenario(path)
+        root = Path(sc.output.dir) / (sc.name or "scenario")
+        found = [f for f in run_folders(Path(sc.output.dir)) if f.parent == root]
+        if not found:
+            raise ScenarioError(f"{arg}: no runs of scenario '{sc.name}' under {sc.output.dir}/; run it first")
+        folder = found[-1]
+    else:
+        raise ScenarioError(f"{arg}: no such run folder or scenario file")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest.get("plan") is None:
+        raise ScenarioError(f"{folder}: this run has no plan ({manifest.get('status')}); nothing to compare")
+    return Run(f"{manifest.get('scenario')}/{folder.name}", folder, manifest)
+
+
+def kpis(run: Run) -> dict:
+    """Plan-level KPIs of a run, flat."""
+    m, plan = run.manifest, run.manifest["plan"]
+    out = {"scenario": m.get("scenario"), "status": m.get("status"), "territories": plan.get("territories"),
+           "units": plan.get("units"), "objective": m.get("objective"), "gap_pct": _pct(m.get("gap")),
+           "compactness": plan.get("compactness")}
+    for k, v in plan.items():
+        if k.endswith("_max_abs_deviation_pct"):
+            out[k] = v
+    red = plan.get("redesign") or {}
+    for k in ("accounts_moved_pct", "potential_moved_pct", "relationship_moved_pct", "units_moved", "exceptions"):
+        if k in red:
+            out[k] = red[k]
+    cov = m.get("coverage")
+    if cov:
+        reps = max(1, len(pd.read_csv(run.folder / "rep_utilisation.csv").query("hours_available > 0")))
+        out.update(expected_contribution=cov["expected_contribution"], cost=cov["cost"], margin=cov["margin"],
+                   contribution_per_rep=cov["expected_contribution"] / reps,
+                   field_utilisation_pct=100 * cov["field_hours_used"] / max(cov["field_hours_available"], 1e-9))
+        channels = pd.read_csv(run.folder / "channels.csv").set_index("channel")
+        for c in ("field", "tele", "online"):
+            out[f"{c}_contacts"] = float(channels.loc[c, "contacts"]) if c in channels.index else 0.0
+    return out
+
+
+def _pct(x):
+    return None if x is None else 100 * x
+
+
+def _units(run: Run) -> pd.DataFrame:
+    return pd.read_csv(run.folder / "assignment.csv", dtype=str).set_index("unit")
+
+
+def check_same_geography(runs: list[Run]) -> None:
+    base = set(_units(runs[0]).index)
+    for r in runs[1:]:
+        other = set(_units(r).index)
+        if other != base:
+            only_a, only_b = sorted(base - other), sorted(other - base)
+            raise ScenarioError(
+                f"{runs[0].label} and {r.label} cover different units ({len(base)} vs {len(other)}"
+                + (f"; e.g. {only_a[0]} only in the first" if only_a else "")
+                + (f"; e.g. {only_b[0]} only in the second" if only_b else "")
+                + "); compare runs of the same geography")
+
+
+def differences(a: Run, b: Run) -> pd.DataFrame:
+    """Units whose territory (rep) differs, and accounts whose rep, channel or contacts differ."""
+    ua, ub = _units(a), _units(b)
+    rows = [{"kind": "unit", "id": u, "first": ua.loc[u, "territory"], "second": ub.loc[u, "territory"]}
+            for u in ua.index if ua.loc[u, "territory"] != ub.loc[u, "territory"]]
+    acc_a, acc_b = a.folder / "exports" / "accounts.csv", b.folder / "exports" / "accounts.csv"
+    if acc_a.is_file() and acc_b.is_file():
+        xa = pd.read_csv(acc_a, dtype=str).set_index("account_id").fillna("")
+        xb = pd.read_csv(acc_b, dtype=str).set_index("account_id").fillna("")
+        cols = [c for c in xa.columns if c in xb.columns]
+        both = xa.index.intersection(xb.index)
+        for acc in both:
+            ra, rb = xa.loc[acc, cols], xb.loc[acc, cols]
+            if not ra.equals(rb):
+                rows.append({"kind": "account", "id": acc, "first": " ".join(ra), "second": " ".join(rb)})
+    return pd.DataFrame(rows, columns=["kind", "id", "first", "second"])
+
+
+def territory_deltas(a: Run, b: Run) -> pd.DataFrame:
+    """Per territory (rep, when territories are named after reps): KPIs of both runs and their difference."""
+    ka = pd.read_csv(a.folder / "kpis.csv", dtype={"territory": str, "centre": str}).set_index("territory")
+    kb = pd.read_csv(b.folder / "kpis.csv", dtype={"territory": str, "centre": str}).set_index("territory")
+    numeric = [c for c in ka.columns if c in kb.columns and pd.api.types.is_numeric_dtype(ka[c])
+               and not c.endswith("_target") and c != "contiguous"]
+    out = pd.DataFrame(index=ka.index.union(kb.index))
+    for c in numeric:
+        out[f"{c}_first"] = ka[c]
+        out[f"{c}_second"] = kb[c]
+        out[f"{c}_delta"] = kb[c].reindex(out.index).fillna(0) - ka[c].reindex(out.index).fillna(0)
+    return out.reset_index().rename(columns={"index": "territory"})
+
+
+def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]:
+    """Compare the runs; write the tables and the HTML to a new folder under out_root/compare/."""
+    if len(args) < 2:
+        raise ScenarioError("compare needs at least two runs or scenario files")
+    runs = [resolve(a) for a in args]
+    check_same_geography(runs)
+    table = pd.DataFrame({r.label: kpis(r) for r in runs})
+    deltas = territory_deltas(runs[0], runs[1])
+    diff = differences(runs[0], runs[1])
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    root = out_root / "compare"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{stamp}-{time.monotonic_ns()}"
+    tmp.mkdir()
+    try:
+        table.to_csv(tmp / "compare.csv", index_label="kpi")
+        deltas.to_csv(tmp / "compare_territories.csv", index=False)
+        diff.to_csv(tmp / "differences.csv", index=False)
+        (tmp / "compare.html").write_text(_html(runs, table, deltas, diff), encoding="utf-8")
+        final, n = root / stamp, 1
+        while final.exists():
+            n += 1
+            final = root / f"{stamp}-{n}"
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return table, deltas, diff, final
+
+
+def _html(runs: list[Run], table: pd.DataFrame, deltas: pd.DataFrame, diff: pd.DataFrame) -> str:
+    links = "".join(f"<li><a href='{(r.folder / 'report.html').resolve().as_uri()}'>{r.label}</a></li>" for r in runs)
+    units = int((diff["kind"] == "unit").sum()) if len(diff) else 0
+    accounts = int((diff["kind"] == "account").sum()) if len(diff) else 0
+    body = (f"<h1>Comparison of {len(runs)} runs</h1><ul>{links}</ul><h2>Plan KPIs</h2>"
+            f"{html_table(table.reset_index().rename(columns={'index': 'kpi'}))}"
+            f"<h2>Per territory: second run minus first</h2>{html_table(deltas)}"
+            f"<h2>What differs between the first two: {units} units, {accounts} accounts</h2>{html_table(diff)}")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tplan comparison</title>"
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")

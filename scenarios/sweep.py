@@ -1,0 +1,252 @@
+"""Sweep capacity options: run a scenario at every point of a grid of key values, in local worker
+processes or on a Dask distributed cluster. Every point is a normal run folder; the sweep writes one
+table (sweep.csv), a capacity curve (capacity.png) and sweep.html under <output.dir>/<name>/sweeps/."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import multiprocessing
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from pydantic import BaseModel
+
+from scenarios.errors import ScenarioError
+from scenarios.loading import load_scenario
+from scenarios.schema import Scenario
+
+DASK_CONNECT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Axis:
+    key: str  # dotted scenario key, e.g. territories.count
+    values: tuple[Any, ...]
+
+
+def _schema_has(model: type[BaseModel], parts: list[str]) -> bool:
+    """Whether the dotted key names a field of the schema (through nested models)."""
+    field = model.model_fields.get(parts[0])
+    if field is None:
+        return False
+    if len(parts) == 1:
+        return True
+    for sub in _models_in(field.annotation):
+        if _schema_has(sub, parts[1:]):
+            return True
+    return False
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in getattr(annotation, "__args__", ()) for m in _models_in(a)]
+
+
+def parse_axis(text: str) -> Axis:
+    """`key=a,b,c` or `key=lo..hi` (integers, inclusive)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text}: write key=values, e.g. territories.count=8..14 or tele.capacity=2000,4000")
+    key, _, spec = text.partition("=")
+    key = key.strip()
+    if not _schema_has(Scenario, key.split(".")):
+        raise ScenarioError(f"--set {key}: not a scenario key; use a dotted key of the schema, e.g. "
+                            "territories.count, coverage.tele.capacity_hours, disruption.weight (scenarios/README.md)")
+    if ".." in spec:
+        lo, _, hi = spec.partition("..")
+        try:
+            a, b = int(lo), int(hi)
+        except ValueError:
+            raise ScenarioError(f"--set {text}: a range takes integers, e.g. 8..14") from None
+        if b < a:
+            raise ScenarioError(f"--set {text}: the range is empty")
+        values = tuple(range(a, b + 1))
+    else:
+        values = tuple(yaml.safe_load(v) for v in spec.split(",") if v.strip())
+    if not values:
+        raise ScenarioError(f"--set {text}: no values")
+    return Axis(key, values)
+
+
+def _nested(key: str, value: Any) -> dict:
+    out: dict = value
+    for part in reversed(key.split(".")):
+        out = {part: out}
+    return out
+
+
+def points(axes: list[Axis]) -> list[dict[str, Any]]:
+    """Every combination, as {key: value}."""
+    return [dict(zip([a.key for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
+
+
+def point_name(base: str, point: dict[str, Any]) -> str:
+    return base + "__" + "__".join(f"{k.split('.')[-1]}={v}" for k, v in point.items())
+
+
+def run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str) -> dict:
+    """Run one point (in a worker); never raises: a failed point is a row with its error."""
+    from scenarios.runner import run_scenario
+    from scenarios.run_index import summary
+
+    start = time.perf_counter()
+    row: dict[str, Any] = dict(point)
+    try:
+        overrides: dict = {"output": {"dir": output_dir}}
+        base = load_scenario(Path(scenario))
+        for k, v in point.items():
+            overrides = _merge(overrides, _nested(k, v))
+        overrides["name"] = point_name(base.name or "scenario", point)
+        if time_limit is not None:
+            overrides = _merge(overrides, {"solver": {"time_limit": time_limit}})
+        sc = load_scenario(Path(scenario), overrides)
+        record = run_scenario(sc)
+        info = summary(record.folder)
+        coverage = (json.loads((record.folder / "manifest.json").read_text()).get("coverage") or {})
+        row.update(expected_contribution=coverage.get("expected_contribution"), cost=coverage.get("cost"))
+        row.update(status=info["status"], objective=info["objective"], gap=info["gap"],
+                   max_deviation_pct=info["max_deviation_pct"], relationship_moved_pct=info["relationship_moved_pct"],
+                   coverage_margin=info["coverage_margin"], run=str(record.folder), error=None)
+    except Exception as e:  # a failed point is reported and does not stop the others
+        row.update(status="failed", error=f"{type(e).__name__}: {e}".splitlines()[0])
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    return row
+
+
+def _merge(a: dict, b: dict) -> dict:
+    from scenarios.loading import deep_merge
+
+    return deep_merge(a, b)
+
+
+def connect_dask(address: str):
+    """A client of the scheduler at `address`, or a clear error after DASK_CONNECT_SECONDS."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{DASK_CONNECT_SECONDS}s")
+    except (OSError, TimeoutError) as e:
+        raise ScenarioError(f"cannot reach the Dask scheduler at {address} within {DASK_CONNECT_SECONDS} s "
+                            f"({type(e).__name__}); check the address, or start one with `dask scheduler`") from None
+
+
+def run_sweep(scenario: Path, axes: list[Axis], workers: int, time_limit: float | None, dask: str | None,
+              on_done: Callable[[dict], None] = lambda _: None) -> tuple[list[dict], Path]:
+    """Run every point; return the rows (in grid order) and the sweep folder."""
+    base = load_scenario(scenario)  # a broken scenario fails here, once, not at every point
+    grid = points(axes)
+    output_dir = str(Path(base.output.dir).resolve())
+    args = [(str(scenario.resolve()), p, time_limit, output_dir) for p in grid]
+    rows: list[dict | None] = [None] * len(grid)
+    start = time.perf_counter()
+    if dask:
+        client = connect_dask(dask)
+        try:
+            futures = {client.submit(run_point, *a, pure=False): i for i, a in enumerate(args)}
+            from distributed import as_completed as dask_completed
+
+            for fut in dask_completed(futures):
+                rows[futures[fut]] = fut.result()
+                on_done(rows[futures[fut]])
+        finally:
+            client.close()
+    else:
+        ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no solver state shared by fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(run_point, *a): i for i, a in enumerate(args)}
+            try:
+                for fut in as_completed(futures):
+                    rows[futures[fut]] = fut.result()
+                    on_done(rows[futures[fut]])
+            except KeyboardInterrupt:
+                for f in futures:
+                    f.cancel()
+                raise
+    wall = time.perf_counter() - start
+    done = [r for r in rows if r is not None]
+    folder = _write(base, axes, done, wall, workers if not dask else None, dask)
+    return done, folder
+
+
+def _write(base: Scenario, axes: list[Axis], rows: list[dict], wall: float, workers, dask) -> Path:
+    import pandas as pd
+
+    root = Path(base.output.dir) / (base.name or "scenario") / "sweeps"
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    tmp = root / f".tmp-{stamp}-{time.monotonic_ns()}"
+    tmp.mkdir()
+    try:
+        table = pd.DataFrame(rows)
+        table.to_csv(tmp / "sweep.csv", index=False)
+        _capacity_curve(table, axes, tmp / "capacity.png")
+        meta = {"scenario": base.name, "axes": {a.key: list(a.values) for a in axes}, "points": len(rows),
+                "failed": int((table["status"] == "failed").sum()), "wall_seconds": round(wall, 2),
+                "slowest_point_seconds": float(table["seconds"].max()), "workers": workers, "dask": dask}
+        (tmp / "sweep.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+        (tmp / "sweep.html").write_text(_html(base, table, meta, tmp / "capacity.png"), encoding="utf-8")
+        final, n = root / stamp, 1
+        while final.exists():
+            n += 1
+            final = root / f"{stamp}-{n}"
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _capacity_curve(table, axes: list[Axis], path: Path) -> None:
+    """The value measure (coverage margin, else objective) against the first numeric axis, with the
+    marginal value of each step (e.g. of each added rep)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    key = next((a.key for a in axes if all(isinstance(v, (int, float)) for v in a.values)), None)
+    ok = table[table["status"] != "failed"]
+    coverage = "coverage_margin" in ok and ok["coverage_margin"].notna().any()
+    measures = ["expected_contribution", "cost", "coverage_margin"] if coverage else ["objective"]
+    if key is None or ok.empty:
+        ax.text(0.5, 0.5, "no numeric axis or no successful point", ha="center", transform=ax.transAxes)
+    else:
+        others = [a.key for a in axes if a.key != key]
+        for rest, group in (ok.groupby(others) if others else [("", ok)]):
+            g = group.sort_values(key)
+            for measure in measures:
+                label = measure.replace("_", " ").replace("coverage ", "") + (f" ({rest})" if rest != "" else "")
+                ax.plot(g[key], g[measure], "o-", label=label)
+            last = measures[-1]  # the margin (or the objective): label each step with its marginal value
+            for x, y, d in zip(g[key].iloc[1:], g[last].iloc[1:], g[last].diff().iloc[1:]):
+                ax.annotate(f"{d:+,.0f}", (x, y), xytext=(3, 6), textcoords="offset points", fontsize=7)
+        ax.set_xlabel(key)
+        ax.set_ylabel("money a year" if coverage else "objective")
+        ax.legend(fontsize=8)
+        ax.set_title(f"{' / '.join(m.replace('_', ' ') for m in measures)} against {key}\n"
+                     "(labels: change of the last from the previous point)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _html(base: Scenario, table, meta: dict, png: Path) -> str:
+    from scenarios.report import STYLE, html_table
+
+    image = base64.b64encode(png.read_bytes()).decode()
+    failed = table[table["status"] == "failed"]
+    note = f"<p><b>{len(failed)} failed point(s)</b>; see the error column.</p>" if len(failed) else ""
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>sweep {base.name}</title>"
+            f"<style>{STYLE}</style></head><body><h1>Sweep of {base.name}: {meta['points']} points</h1>"
+            f"<div class='sub'>wall {meta['wall_seconds']} s, slowest point {meta['slowest_point_seconds']} s</div>"
+            f"{note}<img alt='capacity curve' src='data:image/png;base64,{image}'/><h2>Points</h2>"
+            f"{html_table(table)}</body></html>")

@@ -1,0 +1,131 @@
+"""Sweeps (local processes and a real Dask LocalCluster), the runs index, and comparisons."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from tests.scenarios.helpers import grid_scenario, grid_units, write_scenario
+
+runner = CliRunner()
+
+
+def tplan(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def run_folders(root):
+    return sorted(p for p in (root / "runs").glob("*/*") if (p / "manifest.json").is_file())
+
+
+def sweep_table(root):
+    [table] = list((root / "runs").glob("*/sweeps/*/sweep.csv"))
+    return pd.read_csv(table)
+
+
+def test_local_sweep_runs_every_point_and_reports_a_failed_one(tmp_cwd):
+    """13 territories from 12 units cannot be built: that point fails, the others land."""
+    scenario = grid_scenario(tmp_cwd)
+    result = tplan("sweep", scenario, "--set", "territories.count=2,3,13", "--workers", "2", "--time-limit", "10")
+    assert result.exit_code == 0, result.output
+    assert "3 points, 1 failed" in result.output and "territories.count=13" in result.output
+    table = sweep_table(tmp_cwd)
+    assert list(table["territories.count"]) == [2, 3, 13]
+    assert list(table["status"] == "failed") == [False, False, True]
+    assert "13" in table.loc[2, "error"]
+    for run in table["run"].iloc[:2]:
+        assert (Path(run) / "assignment.csv").is_file()  # each point is a normal, complete run folder
+    sweeps = list((tmp_cwd / "runs").glob("*/sweeps/*"))
+    assert {p.name for p in sweeps[0].iterdir()} == {"sweep.csv", "sweep.yaml", "capacity.png", "sweep.html"}
+
+
+def test_sweep_block_in_the_scenario(tmp_cwd):
+    scenario = grid_scenario(tmp_cwd, sweep={"values": {"territories.count": "2..3"}, "workers": 1, "time_limit": 10})
+    result = tplan("sweep", scenario)
+    assert result.exit_code == 0, result.output
+    assert list(sweep_table(tmp_cwd)["territories.count"]) == [2, 3]
+
+
+def test_sweep_key_that_is_not_in_the_schema(tmp_cwd):
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "tele.capacity=20000,30000")
+    assert result.exit_code == 2
+    assert "--set tele.capacity: not a scenario key" in result.output
+    assert not (tmp_cwd / "runs").exists()
+
+
+def test_sweep_on_a_dask_cluster(tmp_cwd):
+    from distributed import LocalCluster
+
+    scenario = grid_scenario(tmp_cwd)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = tplan("sweep", scenario, "--set", "territories.count=2..3", "--dask", cluster.scheduler_address,
+                       "--time-limit", "10")
+    assert result.exit_code == 0, result.output
+    table = sweep_table(tmp_cwd)
+    assert list(table["status"] != "failed") == [True, True]
+    assert len(run_folders(tmp_cwd)) == 2
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error_not_a_hang(tmp_cwd):
+    start = time.perf_counter()
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "territories.count=2", "--dask", "tcp://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+    assert time.perf_counter() - start < 60
+
+
+def test_runs_index_follows_the_run_folders(tmp_cwd):
+    scenario = grid_scenario(tmp_cwd)
+    assert tplan("run", scenario).exit_code == 0
+    assert tplan("run", scenario, "--seed", "1").exit_code == 0
+    listing = tplan("runs")
+    assert listing.exit_code == 0 and "2 runs in runs/" in listing.output
+    shutil.rmtree(run_folders(tmp_cwd)[0])  # deleted by hand
+    listing = tplan("runs")
+    assert "1 runs in runs/" in listing.output and "1 deleted runs dropped" in listing.output
+    bad = write_scenario(tmp_cwd, "grid", yaml.safe_load(scenario.read_text()) | {"territories": {"count": 99}})
+    assert tplan("run", bad).exit_code != 0  # a failed run leaves no folder and no index row
+    assert "1 runs in runs/" in tplan("runs").output
+
+
+def test_compare_two_runs_and_their_differences(tmp_cwd):
+    scenario = grid_scenario(tmp_cwd)
+    other = grid_scenario(tmp_cwd, name="grid3", k=3)
+    assert tplan("run", scenario).exit_code == 0
+    assert tplan("run", other).exit_code == 0
+    result = tplan("compare", scenario, other)
+    assert result.exit_code == 0, result.output
+    [folder] = list((tmp_cwd / "runs" / "compare").iterdir())
+    table = pd.read_csv(folder / "compare.csv", index_col="kpi")
+    assert list(table.loc["territories"].astype(int)) == [2, 3]
+    a, b = (pd.read_csv(f / "assignment.csv", dtype=str).set_index("unit") for f in run_folders(tmp_cwd))
+    diff = pd.read_csv(folder / "differences.csv", dtype=str)
+    changed = sorted(u for u in a.index if a.loc[u, "territory"] != b.loc[u, "territory"])
+    assert sorted(diff.loc[diff.kind == "unit", "id"]) == changed
+    assert (folder / "compare.html").is_file() and (folder / "compare_territories.csv").is_file()
+
+
+@pytest.mark.parametrize("case", ["other geography", "deleted run"])
+def test_compare_bad_input(tmp_cwd, case):
+    scenario = grid_scenario(tmp_cwd)
+    assert tplan("run", scenario).exit_code == 0
+    first = run_folders(tmp_cwd)[0]
+    if case == "other geography":
+        grid_units(tmp_cwd, 2, 3, name="small.gpkg")
+        body = yaml.safe_load(scenario.read_text())
+        body["units"]["path"] = "small.gpkg"
+        small = write_scenario(tmp_cwd, "small", body)
+        assert tplan("run", small).exit_code == 0
+        result = tplan("compare", first, small)
+        assert result.exit_code == 2 and "cover different units (12 vs 6" in result.output
+    else:
+        shutil.rmtree(first)
+        result = tplan("compare", first, scenario)
+        assert result.exit_code == 2 and "no such run folder or scenario file" in result.output
