@@ -35,15 +35,10 @@ def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -
     return colours
 
 
-def draw_map(
-    units: gpd.GeoDataFrame,
-    centres: gpd.GeoDataFrame,
-    colours: dict[str, str],
-    legend: dict[str, str],
-    title: str,
-    path: Path,
-) -> None:
-    """Write a PNG: units filled by territory colour, territory outlines, centres as stars."""
+def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str],
+                legend: dict[str, str], title: str):
+    """Units filled by territory colour, territory outlines, centres as stars labelled with the
+    territory's name (the rep's name in a redesign), and a legend with totals."""
     fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
     if set(units.geom_type) == {"Point"}:
         units.plot(ax=ax, color=units["territory"].map(colours), markersize=30, edgecolor="#222222", linewidth=0.3)
@@ -60,8 +55,47 @@ def draw_map(
     ax.set_title(title, fontsize=12)
     ax.set_axis_off()
     fig.tight_layout()
+    return fig
+
+
+def draw_map(
+    units: gpd.GeoDataFrame,
+    centres: gpd.GeoDataFrame,
+    colours: dict[str, str],
+    legend: dict[str, str],
+    title: str,
+    path: Path,
+) -> None:
+    """Write a PNG: units filled by territory colour, territory outlines, centres as stars."""
+    fig = _map_figure(units, centres, colours, legend, title)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def draw_pdf(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str], legend: dict[str, str],
+             title: str, table, path: Path, rows_per_page: int = 28) -> None:
+    """A printable PDF: the map on the first page (A4 landscape scale), then the KPI table."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(path) as pdf:
+        fig = _map_figure(units, centres, colours, legend, title)
+        fig.set_size_inches(11.69, 8.27)
+        pdf.savefig(fig, bbox_inches="tight")
+        plt.close(fig)
+        cells = [[f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 1000 else f"{v:,.2f}" if isinstance(v, float)
+                  else str(v) for v in row] for row in table.itertuples(index=False)]
+        for start in range(0, max(len(cells), 1), rows_per_page):
+            fig, ax = plt.subplots(figsize=(11.69, 8.27))
+            ax.set_axis_off()
+            ax.set_title(f"{title}: territory KPIs", fontsize=11)
+            chunk = cells[start:start + rows_per_page] or [[""] * len(table.columns)]
+            shown = ax.table(cellText=chunk, colLabels=[c.replace("_", " ") for c in table.columns], loc="upper center",
+                             cellLoc="right")
+            shown.auto_set_font_size(False)
+            shown.set_fontsize(6.5)
+            shown.scale(1, 1.3)
+            pdf.savefig(fig, bbox_inches="tight")
+            plt.close(fig)
 
 
 def draw_change_map(

@@ -26,10 +26,10 @@ def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 
     """SVG path data of a (multi)polygon's rings, or a small square for a point."""
     if geom is None or geom.is_empty:
         return ""
-    if geom.geom_type == "Point":
-        x, y = (geom.x - x0) * scale, (y1 - geom.y) * scale
-        return f"M{x - 3:.{digits}f} {y - 3:.{digits}f}h6v6h-6Z"
-    parts = getattr(geom, "geoms", [geom])
+    if geom.geom_type in ("Point", "MultiPoint"):  # point units (CSV lat/lon): a small square each
+        return "".join(f"M{(p.x - x0) * scale - 3:.{digits}f} {(y1 - p.y) * scale - 3:.{digits}f}h6v6h-6Z"
+                       for p in getattr(geom, "geoms", [geom]))
+    parts = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
     out = []
     for poly in parts:
         for ring in [poly.exterior, *poly.interiors]:

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import draw_change_map, draw_map, territory_colours
+from geodata.maps import draw_change_map, draw_map, draw_pdf, territory_colours
 from model.kpis import plan_totals, territory_kpis
 from model.plan import Plan
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
@@ -27,7 +27,7 @@ def territory_names(prepared: Prepared, plan: Plan) -> dict[int, str]:
 
 
 def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
-    """Write assignment.csv, territories.gpkg, kpis.csv/json and map.png; return the plan totals."""
+    """Write assignment.csv, territories.gpkg, kpis.csv/json, map.png and report.pdf; return the plan totals."""
     geo, spec, frame = prepared.geography, prepared.spec, prepared.frame
     names = territory_names(prepared, plan)
     territory = [names[c] for c in plan.centre_of]
@@ -123,8 +123,10 @@ def write_redesign(prepared: Prepared, plan: Plan, folder: Path, units: gpd.GeoD
 
 def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoDataFrame,
           table: pd.DataFrame, path: Path) -> None:
+    """map.png and its printable twin report.pdf (map, then the KPI table)."""
     centre_pts, colours, legend, title = map_parts(prepared, plan, names, units, table)
     draw_map(units, centre_pts, colours, legend, title, path)
+    draw_pdf(units, centre_pts, colours, legend, title, table, path.with_name("report.pdf"))
 
 
 def _jsonable(value):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import pandas as pd
@@ -43,6 +44,8 @@ def test_report_opens_offline_with_one_shape_per_unit(tmp_cwd):
     panel = page.body_attribute("selftest")
     assert "territory T" in panel and "TotPop90_deviation_pct" in panel
     assert (ARTIFACTS / "report_georgia.png").stat().st_size > 10_000
+    pdf = (folder / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2  # map, then KPI table
     # GIS exports open in geopandas with the right rows; GeoJSON is WGS84.
     units = gpd.read_file(folder / "exports" / "units.geojson")
     assert len(units) == 159 and units.crs.to_epsg() == 4326
