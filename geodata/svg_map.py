@@ -46,10 +46,11 @@ def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 
 
 def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, str], unit_titles: list[str],
             territory_titles: dict[str, str], map_id: str, marked: list[bool] | None = None,
-            simplify: float = 0.4) -> str:
+            simplify: float = 0.4, fills: list[str] | None = None) -> str:
     """An SVG map: class `unit` paths (data-territory, a <title> per unit) and class `territory`
     outlines (a <title> with the territory's KPIs). `marked` units are hatched (e.g. units that
-    change rep). `simplify` is the tolerance in pixels."""
+    change rep). `simplify` is the tolerance in pixels. `fills` colour units by something else than
+    their territory (the outlines stay the territories')."""
     planar, x0, y1, scale, height = _frame(units)
     geoms = planar.geometry.simplify(simplify / scale, preserve_topology=True)
     hatch = (f'<defs><pattern id="{map_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -58,7 +59,7 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
     rows = []
     for k, (geom, t, title) in enumerate(zip(geoms, territory, unit_titles)):
         d = _path(geom, x0, y1, scale)
-        fill = colours.get(t, "#cccccc")
+        fill = fills[k] if fills is not None else colours.get(t, "#cccccc")
         rows.append(f'<path class="unit" data-territory="{escape(t)}" data-i="{k}" d="{d}" fill="{fill}" '
                     f'fill-rule="evenodd"><title>{escape(title)}</title></path>')
         if marked is not None and marked[k]:

@@ -149,6 +149,7 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
         sections.append("<h2>Reps before and after</h2>" + html_table(pd.read_csv(folder / "rep_kpis.csv")))
     if (folder / "coverage.json").is_file():
         sections.append(_coverage_section(folder))
+        sections.append(_channel_map(prepared, folder, units, territory, colours, unit_titles, kpi_text))
     body = "\n".join(sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}"
@@ -171,8 +172,33 @@ def _summary(manifest: dict, title: str) -> str:
             f"<table class='kv'>{kv}</table>")
 
 
-def _map_section(map_id, units, territory, colours, titles, kpi_text, legend, heading, marked=None) -> str:
-    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked)
+CHANNEL_COLOURS = {"field": "#4e79a7", "tele": "#f28e2b", "online": "#59a14f", "not contacted": "#d9d9d9"}
+
+
+def _channel_map(prepared: Prepared, folder: Path, units, territory, colours, unit_titles, kpi_text) -> str:
+    """Units coloured by the channel that serves most of their customers in the plan."""
+    plan = pd.read_csv(folder / "coverage.csv", dtype={"customer": str})
+    unit_of = dict(zip(prepared.redesign.accounts.ids, prepared.redesign.accounts.unit))
+    plan["unit"] = plan["customer"].map(unit_of)
+    plan["served"] = plan["channel"].where(plan["contacts"] > 0, "not contacted")
+    counts = plan.groupby(["unit", "served"]).size().unstack(fill_value=0)
+    fills, titles = [], []
+    for i, title in enumerate(unit_titles):
+        row = counts.loc[i] if i in counts.index else None
+        if row is None or row.sum() == 0:
+            fills.append("#ffffff")
+            titles.append(title + "\nno customers")
+            continue
+        fills.append(CHANNEL_COLOURS[row.idxmax()])
+        titles.append(title + "\ncustomers: " + ", ".join(f"{c} {int(n)}" for c, n in row.items() if n))
+    legend = {c: f"mostly {c}" for c in CHANNEL_COLOURS}
+    return _map_section("channels", units, territory, CHANNEL_COLOURS, titles, kpi_text, legend,
+                        "Customers by channel: each unit coloured by the channel serving most of its customers",
+                        fills=fills)
+
+
+def _map_section(map_id, units, territory, colours, titles, kpi_text, legend, heading, marked=None, fills=None) -> str:
+    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked, fills=fills)
     keys = "".join(f"<span><i class='sw' style='background:{colours[n]}'></i>{escape(legend[n])}</span>"
                    for n in sorted(legend))
     return (f"<h2>{escape(heading)}</h2><div class='sub'>Hover a unit for its details and its territory's KPIs; "

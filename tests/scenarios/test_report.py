@@ -65,6 +65,8 @@ def test_redesign_report_has_the_change_map_and_coverage(tmp_cwd):
     assert page.count(r'<svg id="changes"') == 1
     assert page.count(r'<path class="marked"') == int((moves["kind"] == "unit").sum())
     assert "Coverage: channel and contacts per customer" in page.dom
+    channels = page.dom[page.dom.index('<svg id="channels"'):]
+    assert channels[: channels.index("</svg>")].count('<path class="unit"') == 12
     accounts = pd.read_csv(folder / "exports" / "accounts.csv", dtype=str)
     assert list(accounts.columns) == ["account_id", "rep_id", "channel", "contacts_per_year"] and len(accounts) == 24
     coverage = pd.read_csv(folder / "coverage.csv", dtype=str).set_index("customer")
