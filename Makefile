@@ -24,6 +24,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py
 	$(BIN)/python tests/benchmarks/bench_territories.py --scale
+	$(BIN)/python tests/benchmarks/bench_redesign.py 60
+	$(BIN)/python tests/benchmarks/bench_coverage.py 100000 200 60
+	$(BIN)/python tests/benchmarks/bench_sweep.py 10 2
+	$(BIN)/python tests/benchmarks/bench_report.py 1000 60
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
