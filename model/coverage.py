@@ -59,14 +59,19 @@ class CoverageInputs:
         return len(self.ids)
 
     def contribution(self, idx: np.ndarray, channel: np.ndarray, contacts: np.ndarray) -> np.ndarray:
-        """Expected contribution a year of `contacts` in `channel` for customers `idx`."""
-        out = np.zeros(len(idx))
+        """Expected contribution a year of `contacts` in `channel` for customers `idx`: what the customer
+        gives with no contact (the curve at 0, whatever the channel) plus the channel's response times
+        what contacts add to it."""
+        base = np.zeros(len(idx))
+        gain = np.zeros(len(idx))
         for seg in np.unique(self.segment[idx]):
             m = self.segment[idx] == seg
+            at_zero = self.curves[seg].share(np.zeros(int(m.sum())), self.scale[idx[m]])
             share = self.curves[seg].share(contacts[m], self.scale[idx[m]])
-            out[m] = self.potential[idx[m]] * share
+            base[m] = self.potential[idx[m]] * at_zero
+            gain[m] = self.potential[idx[m]] * (share - at_zero)
         response = np.array([self.channels[c].response for c in CHANNELS])
-        return out * response[channel]
+        return base + gain * response[channel]
 
     def cost(self, channel: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         price = np.array([self.channels[c].cost_per_contact for c in CHANNELS])
@@ -135,7 +140,7 @@ def build_options(inputs: CoverageInputs) -> CoverageProblem:
         for c, name in enumerate(CHANNELS):
             allowed = set(allowed_contacts(inputs, seg, name))
             ok[np.ix_(m, ch == c)] = np.isin(levels, list(allowed))[None, :]
-    ok[inputs.rep < 0, :] &= ch[None, :] != FIELD
+    ok[inputs.rep < 0, :] &= ~((ch == FIELD) & (lv > 0))[None, :]  # nobody to visit: no field contacts
     keep = inputs.keep & (inputs.current_channel >= 0)
     ok[keep, :] &= ch[None, :] == inputs.current_channel[keep, None]
     # zero contacts once: in the last allowed channel of (online, tele, field) order
@@ -206,7 +211,7 @@ def evaluate(inputs: CoverageInputs, plan: CoveragePlan) -> Evaluation:
     value = inputs.contribution(idx, plan.channel, plan.contacts)
     cost = inputs.cost(plan.channel, plan.contacts)
     hours, travel = inputs.hours(idx, plan.channel, plan.contacts)
-    field = plan.channel == FIELD
+    field = (plan.channel == FIELD) & (inputs.rep >= 0)  # a rep's time: field contacts of their customers
     r = len(inputs.rep_ids)
     reps = np.where(field, inputs.rep, r)
     used = np.bincount(reps[field], weights=hours[field], minlength=r + 1)[:r]

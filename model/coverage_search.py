@@ -118,6 +118,13 @@ def check_time_is_enough(problem: CoverageProblem, opts: _Options) -> None:
         raise ModelError(f"{who}: the minimum contacts of its customers need {least[r]:,.1f} h a year but only "
                          f"{opts.capacity[r]:,.1f} h are available (short by {short[r]:,.1f} h); lower the segment "
                          "minimums, allow other channels, or add capacity")
+    # every customer whose every option takes time needs at least its smallest option, from someone
+    timed_only = np.minimum.reduceat(np.where(opts.res == len(opts.capacity) - 1, 0.0, opts.hours), opts.start[:-1])
+    total_cap = float(np.sum(opts.capacity[:-1]))
+    if timed_only.sum() > total_cap + 1e-6:
+        raise ModelError(f"coverage: the segment minimums need at least {timed_only.sum():,.1f} h a year but the reps "
+                         f"and the tele team have {total_cap:,.1f} h together (short by "
+                         f"{timed_only.sum() - total_cap:,.1f} h); lower the minimums or add capacity")
 
 
 def _bisect_prices(opts: _Options, lam: np.ndarray, which: np.ndarray, lo: np.ndarray | None = None,
@@ -155,12 +162,12 @@ def _bisect_prices(opts: _Options, lam: np.ndarray, which: np.ndarray, lo: np.nd
     return lam
 
 
-def price_hours(opts: _Options, seconds: float, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, float]:
+def price_hours(opts: _Options, seconds: float, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray, float, bool]:
     """Minimise the dual exactly: for a tele price mu the reps' prices separate (one bisection for all
     reps at once); the best mu is found by bisection on the tele usage, since min over the reps' prices
     is convex in mu and rep prices only grow with mu (which brackets each inner bisection).
-    Returns prices on the feasible side (for a first plan), the prices with the best dual value, and
-    that value (an upper bound on profit)."""
+    Returns prices on the feasible side (for a first plan), the prices with the best dual value, that
+    value (an upper bound on profit), and whether Ctrl-C cut it short (what was found so far is kept)."""
     r = len(opts.capacity) - 2
     reps = np.arange(r)
     start = time.perf_counter()
@@ -177,23 +184,30 @@ def price_hours(opts: _Options, seconds: float, tol: float = 1e-7) -> tuple[np.n
             best[0], best[1] = value, lam
         return lam, float(opts.usage(pick)[r])
 
-    lam_lo, used = inner(0.0)
-    if not np.isfinite(opts.capacity[r]) or used <= opts.capacity[r] + 1e-9:
-        return lam_lo, best[1], best[0]
-    mu_lo, mu_hi = 0.0, 1.0
-    while True:
-        lam_hi, used = inner(mu_hi, lo=lam_lo[reps])
-        if used <= opts.capacity[r] + 1e-9:
-            break
-        mu_lo, lam_lo, mu_hi = mu_hi, lam_hi, mu_hi * 4.0
-    while mu_hi - mu_lo > tol * mu_hi and time.perf_counter() - start < seconds:
-        mu = 0.5 * (mu_lo + mu_hi)
-        lam, used = inner(mu, lo=lam_lo[reps], hi=lam_hi[reps])
-        if used > opts.capacity[r] + 1e-9:
-            mu_lo, lam_lo = mu, lam
-        else:
-            mu_hi, lam_hi = mu, lam
-    return lam_hi, best[1], best[0]
+    try:
+        lam_lo, used = inner(0.0)
+        if not np.isfinite(opts.capacity[r]) or used <= opts.capacity[r] + 1e-9:
+            return lam_lo, best[1], best[0], False
+        mu_lo, mu_hi = 0.0, 1.0
+        while True:
+            lam_hi, used = inner(mu_hi, lo=lam_lo[reps])
+            if used <= opts.capacity[r] + 1e-9:
+                break
+            if mu_hi > 1e15:  # no tele price brings tele within its hours: the minimums do not fit
+                raise ModelError("coverage: the segment minimums need more hours than the reps and the tele "
+                                 "team have together; lower the minimums or add capacity")
+            mu_lo, lam_lo, mu_hi = mu_hi, lam_hi, mu_hi * 4.0
+        while mu_hi - mu_lo > tol * mu_hi and time.perf_counter() - start < seconds:
+            mu = 0.5 * (mu_lo + mu_hi)
+            lam, used = inner(mu, lo=lam_lo[reps], hi=lam_hi[reps])
+            if used > opts.capacity[r] + 1e-9:
+                mu_lo, lam_lo = mu, lam
+            else:
+                mu_hi, lam_hi = mu, lam
+    except KeyboardInterrupt:  # Ctrl-C: the best prices so far still give a valid bound
+        zero = np.zeros(len(opts.capacity))
+        return zero, (best[1] if best[1] is not None else zero), best[0], True
+    return lam_hi, best[1], best[0], False
 
 
 def feasible_choice(opts: _Options, pick: np.ndarray) -> np.ndarray:
@@ -207,7 +221,8 @@ def feasible_choice(opts: _Options, pick: np.ndarray) -> np.ndarray:
         if not len(over):
             break
         for j in over:
-            pick = _relieve(opts, pick, int(j), use[j] - cap[j], opts.usage(pick) > cap + 1e-9)
+            now = opts.usage(pick)
+            pick = _relieve(opts, pick, int(j), now[j] - cap[j], cap - now)
     else:
         raise ModelError("coverage: could not find a plan within every rep's and the tele team's hours")
     return _fill(opts, pick)
@@ -287,19 +302,19 @@ def _solve(problem: CoverageProblem, engine, options: SolverOptions) -> Coverage
     check_time_is_enough(problem, opts)
     stages["prune"] = time.perf_counter() - t0
     t = time.perf_counter()
-    interrupted = False
-    try:
-        feasible_lam, lam, upper = price_hours(opts, 0.4 * limit)
-    except KeyboardInterrupt:
-        interrupted = True
-        lam = feasible_lam = np.zeros(len(opts.capacity))
-        upper = opts.dual(lam)[0] if not np.isfinite(opts.capacity[:-1]).any() else np.inf
+    feasible_lam, lam, upper, interrupted = price_hours(opts, 0.4 * limit)
     pick, lower = None, -np.inf
     for prices in (feasible_lam, lam):  # two starts: the feasible side, and the bound's own prices
-        candidate = feasible_choice(opts, opts.dual(prices)[1])
+        try:
+            candidate = feasible_choice(opts, opts.dual(prices)[1])
+        except ModelError:
+            continue  # this start could not be repaired; the other may
         value = float(opts.profit[candidate].sum())
         if value > lower:
             pick, lower = candidate, value
+    if pick is None:
+        raise ModelError("coverage: could not build a plan within every rep's and the tele team's hours; "
+                         "lower the segment minimums or add capacity")
     stages["prices"] = time.perf_counter() - t
     open_customers = 0
     termination = Termination.INTERRUPTED if interrupted else Termination.TIME_LIMIT
@@ -309,7 +324,8 @@ def _solve(problem: CoverageProblem, engine, options: SolverOptions) -> Coverage
         pick, lower, upper, open_customers, termination = _exact(
             problem, opts, lam, upper, pick, lower, engine, options, limit - (time.perf_counter() - t0))
         stages["exact"] = time.perf_counter() - t
-    gap = relative_gap(-lower, -upper)
+    upper = float(upper) if np.isfinite(upper) else None  # no bound proven (Ctrl-C before any price)
+    gap = relative_gap(-lower, None if upper is None else -upper)
     if gap is not None and gap <= options.rel_gap + 1e-12:
         termination = Termination.OPTIMAL
     result = SolveResult(termination=termination, has_solution=True, objective=lower, bound=upper, gap=gap,
@@ -334,7 +350,7 @@ def _exact(problem, opts: _Options, lam, upper, pick, lower, engine, options: So
     sub = np.flatnonzero(keep & open_c[opts.customer])
     if n_open == 0:
         return pick, lower, min(upper, lower), 0, Termination.OPTIMAL
-    if len(sub) > MIP_MAX_OPTIONS or seconds <= 1.0:
+    if len(sub) > MIP_MAX_OPTIONS or seconds <= 1.0:  # too big for the exact step (or no time): the proven gap stands
         return pick, lower, upper, n_open, Termination.TIME_LIMIT
     fixed = ~open_c
     fixed_pick = pick[fixed]

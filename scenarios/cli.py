@@ -167,7 +167,8 @@ def compare(
     out.print(view)
     units = int((diff["kind"] == "unit").sum()) if len(diff) else 0
     accounts = int((diff["kind"] == "account").sum()) if len(diff) else 0
-    out.print(f"first two runs differ in {units} units and {accounts} accounts", highlight=False)
+    out.print(f"first two runs differ in {units} units and {accounts} accounts (territories matched by name)",
+              highlight=False)
     out.print(f"written: {folder} (compare.csv, compare_territories.csv, differences.csv, compare.html)", highlight=False)
 
 
@@ -265,8 +266,9 @@ def _report(record) -> None:
             if cov.get("tele_hours_available") else ""
         moved = f", {cov['shift']['field_visits_to_tele_pct']:.0f}% of today's field visits go to tele" \
             if cov.get("shift") else ""
-        out.print(f"coverage: margin {cov['margin']:,.0f}{today}, gap {100 * (cov['gap'] or 0):.3f}% "
-                  f"({cov['status']}), field {100 * cov['field_hours_used'] / cov['field_hours_available']:.0f}% "
+        cov_gap = "unknown" if cov["gap"] is None else f"{100 * cov['gap']:.3f}%"
+        out.print(f"coverage: margin {cov['margin']:,.0f}{today}, gap {cov_gap} "
+                  f"({cov['status']}), field {100 * cov['field_hours_used'] / max(cov['field_hours_available'], 1e-9):.0f}% "
                   f"used{tele}{moved}", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
 

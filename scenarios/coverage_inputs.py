@@ -19,6 +19,13 @@ from scenarios.redesign_inputs import flags, numbers, read_table
 from scenarios.schema import CoverageConfig, CurveConfig
 
 
+KM_PER = {"km": 1.0, "kilometre": 1.0, "kilometer": 1.0, "m": 0.001, "metre": 0.001, "meter": 0.001,
+          "mi": 1.609344, "mile": 1.609344, "miles": 1.609344, "ft": 0.0003048, "foot": 0.0003048,
+          "feet": 0.0003048, "us survey foot": 0.0003048006096}
+HOURS_PER = {"minutes": 1 / 60, "minute": 1 / 60, "min": 1 / 60, "seconds": 1 / 3600, "second": 1 / 3600,
+             "s": 1 / 3600, "hours": 1.0, "hour": 1.0, "h": 1.0}
+
+
 @dataclass(frozen=True)
 class CoverageData:
     """Per account: value index, segment, visit value (NaN unknown), today's channel (-1) and contacts (NaN)."""
@@ -122,7 +129,7 @@ def rep_hours(cfg: CoverageConfig, redesign: Redesign) -> np.ndarray:
     """Hours a year per rep: working days (the reps file's capacity, else the default) x hours a day;
     none for a vacant position or a rep who leaves."""
     return np.array([0.0 if r.status in ("vacant", "leaving") else
-                     (r.capacity if r.capacity else cfg.field.working_days) * cfg.field.hours_per_day
+                     (r.capacity if r.capacity is not None else cfg.field.working_days) * cfg.field.hours_per_day
                      for r in redesign.reps], dtype=float)
 
 
@@ -138,14 +145,17 @@ def coverage_inputs(cfg: CoverageConfig, data: CoverageData, redesign: Redesign,
     homes = np.array([r.home for r in redesign.reps])
     f = cfg.field
     one_way = np.where(rep >= 0, distance[homes[np.maximum(rep, 0)], acc.unit], 0.0)
-    if distance_unit == "minutes":
-        travel = 2 * (one_way / 60.0 + f.local_km / f.speed_kmh) / f.visits_per_trip
+    unit = distance_unit.strip().lower()
+    if unit in HOURS_PER:  # a drive-time matrix: time is given, only the local part is driven at speed
+        travel = 2 * (one_way * HOURS_PER[unit] + f.local_km / f.speed_kmh) / f.visits_per_trip
+    elif unit in KM_PER:
+        travel = 2 * f.circuity * (one_way * KM_PER[unit] + f.local_km) / f.speed_kmh / f.visits_per_trip
     else:
-        km = one_way * 1.609344 if distance_unit in ("mi", "miles") else one_way
-        travel = 2 * f.circuity * (km + f.local_km) / f.speed_kmh / f.visits_per_trip
+        raise ScenarioError(f"coverage: travel needs distances in a known unit, not '{distance_unit}'; set "
+                            "distances.unit to km, m, mi, ft, minutes, seconds or hours")
     potential = acc.values["potential"]
-    scale = np.where(np.isfinite(data.visit_value) & (data.visit_value > 0),
-                     potential / np.where(data.visit_value > 0, data.visit_value, 1.0), np.nan)
+    usable = np.isfinite(data.visit_value) & (data.visit_value > 0) & (potential > 0)
+    scale = np.where(usable, potential / np.where(usable, data.visit_value, 1.0), np.nan)
     rules = {s.name: Rule(tuple(s.channels), s.min_contacts, s.max_contacts if s.max_contacts is not None else np.inf)
              for s in cfg.segments}
     channels = {"field": Channel(f.cost_per_contact, f.response, f.minutes_per_contact),

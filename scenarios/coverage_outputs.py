@@ -20,10 +20,14 @@ from scenarios.coverage_inputs import CoverageData  # noqa: E402
 
 
 def current_plan(inputs: CoverageInputs) -> CoveragePlan | None:
-    """Today's plan where every customer's channel and contacts are known."""
-    if (inputs.current_channel < 0).any() or not np.isfinite(inputs.current_contacts).all():
+    """Today's plan when it is known for every customer; a customer with no channel and no (or zero)
+    contacts today is not contacted today."""
+    channel, contacts = inputs.current_channel.copy(), inputs.current_contacts.copy()
+    idle = (channel < 0) & ~(np.nan_to_num(contacts, nan=0.0) > 0)
+    channel[idle], contacts[idle] = CHANNELS.index("online"), 0.0
+    if (channel < 0).any() or not np.isfinite(contacts).all():
         return None
-    return CoveragePlan(inputs.current_channel.copy(), inputs.current_contacts.copy())
+    return CoveragePlan(channel, contacts)
 
 
 def actions(inputs: CoverageInputs, plan: CoveragePlan, today: CoveragePlan | None) -> np.ndarray:
@@ -120,8 +124,9 @@ def _channel_summary(plan, ev, today, now) -> pd.DataFrame:
 def _matrix(inputs: CoverageInputs, data: CoverageData, table: pd.DataFrame) -> pd.DataFrame:
     """Customers by potential (tertiles) x visit value (above/below the median of known ones), with the
     plan's most common action in each cell."""
-    pot = pd.qcut(inputs.potential, 3, labels=["low", "medium", "high"], duplicates="drop") \
-        if len(np.unique(inputs.potential)) >= 3 else pd.Categorical(["medium"] * inputs.n)
+    # tertiles by rank, so ties (many accounts with the same potential) cannot collapse the bins
+    pot = pd.qcut(pd.Series(inputs.potential).rank(method="first"), 3, labels=["low", "medium", "high"]) \
+        if inputs.n >= 3 else pd.Categorical(["medium"] * inputs.n)
     known = np.isfinite(data.visit_value)
     median = np.median(data.visit_value[known]) if known.any() else np.nan
     vv = np.where(~known, "unknown", np.where(data.visit_value >= median, "high", "low"))

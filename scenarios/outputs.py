@@ -159,6 +159,8 @@ def write_exports(prepared: Prepared, plan: Plan, folder: Path, gis: list[str]) 
             cov = pd.read_csv(folder / "coverage.csv", dtype={"customer": str})
             accounts = accounts.merge(cov[["customer", "channel", "contacts"]].rename(
                 columns={"customer": "account_id", "contacts": "contacts_per_year"}), on="account_id", how="left")
+            if prepared.scenario.coverage.reps_from == "current":  # visits were planned with today's reps' time
+                accounts["coverage_rep_id"] = accounts["account_id"].map(dict(zip(cov["customer"], cov["rep"])))
         accounts.to_csv(out / "accounts.csv", index=False)
     units.to_csv(out / "units.csv", index=False)
     if not gis:

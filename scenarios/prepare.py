@@ -124,8 +124,9 @@ def prepare(scenario: Scenario) -> Prepared:
         coverage = read_coverage(scenario.coverage, redesign, scenario.accounts.path, scenario.accounts.id)
         # every customer needs an allowed channel: say so now, not after the territories are solved
         early = coverage_inputs(scenario.coverage, coverage, redesign, None, geo.distance, geo.distance_unit)
-        if scenario.coverage.reps_from == "plan":  # the new plan gives every customer a serving rep
-            early = replace(early, rep=np.maximum(early.rep, 0))
+        if scenario.coverage.reps_from == "plan":  # a leaver's customers get another rep in the new plan
+            leaving = np.array([r.status == "leaving" for r in redesign.reps])
+            early = replace(early, rep=np.where(leaving[redesign.accounts.rep], 0, early.rep))
         build_options(early)
     return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base,
                     coverage)

@@ -211,7 +211,7 @@ def _coverage_section(folder: Path) -> str:
     gap = cov.get("gap")
     head = (f"<h2>Coverage: channel and contacts per customer</h2><div class='sub'>margin {cov['margin']:,.0f}"
             + (f" (today's plan {cov['current_margin']:,.0f})" if cov.get("current_margin") is not None else "")
-            + f", status {escape(cov['status'])}, gap {100 * (gap or 0):.3f}%</div>")
+            + f", status {escape(cov['status'])}, gap " + ("unknown" if gap is None else f"{100 * gap:.3f}%") + "</div>")
     parts = [head, "<h3>Customers by channel</h3>", html_table(pd.read_csv(folder / "channels.csv"))]
     parts += ["<h3>Rep utilisation</h3>", html_table(pd.read_csv(folder / "rep_utilisation.csv"))]
     parts += ["<h3>Potential × visit value</h3>", html_table(pd.read_csv(folder / "matrix.csv"))]

@@ -40,7 +40,8 @@ class DistancesConfig(Strict):
 
     matrix: str | None = Field(None, description="CSV with columns from,to,<value> (distance or drive time)")
     column: str | None = Field(None, description="value column of the matrix (default: the first other column)")
-    unit: str = Field("minutes", description="unit of the matrix values, for reports")
+    unit: str = Field("minutes", description="unit of the matrix values (reports; coverage travel understands km, m, "
+                      "mi, ft, minutes, seconds, hours)")
 
 
 class CentreConfig(Strict):

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from scenarios.errors import ScenarioError
 from scenarios.loading import load_scenario
 from scenarios.schema import Scenario
+from solvers import interrupt
 
 DASK_CONNECT_SECONDS = 10
 
@@ -94,11 +95,20 @@ def point_name(base: str, point: dict[str, Any]) -> str:
 
 def run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str) -> dict:
     """Run one point (in a worker); never raises: a failed point is a row with its error."""
+    start = time.perf_counter()
+    row: dict[str, Any] = dict(point)
+    with interrupt.stop_on_ctrl_c():  # Ctrl-C reaches the workers too: finish this point's stage quickly
+        return _run_point(scenario, point, time_limit, output_dir, row, start)
+
+
+def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str, row: dict,
+               start: float) -> dict:
     from scenarios.runner import run_scenario
     from scenarios.run_index import summary
 
-    start = time.perf_counter()
-    row: dict[str, Any] = dict(point)
+    if interrupt.requested():
+        row.update(status="skipped", error="Ctrl-C before this point started", seconds=0.0)
+        return row
     try:
         overrides: dict = {"output": {"dir": output_dir}}
         base = load_scenario(Path(scenario))
@@ -115,6 +125,8 @@ def run_point(scenario: str, point: dict[str, Any], time_limit: float | None, ou
         row.update(status=info["status"], objective=info["objective"], gap=info["gap"],
                    max_deviation_pct=info["max_deviation_pct"], relationship_moved_pct=info["relationship_moved_pct"],
                    coverage_margin=info["coverage_margin"], run=str(record.folder), error=None)
+    except KeyboardInterrupt:  # a second Ctrl-C in the worker: the point is given up, nothing half-written
+        row.update(status="interrupted", error="Ctrl-C")
     except Exception as e:  # a failed point is reported and does not stop the others
         row.update(status="failed", error=f"{type(e).__name__}: {e}".splitlines()[0])
     row["seconds"] = round(time.perf_counter() - start, 2)

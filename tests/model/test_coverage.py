@@ -125,3 +125,56 @@ def test_concavity_check():
     assert ResponseCurve("saturating", scale=3).shape_problem(LEVELS) is None
     assert "not concave" in ResponseCurve("adbudg", shape=2.0, half=3.0).shape_problem(LEVELS)
     assert "decreases" in ResponseCurve("table", points=((0, 0), (2, 0.5), (4, 0.4))).shape_problem(LEVELS)
+
+
+def test_repair_can_move_field_customers_to_tele():
+    """An instance (found in review) where the only repair is field -> tele: the result must match the
+    full MIP solved directly."""
+    from model.coverage_model import build_coverage_model, chosen
+
+    inputs = tiny(19, 291, rep_hours=(6.86, 6.86), tele_hours=2.70, key_min=1.0)
+    problem = build_options(inputs)
+    out = solve_coverage(problem, HighsEngine(), SolverOptions(time_limit=30, rel_gap=1e-9))
+    check_coverage(inputs, out.plan)
+    m = build_coverage_model(problem, np.arange(len(problem.profit)), problem.capacity)
+    full = HighsEngine().solve(m, SolverOptions(time_limit=60, rel_gap=1e-9))
+    assert out.result.objective == pytest.approx(-full.objective, rel=1e-7)
+    assert len(chosen(m)) == inputs.n
+
+
+def test_no_contact_is_worth_the_same_in_every_channel():
+    """The curve's value at 0 contacts is the customer's baseline; a channel's response scales only
+    what contacts add."""
+    inputs = replace(tiny(3, 4), curves={"key": ResponseCurve("adbudg", floor=0.3, half=3.0),
+                                          "normal": ResponseCurve("adbudg", floor=0.3, half=3.0)})
+    idx = np.zeros(3, dtype=int)
+    zero = [inputs.contribution(idx, np.full(3, c), np.zeros(3))[0] for c in range(3)]
+    assert zero[0] == pytest.approx(zero[1]) == pytest.approx(zero[2]) == pytest.approx(0.3 * inputs.potential[0])
+    one = inputs.contribution(idx, np.array([0, 1, 2]), np.ones(3))
+    gain = one - zero[0]
+    assert gain[1] == pytest.approx(0.5 * gain[0]) and gain[2] == pytest.approx(0.15 * gain[0])
+
+
+def test_customers_without_a_rep_can_go_uncontacted_in_their_channel():
+    """A vacant territory's customer who must keep field gets no visit (not an error), and the plan's
+    evaluation leaves it out of every rep's time."""
+    inputs = tiny(4, 5, keep_first=True)
+    inputs.current_channel[1] = 0  # field, and it must keep it
+    inputs.rep[1] = -1
+    out = solve_coverage(build_options(inputs), HighsEngine(), SolverOptions(time_limit=10))
+    ev = check_coverage(inputs, out.plan)
+    assert out.plan.contacts[1] == 0
+    assert ev.rep_hours_used.sum() == pytest.approx(ev.hours[(out.plan.channel == 0) & (inputs.rep >= 0)].sum())
+
+
+def test_minimums_beyond_reps_and_tele_together_are_a_clear_error():
+    """Each customer's 4 contacts fit some rep or the tele team alone; all six do not fit together
+    (a rep holds two, tele one). A clear error, quickly, not a search that never ends."""
+    import time
+
+    inputs = tiny(6, 1, rep_hours=(12.0, 12.0), tele_hours=1.4, key_min=4.0)
+    inputs.rules["normal"] = Rule(("field", "tele"), 4.0, 8.0)
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="minimums need more hours than the reps and the tele team have together"):
+        solve_coverage(build_options(inputs), HighsEngine(), SolverOptions(time_limit=10))
+    assert time.perf_counter() - start < 20
