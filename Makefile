@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean zips
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_coverage.py 100000 200 60
 	$(BIN)/python tests/benchmarks/bench_sweep.py 10 2
 	$(BIN)/python tests/benchmarks/bench_report.py 1000 60
+
+# The ZIP cells (about 33,000, 9 MB) are built from the registries on demand; the counties are committed.
+zips: $(STAMP)
+	$(BIN)/python -m geodata.national zips
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

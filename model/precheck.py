@@ -20,10 +20,13 @@ def precheck(spec: TerritorySpec) -> None:
         roomiest = float(upper[r, columns].max())
         too_big = [geo.ids[i] for i in range(geo.n) if values[i] > roomiest + 1e-9]
         if too_big:
-            worst = float(values.max())
+            worst_unit = int(np.argmax(values))
+            worst = float(values[worst_unit])
+            others = f" (and {len(too_big) - 1} more units above it)" if len(too_big) > 1 else ""
             raise ModelError(
-                f"balance {rule.attribute}: unit {too_big[0]} alone has {worst:.6g}, above a territory's "
-                f"maximum {rule.upper:.6g}; raise the maximum (or tolerance) to at least {worst:.6g}"
+                f"balance {rule.attribute}: unit {geo.ids[worst_unit]} alone has {worst:.6g}{others}, above a "
+                f"territory's maximum {float(np.max(rule.upper)):.6g}; raise the maximum (or tolerance) to at least "
+                f"{worst:.6g}, or use fewer territories"
             )
         if spec.centres is not None:
             full = [spec.territory_names()[t] for t, c in enumerate(spec.centres) if upper[r, c] < -1e-9]
