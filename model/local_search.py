@@ -8,6 +8,8 @@ which is what lets HiGHS prune and fix variables early.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from model.contiguity import reachable
@@ -59,12 +61,31 @@ class _State:
         return obj + self.price * (balance + self.limit_violation(self.usage()))
 
     def connected_without(self, unit: int) -> bool:
-        """Would the territory of `unit` stay connected to its centre if `unit` left?"""
+        """Would the territory of `unit` stay connected to its centre if `unit` left? Most units answer
+        locally: with at most one neighbour in the territory, or with those neighbours connected among
+        themselves, no path needs `unit`; otherwise search the territory."""
         c = self.centre_of[unit]
+        same = [v for v in self.nbrs[unit] if self.centre_of[v] == c]
+        if len(same) <= 1 and unit != c:
+            return True
+        if unit != c and _connected_among(same, self.nbrs):
+            return True
         inside = self.centre_of == c
         inside[unit] = False
         count = int(inside.sum())
         return count == 0 or int(reachable(int(c), inside, self.nbrs).sum()) == count
+
+
+def _connected_among(units: list[int], nbrs: list[list[int]]) -> bool:
+    """Are `units` connected to each other using only themselves?"""
+    group = set(units)
+    seen, stack = {units[0]}, [units[0]]
+    while stack:
+        for v in nbrs[stack.pop()]:
+            if v in group and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return len(seen) == len(group)
 
 
 def repair_contiguity(state: _State) -> None:
@@ -88,12 +109,15 @@ def repair_contiguity(state: _State) -> None:
             return
 
 
-def improve(state: _State, max_passes: int = 200) -> None:
-    """First-improvement boundary moves until none helps; re-centre free territories between passes."""
+def improve(state: _State, max_passes: int = 200, deadline: float | None = None) -> None:
+    """First-improvement boundary moves until none helps (or the deadline passes); re-centre free
+    territories between passes."""
     totals = state.totals()
     usage = state.usage()
     for _ in range(max_passes):
         interrupt.check()
+        if deadline is not None and time.perf_counter() > deadline:
+            return
         improved = False
         for u in range(state.n):
             a = int(state.centre_of[u])
@@ -156,21 +180,24 @@ def perturb(state: _State, rng: np.random.Generator, moves: int) -> None:
             state.centre_of[u] = targets[int(rng.integers(len(targets)))]
 
 
-def polish(spec: TerritorySpec, centre_of: np.ndarray, seed: int = 0, kicks: int = 0, patience: int = 60) -> Plan:
+def polish(spec: TerritorySpec, centre_of: np.ndarray, seed: int = 0, kicks: int = 0, patience: int = 60,
+           deadline: float | None = None) -> Plan:
     """Repair and improve a (possibly disconnected or unbalanced) plan, then iterate: kick, improve,
-    keep the better (penalised) plan; stop after `kicks` kicks or `patience` kicks without gain.
-    The result may still break balance, so callers check it."""
+    keep the better (penalised) plan; stop after `kicks` kicks, `patience` kicks without gain, or at
+    `deadline` (perf_counter seconds). The result may still break balance, so callers check it."""
     state = _State(spec, np.asarray(centre_of, dtype=int))
     if spec.contiguity:
         repair_contiguity(state)
-    improve(state)
+    improve(state, deadline=deadline)
     best, best_value = state.centre_of.copy(), state.penalised()
     rng = np.random.default_rng(seed)
     idle = 0
     for _ in range(kicks):
         interrupt.check()
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         perturb(state, rng, moves=max(3, state.n // 20))
-        improve(state)
+        improve(state, deadline=deadline)
         value = state.penalised()
         if value < best_value - 1e-9:
             best, best_value, idle = state.centre_of.copy(), value, 0

@@ -36,6 +36,7 @@ from solvers import interrupt
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
 LP_FIXING_MAX_PAIRS = 40_000  # above this many pairs the LP relaxation costs more than it saves
+EXACT_MAX_PAIRS = 750_000  # above this many pairs left after fixing, building the exact model (Pyomo) costs GBs and minutes
 # Neighbour separator rows from the start pay off on small models (fewer cut rounds) and slow the LP
 # of large ones (measured on the county benchmark): used when at most this many pairs are left.
 SEPARATOR_PAIRS_MAX = 8_000
@@ -114,7 +115,8 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
         for tried, centres in enumerate(starts):
             if (best or fallback) is not None and time.perf_counter() - start > budget:
                 break  # a safety net: at benchmark sizes every start runs, so the plan does not depend on speed
-            plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40)
+            plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40,
+                          deadline=start + budget)
             if not is_valid(spec, plan):
                 fallback = fallback or plan
             elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
@@ -178,19 +180,21 @@ def unscale(result: SolveResult, scale: float) -> SolveResult:
 
 def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation: Relaxation | None,
                          value: float | None, stages: dict, allowed: np.ndarray | None,
-                         first_seen: float | None) -> SearchOutcome:
-    """What to report when Ctrl-C stopped the search before the exact model ran: the best plan and the
+                         first_seen: float | None, termination: Termination = Termination.INTERRUPTED,
+                         method: str = "heuristic") -> SearchOutcome:
+    """What to report when the exact model does not run (Ctrl-C, or too large): the best plan and the
     best bound proven so far (Lagrangian or LP relaxation)."""
     bounds = [b for b in (lag.bound if lag is not None else None,
                           relaxation.value if relaxation is not None else None) if b is not None]
     bound = None if value is None or not bounds else float(min(max(bounds), value))
     result = SolveResult(
-        termination=Termination.INTERRUPTED, has_solution=best is not None, objective=value, bound=bound,
+        termination=termination, has_solution=best is not None, objective=value, bound=bound,
         gap=relative_gap(value, bound), seconds=sum(stages.values()), engine="heuristic", version="",
         options=SolverOptions(),
     )
     kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
-    return SearchOutcome(best, result, value, stages, fixing_kept=kept, first_plan_seconds=first_seen)
+    return SearchOutcome(best, result, value, stages, fixing_kept=kept, first_plan_seconds=first_seen,
+                         bound_method=method if method != "heuristic" else BOUND_METHOD)
 
 
 def solve_territories(
@@ -271,6 +275,14 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     if interrupted:
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
+    n = spec.geography.n
+    pairs = int(allowed.sum()) if allowed is not None else n * (spec.count if spec.centres is not None else n)
+    if pairs > EXACT_MAX_PAIRS:  # with no plan yet, saying so beats a model that does not fit in memory
+        say(f"exact model skipped: {pairs:,} pairs left after fixing (more than {EXACT_MAX_PAIRS:,})")
+        return _interrupted_outcome(
+            spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen, Termination.TIME_LIMIT,
+            f"Lagrangian bound only (assignment rows relaxed, a continuous knapsack per centre): the exact model "
+            f"would have {pairs:,} assignment pairs after fixing, more than {EXACT_MAX_PAIRS:,}")
     left = max(1.0, limit - (time.perf_counter() - t0))
     say("solve")
     t = time.perf_counter()

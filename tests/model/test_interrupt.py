@@ -40,3 +40,17 @@ def test_check_raises_only_after_a_request():
         interrupt.request()
         with pytest.raises(KeyboardInterrupt):
             interrupt.check()
+
+
+def test_a_model_too_large_for_the_exact_stage_keeps_the_heuristic_plan_and_a_bound(monkeypatch):
+    """Above EXACT_MAX_PAIRS the exact model is not built: the best plan comes back with the
+    Lagrangian bound and says so."""
+    import model.search as search
+
+    monkeypatch.setattr(search, "EXACT_MAX_PAIRS", 10)
+    spec = grid_spec(5, 5, list(np.arange(25) % 5 + 1), 3, 0.2)
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=30))
+    assert outcome.plan is not None and outcome.result.termination is Termination.TIME_LIMIT
+    check_plan(spec, outcome.plan)
+    assert "Lagrangian bound only" in outcome.bound_method
+    assert outcome.result.bound is not None and outcome.result.bound <= outcome.result.objective + 1e-6
