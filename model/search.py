@@ -20,6 +20,7 @@ import numpy as np
 
 from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
+from model.balance_repair import balance_violation, repair_balance
 from model.lagrangian import lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
@@ -118,12 +119,30 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
             plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40,
                           deadline=start + budget)
             if not is_valid(spec, plan):
-                fallback = fallback or plan
+                if fallback is None or balance_violation(spec, plan) < balance_violation(spec, fallback):
+                    fallback = plan  # the least unbalanced: the best start for ejection chains
             elif best is None or plan.objective(cost) < best.objective(cost) - 1e-9:
                 best = plan
+        if best is None and fallback is not None and spec.balance:
+            best = _balance_by_chains(spec, fallback, seed, start + 2 * budget)
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best, fallback
+
+
+def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: float, cycles: int = 4) -> Plan | None:
+    """When no start reached the balance band (large instances with very uneven units), alternate
+    ejection chains and local search from the best unbalanced plan."""
+    fresh = polish(spec, nearest_plan(spec, initial_centres(spec, seed)), deadline=deadline)  # no kicks
+    for current in (plan, fresh):
+        for cycle in range(cycles):
+            if time.perf_counter() > deadline:
+                return None
+            fixed = repair_balance(spec, np.asarray(current.centre_of), deadline)
+            current = polish(spec, fixed, seed=seed + 100 + cycle, kicks=20, patience=10, deadline=deadline)
+            if is_valid(spec, current):
+                return current
+    return None
 
 
 def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, multipliers: np.ndarray | None,
