@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from model.balance_repair import balance_violation, repair_balance
 from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
-from model.balance_repair import balance_violation, repair_balance
 from model.lagrangian import lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
