@@ -35,6 +35,17 @@ def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -
     return colours
 
 
+def _centres_and_legend(ax, centres: gpd.GeoDataFrame, colours: dict[str, str], legend: dict[str, str],
+                        extra: list, title: str) -> None:
+    """Centres as stars labelled with their territory's name, and a legend with each territory's line."""
+    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
+    for _, row in centres.iterrows():
+        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, fontweight="bold")
+    handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)] + extra
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title=title)
+
+
 def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str],
                 legend: dict[str, str], title: str):
     """Units filled by territory colour, territory outlines, centres as stars labelled with the
@@ -45,13 +56,7 @@ def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dic
     else:
         units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
         units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
-    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
-    for _, row in centres.iterrows():
-        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8, fontweight="bold")
-    handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
-              title="Territory (centre star)")
+    _centres_and_legend(ax, centres, colours, legend, [], "Territory (centre star)")
     ax.set_title(title, fontsize=12)
     ax.set_axis_off()
     fig.tight_layout()
@@ -122,14 +127,9 @@ def draw_change_map(
         if len(move):
             move.plot(ax=ax, color=move["territory"].map(colours), edgecolor="black", linewidth=0.9, hatch="///")
         units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
-    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
-    for _, row in centres.iterrows():
-        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8, fontweight="bold")
-    handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)]
-    handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="unit changes rep (hatched)"))
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
-              title="New territory (home star)")
+    _centres_and_legend(ax, centres, colours, legend,
+                        [Patch(facecolor="white", edgecolor="black", hatch="///", label="unit changes rep (hatched)")],
+                        "New territory (home star)")
     ax.set_title(title, fontsize=12)
     ax.set_axis_off()
     fig.tight_layout()

@@ -5,8 +5,6 @@ compare_territories.csv, differences.csv and compare.html in a new folder."""
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ import pandas as pd
 
 from scenarios.errors import ScenarioError
 from scenarios.loading import load_scenario
+from scenarios.new_folder import NewFolder
 from scenarios.report import STYLE, html_table
 from scenarios.run_index import run_folders
 
@@ -135,25 +134,13 @@ def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame
     table = pd.DataFrame({r.label: kpis(r) for r in runs})
     deltas = territory_deltas(runs[0], runs[1])
     diff = differences(runs[0], runs[1])
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    root = out_root / "compare"
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{stamp}-{time.monotonic_ns()}"
-    tmp.mkdir()
-    try:
+    folder = NewFolder(out_root / "compare", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    with folder as tmp:
         table.to_csv(tmp / "compare.csv", index_label="kpi")
         deltas.to_csv(tmp / "compare_territories.csv", index=False)
         diff.to_csv(tmp / "differences.csv", index=False)
         (tmp / "compare.html").write_text(_html(runs, table, deltas, diff), encoding="utf-8")
-        final, n = root / stamp, 1
-        while final.exists():
-            n += 1
-            final = root / f"{stamp}-{n}"
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return table, deltas, diff, final
+    return table, deltas, diff, folder.path
 
 
 def _html(runs: list[Run], table: pd.DataFrame, deltas: pd.DataFrame, diff: pd.DataFrame) -> str:

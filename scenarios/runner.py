@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from scenarios import run_index
 from scenarios.coverage_inputs import coverage_inputs
 from scenarios.coverage_outputs import write_coverage
 from scenarios.diagnose import diagnose_infeasible
+from scenarios.new_folder import NewFolder
 from scenarios.outputs import write_exports, write_plan
 from scenarios.prepare import Prepared, prepare
 from scenarios.report import write_report
@@ -94,30 +94,16 @@ def run_scenario(
     ).hexdigest()[:8]
 
     root = Path(scenario.output.dir) / (scenario.name or "scenario")
-    root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    tmp = root / f".tmp-{stamp}-{digest}-{time.monotonic_ns()}"
-    tmp.mkdir()
-    try:
+    folder = NewFolder(root, f"{stamp}-{digest}")
+    with folder as tmp:
         record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs)
-        final = _free_name(root, f"{stamp}-{digest}")
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = folder.path
     try:
         run_index.record(root.parent, final)
     except (sqlite3.Error, OSError):
         pass  # the folder is the record; `tplan runs` re-synchronises the index from the folders
     return RunRecord(final, record["termination"], record["objective"], record["bound"], record["gap"], record["totals"])
-
-
-def _free_name(root: Path, name: str) -> Path:
-    candidate, n = root / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{name}-{n}"
-    return candidate
 
 
 def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, resolved, inputs) -> dict:

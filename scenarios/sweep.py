@@ -8,7 +8,6 @@ import base64
 import itertools
 import json
 import multiprocessing
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pydantic import BaseModel
 
 from scenarios.errors import ScenarioError
 from scenarios.loading import load_scenario
+from scenarios.new_folder import NewFolder
 from scenarios.schema import Scenario
 from solvers import interrupt
 
@@ -192,11 +192,8 @@ def _write(base: Scenario, axes: list[Axis], rows: list[dict], wall: float, work
     import pandas as pd
 
     root = Path(base.output.dir) / (base.name or "scenario") / "sweeps"
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    tmp = root / f".tmp-{stamp}-{time.monotonic_ns()}"
-    tmp.mkdir()
-    try:
+    folder = NewFolder(root, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    with folder as tmp:
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "sweep.csv", index=False)
         _capacity_curve(table, axes, tmp / "capacity.png")
@@ -205,15 +202,7 @@ def _write(base: Scenario, axes: list[Axis], rows: list[dict], wall: float, work
                 "slowest_point_seconds": float(table["seconds"].max()), "workers": workers, "dask": dask}
         (tmp / "sweep.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
         (tmp / "sweep.html").write_text(_html(base, table, meta, tmp / "capacity.png"), encoding="utf-8")
-        final, n = root / stamp, 1
-        while final.exists():
-            n += 1
-            final = root / f"{stamp}-{n}"
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    return folder.path
 
 
 def _capacity_curve(table, axes: list[Axis], path: Path) -> None:
