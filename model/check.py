@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
 
 from model.plan import Plan
 from model.spec import TerritorySpec
@@ -56,6 +57,51 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         owners = [next(iter(s)) for s in by_label.values() if len(s) == 1]
         if any(len(s) > 1 for s in by_label.values()) or len(owners) != len(set(owners)):
             problems.append("locked units are not grouped as their labels say")
+    if spec.levels:
+        problems += _nesting_violations(spec, plan)
+    return problems
+
+
+def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
+    """Each level: the right number of groups, each inside one parent group, each territory inside one
+    group, every group contiguous and within its balance bounds (bounds x territories it holds)."""
+    geo = spec.geography
+    counts = spec.level_counts()
+    if len(plan.groups) != len(spec.levels):
+        return [f"plan gives {len(plan.groups)} nesting levels, the scenario asks for {len(spec.levels)}"]
+    problems: list[str] = []
+    parent: list[int] | None = None
+    for depth, ((name, per_parent), labels) in enumerate(zip(spec.levels, plan.groups)):
+        labels = list(labels)
+        groups = sorted(set(labels))
+        expected = int(np.prod(counts[: depth + 1]))
+        if len(groups) != expected:
+            problems.append(f"{len(groups)} {name}s, the scenario asks for {expected}")
+        children: dict[int, set[int]] = {}
+        for g in groups:
+            members = [i for i, label in enumerate(labels) if label == g]
+            if parent is not None:
+                above = {parent[i] for i in members}
+                if len(above) != 1:
+                    problems.append(f"{name} {g + 1} spans {len(above)} groups of the level above")
+                children.setdefault(min(above), set()).add(g)
+            if spec.contiguity and not _connected(members, geo.edges):
+                problems.append(f"{name} {g + 1} is not contiguous")
+            q = spec.territories_per_group(depth)
+            for rule in spec.balance:
+                total = float(sum(geo.attributes[rule.attribute][i] for i in members))
+                slack = TOLERANCE * max(1.0, abs(q * rule.upper))
+                if total < q * rule.lower - slack or total > q * rule.upper + slack:
+                    problems.append(f"{name} {g + 1}: {rule.attribute} = {total:.6g} outside "
+                                    f"[{q * rule.lower:.6g}, {q * rule.upper:.6g}]")
+        if parent is not None and any(len(c) != per_parent for c in children.values()):
+            problems.append(f"every group of the level above must hold {per_parent} {name}s")
+        parent = labels
+    finest = parent or []
+    for c in sorted(set(plan.centre_of)):
+        zones = {finest[i] for i, owner in enumerate(plan.centre_of) if owner == c}
+        if len(zones) != 1:
+            problems.append(f"territory of {geo.ids[c]} spans {len(zones)} {spec.levels[-1][0]}s")
     return problems
 
 

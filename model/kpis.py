@@ -54,3 +54,46 @@ def plan_totals(spec: TerritorySpec, table: pd.DataFrame) -> dict:
         totals[f"{rule.attribute}_max_abs_deviation_pct"] = float(np.abs(dev).max())
         totals[f"{rule.attribute}_bounds"] = [rule.lower, rule.upper]
     return totals
+
+
+def group_labels(spec: TerritorySpec, plan: Plan) -> dict[str, list[str]]:
+    """Per nesting level (coarsest first), the group of every unit as a readable code: R01, R01.D03, ...
+    Groups are numbered in order of their first unit, so a plan always gets the same codes."""
+    labels: dict[str, list[str]] = {}
+    prefix = [""] * spec.geography.n
+    for (name, _), groups in zip(spec.levels, plan.groups):
+        numbers: dict[tuple[str, int], int] = {}
+        used: dict[str, int] = {}  # groups numbered so far inside each parent
+        codes = []
+        for i, g in enumerate(groups):
+            key = (prefix[i], g)
+            if key not in numbers:
+                used[prefix[i]] = numbers[key] = used.get(prefix[i], 0) + 1
+            codes.append(f"{prefix[i]}{name[:1].upper()}{numbers[key]:02d}")
+        labels[name] = codes
+        prefix = [c + "." for c in codes]
+    return labels
+
+
+def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:
+    """One row per group of every nesting level: territories, units, balance totals against the group's
+    target and bounds (the territory bounds times the territories it holds), contiguity."""
+    geo = spec.geography
+    rows = []
+    for depth, (name, codes) in enumerate(group_labels(spec, plan).items()):
+        q = spec.territories_per_group(depth)
+        codes = np.asarray(codes)
+        centres = np.asarray(plan.centre_of)
+        for code in sorted(set(codes)):
+            members = np.flatnonzero(codes == code)
+            row: dict = {"level": name, "group": code, "territories": len(set(centres[members])), "units": len(members)}
+            for rule in spec.balance:
+                total = float(geo.attributes[rule.attribute][members].sum())
+                target = float(geo.attributes[rule.attribute].sum()) * q / spec.count
+                row[rule.attribute] = total
+                row[f"{rule.attribute}_target"] = target
+                row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0
+                row[f"{rule.attribute}_within_bounds"] = bool(q * rule.lower - 1e-6 <= total <= q * rule.upper + 1e-6)
+            row["contiguous"] = _connected([int(m) for m in members], geo.edges)
+            rows.append(row)
+    return pd.DataFrame(rows)

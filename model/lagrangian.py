@@ -23,6 +23,11 @@ import numpy as np
 from model.spec import TerritorySpec
 from solvers import interrupt
 
+# From this many units each centre's knapsack is sorted over its nearest units only and valued over all
+# of them by weak duality (_dual_knapsacks): a full sort of n x n per iteration is too slow there.
+DUAL_KNAPSACK_UNITS = 1_500
+NEAR_MIN = 64  # at least this many nearest units per centre are sorted
+
 
 @dataclass(frozen=True)
 class LagrangianBound:
@@ -39,21 +44,25 @@ class _Knapsacks:
     value: np.ndarray  # per candidate centre
     x: np.ndarray  # n x m fractional choice per centre
     reduced: np.ndarray  # n x m reduced cost of forcing unit i into centre j
+    mu: np.ndarray | None = None  # per centre: the price of its capacity (critical ratio)
 
 
-def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper) -> _Knapsacks:
+def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper,
+               weights_by_column: np.ndarray | None = None) -> _Knapsacks:
     """Solve the continuous knapsack of every candidate centre at once (columns of `reduced_cost`);
-    `lower` and `upper` are scalars or one capacity per column."""
+    `centres` gives each column's own row; `lower` and `upper` are scalars or one capacity per column.
+    `weights_by_column` (rows x columns) replaces `weight` when each column has its own rows."""
     n, m = reduced_cost.shape
     cols = np.arange(m)
+    w = weights_by_column if weights_by_column is not None else np.broadcast_to(weight[:, None], (n, m))
     r = reduced_cost.copy()
     own_cost = r[centres, cols].copy()
-    own_weight = weight[centres]
+    own_weight = w[centres, cols]
     r[centres, cols] = np.inf  # the centre itself is forced in, not chosen
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(weight[:, None] > 0, r / weight[:, None], np.where(r < 0, -np.inf, np.inf))
+        ratio = np.where(w > 0, r / w, np.where(r < 0, -np.inf, np.inf))
     order = np.argsort(ratio, axis=0, kind="stable")
-    w_sorted = weight[order]
+    w_sorted = np.take_along_axis(w, order, axis=0)
     r_sorted = np.take_along_axis(r, order, axis=0)
     ratio_sorted = np.take_along_axis(ratio, order, axis=0)
     w_sorted = np.where(np.isfinite(r_sorted), w_sorted, 0.0)
@@ -86,9 +95,50 @@ def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray
     x = np.zeros_like(x_sorted)
     np.put_along_axis(x, order, x_sorted, axis=0)
     x[centres, cols] = 1.0
-    reduced = np.where(np.isfinite(r), r - mu[None, :] * weight[:, None], 0.0)
+    reduced = np.where(np.isfinite(r), r - mu[None, :] * w, 0.0)
     value = np.where(feasible, value, np.inf)
-    return _Knapsacks(value, x, reduced)
+    return _Knapsacks(value, x, reduced, mu)
+
+
+def _dual_knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper,
+                    near: np.ndarray, chosen_only: bool = False) -> _Knapsacks:
+    """Large instances: solve each centre's knapsack on its `near` rows only (K x m, the centre among
+    them) to get its capacity price mu, then value the full knapsack by weak duality:
+        V_j >= own_j + (mu lo_j if mu > 0 else mu hi_j) + sum_i min(0, r_ij - mu w_i)   (i != j)
+    which holds for any mu, so the bound stays valid while the sort touches K rows instead of n."""
+    n, m = reduced_cost.shape
+    cols = np.arange(m)
+    local = np.take_along_axis(reduced_cost, near, axis=0)
+    own_row = np.argmax(near == centres[None, :], axis=0)  # where each centre sits among its near rows
+    ks = _knapsacks(local, weight, own_row, _at(lower, cols), _at(upper, cols), weights_by_column=weight[near])
+    own_weight = weight[centres]
+    lo, hi = _at(lower, cols) - own_weight, _at(upper, cols) - own_weight
+    own_cost = reduced_cost[centres, cols]
+    priced = reduced_cost - ks.mu[None, :] * weight[:, None]
+    priced[centres, cols] = 0.0
+    value = own_cost + np.where(ks.mu > 0, ks.mu * lo, ks.mu * hi) + np.minimum(priced, 0.0).sum(axis=0)
+    feasible = (hi >= -1e-9) & (weight.sum() - own_weight >= lo - 1e-9)
+    x = (priced < 0).astype(float)
+    x[centres, cols] = 1.0
+    reduced = np.maximum(priced, 0.0)
+    reduced[centres, cols] = 0.0
+    return _Knapsacks(np.where(feasible, value, np.inf), x, reduced, ks.mu)
+
+
+def _near_rows(distance: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
+    """Per centre (column) the rows of its nearest units, a few territories' worth; the centre itself
+    always among them."""
+    n, m = distance.shape
+    size = min(n, max(NEAR_MIN, 4 * n // max(k, 1)))
+    near = np.argpartition(distance, size - 1, axis=0)[:size]
+    missing = ~(near == centres[None, :]).any(axis=0)
+    near[-1, missing] = centres[missing]
+    return near
+
+
+def _at(bound, cols: np.ndarray) -> np.ndarray:
+    """A scalar or per-column bound as one value per column."""
+    return np.broadcast_to(np.asarray(bound, dtype=float), cols.shape).astype(float)
 
 
 def lagrangian_bound(
@@ -110,13 +160,17 @@ def lagrangian_bound(
         weight, lower, upper_cap = geo.attributes[spec.balance[0].attribute], lows[0, centres], highs[0, centres]
     else:
         weight, lower, upper_cap = np.ones(n), 0.0, float(n)
-    lam = start.astype(float).copy() if start is not None else np.sort(cost, axis=1)[:, 1].astype(float)
+    lam = start.astype(float).copy() if start is not None else np.partition(cost, 1, axis=1)[:, 1].astype(float)
+    near = _near_rows(geo.distance[:, centres], centres, k) if n >= DUAL_KNAPSACK_UNITS else None
     best, best_lam, best_ks, best_open = -np.inf, lam.copy(), None, ()
     theta, idle = 1.0, 0
     it = 0
     for it in range(1, iterations + 1):
         interrupt.check()
-        ks = _knapsacks(sub - lam[:, None], weight, centres, lower, upper_cap)
+        if near is None:
+            ks = _knapsacks(sub - lam[:, None], weight, centres, lower, upper_cap)
+        else:
+            ks = _dual_knapsacks(sub - lam[:, None], weight, centres, lower, upper_cap, near)
         chosen = np.argsort(ks.value, kind="stable")[:k]
         bound = float(lam.sum() + ks.value[chosen].sum())
         if bound > best:

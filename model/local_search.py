@@ -19,8 +19,9 @@ from solvers import interrupt
 
 
 class _State:
-    def __init__(self, spec: TerritorySpec, centre_of: np.ndarray):
+    def __init__(self, spec: TerritorySpec, centre_of: np.ndarray, zone: np.ndarray | None = None):
         geo = spec.geography
+        self.zone = zone  # with nested levels: units move only between territories of the same zone
         self.spec = spec
         self.cost = spec.cost()
         self.nbrs = geo.neighbours()
@@ -38,6 +39,11 @@ class _State:
         self.centre_of = centre_of.copy()
         # A violation of 1% of the target costs as much as the whole plan: balance comes first.
         self.price = 100.0 * max(float(self.cost.max()), 1.0) * geo.n
+
+    def touching(self, units) -> set[int]:
+        """Territories (centres) adjacent to `units` that they may move to (same zone), their own included."""
+        zone = self.zone
+        return {int(self.centre_of[v]) for u in units for v in self.nbrs[u] if zone is None or zone[v] == zone[u]}
 
     def totals(self) -> dict[int, np.ndarray]:
         return {int(c): self.values[:, self.centre_of == c].sum(axis=1) for c in np.unique(self.centre_of)}
@@ -99,7 +105,7 @@ def repair_contiguity(state: _State) -> None:
                 seed = int(np.flatnonzero(stray)[0])
                 piece = np.flatnonzero(reachable(seed, stray, state.nbrs))
                 stray[piece] = False
-                around = {int(state.centre_of[v]) for u in piece for v in state.nbrs[u]} - {int(c)}
+                around = state.touching(piece) - {int(c)}
                 if not around:
                     continue
                 best = min(around, key=lambda t: state.cost[piece, t].sum())
@@ -123,7 +129,7 @@ def improve(state: _State, max_passes: int = 200, deadline: float | None = None)
             a = int(state.centre_of[u])
             if u == a or state.locked[u]:
                 continue
-            targets = {int(state.centre_of[v]) for v in state.nbrs[u]} - {a}
+            targets = state.touching((u,)) - {a}
             if not targets:
                 continue
             vu = state.values[:, u]
@@ -175,17 +181,17 @@ def perturb(state: _State, rng: np.random.Generator, moves: int) -> None:
         a = int(state.centre_of[u])
         if u == a or state.locked[u]:
             continue
-        targets = sorted({int(state.centre_of[v]) for v in state.nbrs[u]} - {a})
+        targets = sorted(state.touching((u,)) - {a})
         if targets and (not state.spec.contiguity or state.connected_without(u)):
             state.centre_of[u] = targets[int(rng.integers(len(targets)))]
 
 
 def polish(spec: TerritorySpec, centre_of: np.ndarray, seed: int = 0, kicks: int = 0, patience: int = 60,
-           deadline: float | None = None) -> Plan:
+           deadline: float | None = None, zone: np.ndarray | None = None) -> Plan:
     """Repair and improve a (possibly disconnected or unbalanced) plan, then iterate: kick, improve,
     keep the better (penalised) plan; stop after `kicks` kicks, `patience` kicks without gain, or at
     `deadline` (perf_counter seconds). The result may still break balance, so callers check it."""
-    state = _State(spec, np.asarray(centre_of, dtype=int))
+    state = _State(spec, np.asarray(centre_of, dtype=int), zone)
     if spec.contiguity:
         repair_contiguity(state)
     improve(state, deadline=deadline)

@@ -55,17 +55,19 @@ def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int],
         spec, geography=sub_geo, count=len(centres), weight=spec.weight[units], centres=fixed, locks=tuple(locks),
         extra_cost=None if spec.extra_cost is None else spec.extra_cost[np.ix_(units, units)],
         offsets=None if spec.offsets is None else spec.offsets[:, units],
-        limits=tuple(limits),
+        limits=tuple(limits), levels=(),
     )
 
 
-def territory_groups(spec: TerritorySpec, plan: Plan, size: int) -> list[tuple[int, ...]]:
+def territory_groups(spec: TerritorySpec, plan: Plan, size: int,
+                     zone: np.ndarray | None = None) -> list[tuple[int, ...]]:
     """Groups of `size` touching territories, as sorted centre tuples: each pair that shares a border
-    (size 2), or each territory with the size - 1 neighbours it shares most border with."""
+    (size 2), or each territory with the size - 1 neighbours it shares most border with. With `zone`
+    (nested levels) only territories of the same zone are grouped."""
     c = plan.centre_of
     border: dict[tuple[int, int], int] = {}
     for a, b in spec.geography.edges:
-        if c[a] != c[b]:
+        if c[a] != c[b] and (zone is None or zone[a] == zone[b]):
             key = (min(c[a], c[b]), max(c[a], c[b]))
             border[key] = border.get(key, 0) + 1
     if size == 2:
@@ -79,19 +81,20 @@ def territory_groups(spec: TerritorySpec, plan: Plan, size: int) -> list[tuple[i
     return sorted(groups)
 
 
-def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3)) -> Plan:
+def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3),
+                  zone: np.ndarray | None = None) -> Plan:
     """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
     sub-problem's units in the full problem)."""
     current = list(plan.centre_of)
     try:
-        return _sweep(spec, current, solve_exact, budget, sizes)
+        return _sweep(spec, current, solve_exact, budget, sizes, zone)
     except KeyboardInterrupt:
         raise SearchInterrupted(Plan(tuple(current))) from None
 
 
-def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes) -> Plan:
+def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone) -> Plan:
     start = time.perf_counter()
     done: set[tuple[tuple[int, ...], ...]] = set()
     improved = True
@@ -100,7 +103,7 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
         for size in sizes:
             if size > spec.count:
                 continue
-            for group in territory_groups(spec, Plan(tuple(current)), size):
+            for group in territory_groups(spec, Plan(tuple(current)), size, zone):
                 interrupt.check()
                 left = budget - (time.perf_counter() - start)
                 if left <= 0.2:

@@ -12,6 +12,8 @@ class Plan:
     """`centre_of[i]` is the index of the centre unit of unit i's territory."""
 
     centre_of: tuple[int, ...]
+    # With nested levels: per level (coarsest first) the group label of every unit.
+    groups: tuple[tuple[int, ...], ...] = ()
 
     @property
     def centres(self) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import SearchInterrupted, TerritorySpec
+from model.tree_partition import tree_partition
 from model.territory_model import (
     build_territory_model,
     contiguity_separator,
@@ -41,6 +42,10 @@ EXACT_MAX_PAIRS = 750_000  # above this many pairs left after fixing, building t
 # Neighbour separator rows from the start pay off on small models (fewer cut rounds) and slow the LP
 # of large ones (measured on the county benchmark): used when at most this many pairs are left.
 SEPARATOR_PAIRS_MAX = 8_000
+# From this many units (or with nested levels) the first plan comes from spanning-tree cuts
+# (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
+TREE_UNITS = 1_500
+TREE_STARTS = 3
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
@@ -130,6 +135,36 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
     return best, fallback
 
 
+def uses_tree_partition(spec: TerritorySpec) -> bool:
+    """Large (or nested) problems with free centres and nothing that ties units to a territory."""
+    plain = spec.centres is None and not spec.locks and not spec.limits and spec.offsets is None
+    return plain and bool(spec.balance) and (bool(spec.levels) or spec.geography.n >= TREE_UNITS)
+
+
+def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float) -> Plan | None:
+    """The best of a few balanced spanning-tree partitions (nested by the spec's levels), each polished
+    by local search that keeps units inside their group of the finest level."""
+    start = time.perf_counter()
+    cost = spec.cost()
+    best: Plan | None = None
+    try:
+        for s in range(TREE_STARTS):
+            if best is not None and time.perf_counter() - start > budget / 2:
+                break
+            part = tree_partition(spec, spec.level_counts(), seed=options.seed + s, deadline=start + budget)
+            if part is None:
+                break
+            zone = part.labels[-2] if spec.levels else None
+            plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=30, patience=10,
+                          deadline=start + budget, zone=zone)
+            plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
+            if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
+                best = plan
+    except KeyboardInterrupt:
+        raise SearchInterrupted(best) from None
+    return best
+
+
 def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: float, cycles: int = 4) -> Plan | None:
     """When no start reached the balance band (large instances with very uneven units), alternate
     ejection chains and local search from the best unbalanced plan."""
@@ -146,12 +181,13 @@ def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: flo
 
 
 def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, multipliers: np.ndarray | None,
-              seconds: float):
+              seconds: float, iterations: int = 400):
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
     LP relaxation was solved."""
     upper = plan.objective(spec.cost())
     lag = lagrangian_bound(spec, upper=upper, start=multipliers if multipliers is not None else
-                           spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)], time_limit=seconds)
+                           spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)], time_limit=seconds,
+                           iterations=iterations)
     allowed = lag.allowed
     if allowed is not None and relaxation is not None:
         fixing = reduced_cost_fixing(spec, relaxation, upper)
@@ -162,13 +198,19 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     return allowed, lag
 
 
+def _pairs(spec: TerritorySpec, allowed: np.ndarray | None) -> int:
+    """Assignment pairs the exact model would have: those left by fixing, or all."""
+    n = spec.geography.n
+    return int(allowed.sum()) if allowed is not None else n * (spec.count if spec.centres is not None else n)
+
+
 def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan | None = None,
                 progress: Callable[[Progress], None] | None = None,
                 allowed: np.ndarray | None = None) -> tuple[Plan | None, SolveResult, float]:
     """Build the model (only `allowed` pairs), warm-start it from `warm`, solve with lazy contiguity
     cuts. Returns the plan (None if none found), the result in the user's units, and the build time."""
     t = time.perf_counter()
-    pairs = int(allowed.sum()) if allowed is not None else spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n)
+    pairs = _pairs(spec, allowed)
     m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
     result = engine.solve(
@@ -251,9 +293,13 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             t = time.perf_counter()
             relaxation = solve_relaxation(spec, engine, replace(options, time_limit=0.2 * limit))
             clock("relaxation", t)
-        say("first plan: local search from several starts")
         t = time.perf_counter()
-        best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
+        if uses_tree_partition(spec):
+            say("first plan: balanced spanning-tree partitions, then local search")
+            best = tree_first_plan(spec, options, 0.2 * limit)
+        else:
+            say("first plan: local search from several starts")
+            best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
 
@@ -262,6 +308,10 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             t = time.perf_counter()
             allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit)
             clock("bound", t)
+        # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
+        # neighbourhood search and then to the Lagrangian bound.
+        heuristic_only = bool(spec.levels) or _pairs(spec, allowed) > EXACT_MAX_PAIRS
+        lns_budget = 0.6 * (limit - (time.perf_counter() - t0)) if heuristic_only else 0.25 * limit
 
         if (best or fallback) is not None and spec.count > 1:
             say("neighbourhood search: re-solving pairs of adjacent territories")
@@ -276,14 +326,24 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                     raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
                 return found
 
-            improved = improve_pairs(spec, best or fallback, exact, 0.25 * limit)
+            start = best or fallback
+            zone = np.asarray(start.groups[-1]) if spec.levels else None
+            improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone), groups=start.groups)
             clock("neighbourhood", t)
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 best = improved
-                t = time.perf_counter()
-                allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit)
-                clock("bound", t)
+                if not heuristic_only:
+                    t = time.perf_counter()
+                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit)
+                    clock("bound", t)
+        left = limit - (time.perf_counter() - t0)
+        if heuristic_only and best is not None and left > 1.0:
+            say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
+            t = time.perf_counter()
+            allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, left - 0.5,
+                                     iterations=1_000_000)
+            clock("bound", t)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
         found = getattr(stop, "plan", None)
@@ -294,8 +354,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     if interrupted:
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
-    n = spec.geography.n
-    pairs = int(allowed.sum()) if allowed is not None else n * (spec.count if spec.centres is not None else n)
+    pairs = _pairs(spec, allowed)
+    if spec.levels:  # the exact model has no nesting; its bound would be for fixed groups, not valid
+        return _interrupted_outcome(
+            spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen, Termination.TIME_LIMIT,
+            "Lagrangian bound of the territories without the nesting (assignment rows relaxed, a continuous "
+            "knapsack per centre): valid because dropping the nesting only enlarges the set of plans")
     if pairs > EXACT_MAX_PAIRS:  # with no plan yet, saying so beats a model that does not fit in memory
         say(f"exact model skipped: {pairs:,} pairs left after fixing (more than {EXACT_MAX_PAIRS:,})")
         return _interrupted_outcome(

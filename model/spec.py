@@ -80,6 +80,20 @@ class TerritorySpec:
     extra_cost: np.ndarray | None = None  # n x n, added to compactness
     offsets: np.ndarray | None = None  # len(balance) x n, per centre unit
     limits: tuple[Limit, ...] = ()
+    # Nested levels above the territories, coarsest first: (name, groups per parent group), e.g.
+    # (("region", 6), ("district", 5)); each group holds the same number of territories.
+    levels: tuple[tuple[str, int], ...] = ()
+
+    def level_counts(self) -> tuple[int, ...]:
+        """Parts per parent at every level down to the territories: (6, 5, 6) for 180 territories
+        in 6 regions of 5 districts; (count,) without levels."""
+        counts = tuple(c for _, c in self.levels)
+        per_group = self.count // max(1, int(np.prod(counts))) if counts else self.count
+        return counts + (per_group,)
+
+    def territories_per_group(self, depth: int) -> int:
+        """How many territories one group of level `depth` (0 = coarsest) holds."""
+        return int(np.prod(self.level_counts()[depth + 1:]))
 
     def compactness(self) -> np.ndarray:
         """compactness[i, j]: weight of unit i times its distance to centre j to the power."""

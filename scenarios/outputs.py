@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.maps import draw_change_map, draw_map, draw_pdf, territory_colours
-from model.kpis import plan_totals, territory_kpis
+from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
 from scenarios.prepare import Prepared
@@ -33,17 +33,33 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     territory = [names[c] for c in plan.centre_of]
     centre_ids = [geo.ids[c] for c in plan.centre_of]
     assignment = pd.DataFrame({"unit": list(geo.ids), "territory": territory, "centre": centre_ids})
+    groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
+    for level, codes in groups.items():
+        assignment[level] = codes
     assignment.to_csv(folder / "assignment.csv", index=False)
 
     table = territory_kpis(spec, plan, names)
+    for level, codes in groups.items():
+        table.insert(1, level, table["centre"].map(dict(zip(geo.ids, codes))))
     totals = plan_totals(spec, table)
     table.to_csv(folder / "kpis.csv", index=False)
+    levels = level_kpis(spec, plan) if spec.levels else None
+    if levels is not None:
+        levels.to_csv(folder / "levels.csv", index=False)
+        for level, _ in spec.levels:
+            part = levels[levels["level"] == level]
+            totals[f"{level}s"] = int(len(part))
+            for rule in spec.balance:
+                totals[f"{level}_{rule.attribute}_max_abs_deviation_pct"] = float(part[f"{rule.attribute}_deviation_pct"].abs().max())
+            totals[f"{level}s_contiguous"] = bool(part["contiguous"].all())
 
     units = frame.copy()
     keep = [c for c in [prepared.scenario.units.label, *geo.attributes] if c and c in units.columns]
     units = gpd.GeoDataFrame(units[keep], geometry=frame.geometry, crs=frame.crs)
     units["territory"] = territory
     units["centre"] = centre_ids
+    for level, codes in groups.items():
+        units[level] = codes
     units = units.reset_index()
     units.to_file(folder / "territories.gpkg", layer="units", driver="GPKG")
     dissolved = units[["territory", "geometry"]].dissolve(by="territory").reset_index()
@@ -55,7 +71,9 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
         totals["redesign"] = write_redesign(prepared, plan, folder, units, table, names)
         totals["objective_with_disruption_price"] = plan.objective(spec.cost())
     (folder / "kpis.json").write_text(
-        json.dumps({"territories": table.to_dict(orient="records"), "plan": totals}, indent=2, default=_jsonable)
+        json.dumps({"territories": table.to_dict(orient="records"), "plan": totals,
+                    **({"levels": levels.to_dict(orient="records")} if levels is not None else {})},
+                   indent=2, default=_jsonable)
     )
     return totals
 
@@ -148,6 +166,8 @@ def write_exports(prepared: Prepared, plan: Plan, folder: Path, gis: list[str]) 
     geo = prepared.geography
     names = territory_names(prepared, plan)
     units = pd.DataFrame({"unit_id": list(geo.ids), "territory": [names[c] for c in plan.centre_of]})
+    for level, codes in group_labels(prepared.spec, plan).items():
+        units[level] = codes
     redesign = prepared.redesign
     if redesign is not None:
         reps = redesign.unit_reps(plan)

@@ -165,6 +165,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         rules.append(BalanceRule(b.attribute, lo, hi, b.tolerance))
     w = scenario.objective.weight
     weight = geo.attributes[w] if w else np.ones(geo.n)
+    levels = _levels(scenario, count, centres is not None or bool(locks))
     return TerritorySpec(
         geography=geo,
         count=count,
@@ -175,7 +176,26 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         centres=centres,
         locks=locks,
         names=names,
+        levels=levels,
     )
+
+
+def _levels(scenario: Scenario, count: int, tied: bool) -> tuple[tuple[str, int], ...]:
+    """The nesting levels, checked against the territory count."""
+    nesting = scenario.territories.nesting
+    if not nesting:
+        return ()
+    groups = int(np.prod([lv.count for lv in nesting]))
+    names = " x ".join(f"{lv.count} {lv.name}s" for lv in nesting)
+    if count % groups:
+        lower, upper = count // groups * groups, (count // groups + 1) * groups
+        raise ScenarioError(f"territories.nesting: {names} make {groups} groups, which cannot share {count} territories "
+                            f"equally; use {lower or upper} or {upper} territories, or change the nesting")
+    if tied:
+        raise ScenarioError("territories.nesting needs free centres and no locked units (not supported together yet)")
+    if not scenario.balance:
+        raise ScenarioError("territories.nesting needs at least one balance rule (the levels are balanced on it)")
+    return tuple((lv.name, lv.count) for lv in nesting)
 
 
 def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):

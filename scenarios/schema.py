@@ -60,6 +60,13 @@ class CentreConfig(Strict):
         return self
 
 
+class LevelConfig(Strict):
+    """One nesting level above the territories (e.g. regions, then districts within each region)."""
+
+    name: str = Field(min_length=1, description="what a group of this level is called (region, district, ...)")
+    count: int = Field(ge=1, description="groups of this level in each group of the level above (the top: in all)")
+
+
 class TerritoriesConfig(Strict):
     """How many territories, where they are centred, and units that must stay put."""
 
@@ -72,6 +79,9 @@ class TerritoriesConfig(Strict):
     locked: dict[str, str] = Field(
         default_factory=dict, description="unit id -> territory name; free centres: same name together, names apart"
     )
+    nesting: list[LevelConfig] = Field(
+        default_factory=list, description="levels above the territories, coarsest first (e.g. 6 regions, 5 districts "
+        "each); every group holds the same number of territories and is balanced and contiguous too")
 
 
 class BalanceConfig(Strict):
