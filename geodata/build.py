@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 
 from geodata.adjacency import join_islands, polygon_edges, read_edges
-from geodata.distances import great_circle_km, planar, read_matrix
+from geodata.distances import DENSE_MAX_UNITS, great_circle_km, lazy_distance, planar, read_matrix
 from geodata.instance import Geography
 from geodata.read_units import representative_xy
 
@@ -27,6 +27,8 @@ def build_geography(
     x, y, geographic = representative_xy(frame)
     if matrix_path is not None:
         distance, unit = read_matrix(matrix_path, ids, matrix_column), matrix_unit
+    elif len(ids) > DENSE_MAX_UNITS:
+        distance, unit = lazy_distance(x, y, geographic, frame.crs)
     elif geographic:
         distance, unit = great_circle_km(x, y), "km"
     else:

@@ -13,6 +13,63 @@ from geodata.errors import GeodataError
 from geodata.read_units import short_list
 
 EARTH_RADIUS_KM = 6371.0088
+# Above this many units no n x n matrix is stored (33,000 ZIP cells would need 8.7 GB): distances are
+# computed from the coordinates when asked (LazyPairs).
+DENSE_MAX_UNITS = 6_000
+
+
+class LazyPairs:
+    """An n x n matrix that is never stored: `value(rows, cols)` computes entries (broadcast arrays)
+    on demand. Indexing follows numpy for the forms the models use: m[i, j], m[rows, j], m[:, cols],
+    m[np.ix_(a, b)] and paired arrays m[a, b]."""
+
+    def __init__(self, n: int, value, largest: float, points: np.ndarray | None = None, chord=None):
+        self.n = n
+        self.shape = (n, n)
+        self._value = value
+        self._largest = largest
+        # For neighbour searches (scipy cKDTree): coordinates in which Euclidean distance grows with this
+        # matrix's distance, and `chord(d)` turning a distance into that Euclidean radius.
+        self.points = points
+        self.chord = chord
+
+    def __getitem__(self, key):
+        rows, cols = key
+        r_slice, c_slice = isinstance(rows, slice), isinstance(cols, slice)
+        r = np.arange(self.n)[rows] if r_slice else np.asarray(rows)
+        c = np.arange(self.n)[cols] if c_slice else np.asarray(cols)
+        if (r_slice and c.ndim == 1) or (c_slice and r.ndim == 1) or (r_slice and c_slice):
+            r, c = r[:, None], c[None, :]  # numpy: a slice and an array index make an outer product
+        out = self._value(r, c)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def max(self) -> float:
+        """An upper bound on every entry (for penalty scales)."""
+        return self._largest
+
+    def scaled(self, weight: np.ndarray, power: int) -> LazyPairs:
+        """weight[i] * self[i, j] ** power, lazily (the compactness cost)."""
+        return LazyPairs(self.n, lambda r, c: weight[r] * self._value(r, c) ** power,
+                         float(np.max(weight, initial=0.0)) * self._largest ** power)
+
+
+def lazy_distance(x: np.ndarray, y: np.ndarray, geographic: bool, crs: CRS | None) -> tuple[LazyPairs, str]:
+    """Great-circle (km) or planar distances computed on demand, and their unit."""
+    if geographic:
+        lam, phi = np.radians(x), np.radians(y)
+
+        def value(r, c):
+            a = np.sin((phi[r] - phi[c]) / 2) ** 2 + np.cos(phi[r]) * np.cos(phi[c]) * np.sin((lam[r] - lam[c]) / 2) ** 2
+            return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+        sphere = EARTH_RADIUS_KM * np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+        chord = lambda d: 2 * EARTH_RADIUS_KM * np.sin(np.minimum(d, np.pi * EARTH_RADIUS_KM) / (2 * EARTH_RADIUS_KM))  # noqa: E731
+        return LazyPairs(len(x), value, np.pi * EARTH_RADIUS_KM, sphere, chord), "km"
+    unit = crs.axis_info[0].unit_name if crs is not None and crs.axis_info else "unit"
+    scale = 1000.0 if unit in ("metre", "meter") else 1.0
+    diagonal = float(np.hypot(np.ptp(x), np.ptp(y))) / scale
+    return LazyPairs(len(x), lambda r, c: np.hypot(x[r] - x[c], y[r] - y[c]) / scale, diagonal,
+                     np.column_stack([x, y]) / scale, lambda d: d), ("km" if scale == 1000.0 else unit)
 
 
 def great_circle_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

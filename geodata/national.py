@@ -8,7 +8,9 @@ a sales potential from real city populations (GeoNames, through the PyPI package
 
 Potential rule (documented here and in the README): a county's potential is the population of the
 GeoNames cities (15,000 people and more) inside it plus a floor of 10,000 for the rest of its people and
-businesses; a ZIP cell gets the cities inside it plus an equal share of its county's floor. GeoNames
+businesses. A ZIP cell gets an equal share of its county's floor plus a share of every city near it: a
+city's population is split equally among its nearest ZIP points, one per 25,000 people (at least one), so
+that Los Angeles (3.9 million people) spreads over its 156 nearest ZIP cells instead of landing on one. GeoNames
 lists New York City and its boroughs, so the city entry is left out. Counties too small for the 1:10M
 boundaries (Falls Church, VA) are left out. Tarballs are
 pinned by version and checked against the registry's sha512 before use.
@@ -38,6 +40,7 @@ US_ATLAS = ("us-atlas", "3.0.1")
 VEGA_DATASETS = ("vega-datasets", "3.2.1")
 NOT_CONTIGUOUS = {"02", "15", "60", "66", "69", "72", "78"}  # Alaska, Hawaii, territories
 COUNTY_FLOOR = 10_000.0
+PEOPLE_PER_ZIP = 25_000.0  # a city's population is shared among its nearest ZIP points, one per this many
 CRS = "EPSG:5070"  # NAD83 / Conus Albers: equal-area, metres, for the contiguous states
 
 
@@ -108,6 +111,20 @@ def _city_population(areas: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> np.nda
     return sums.reindex(areas.index, fill_value=0).to_numpy(dtype=float)
 
 
+def _spread_cities(points: np.ndarray, towns: gpd.GeoDataFrame) -> np.ndarray:
+    """City population per cell (one ZIP point each): every city split equally among its nearest ZIP
+    points, one per PEOPLE_PER_ZIP people (at least one)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points)
+    people = np.zeros(len(points))
+    for x, y, population in zip(towns.geometry.x, towns.geometry.y, towns["population"]):
+        m = int(min(len(points), max(1, round(population / PEOPLE_PER_ZIP))))
+        _, nearest = tree.query((x, y), k=m)
+        np.add.at(people, np.atleast_1d(nearest), population / m)
+    return people
+
+
 def zip_cells(county_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """ZIP points as Voronoi cells within the county that holds them, so every county is covered (ZIPs
     sharing a point are merged; a county with no ZIP point is one cell named C<fips>)."""
@@ -122,6 +139,7 @@ def zip_cells(county_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = joined.groupby("key", sort=False).agg(zip=("zip_code", "first"), zips=("zip_code", " ".join),
                                                   fips=("fips", "first"), geometry=("geometry", "first"))
     sites = gpd.GeoDataFrame(first.reset_index(drop=True), geometry="geometry", crs=CRS)
+    sites["px"], sites["py"] = sites.geometry.x, sites.geometry.y  # the ZIP point, kept for the potential
     county_geom = county_frame.set_index("fips").geometry
     geoms = list(sites.geometry)
     for fips, members in sites.groupby("fips").groups.items():  # Voronoi within each county: it is covered
@@ -137,11 +155,13 @@ def zip_cells(county_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             geoms[i] = cell.intersection(area) if cell is not None else shapely.Polygon()
     sites["geometry"] = [_polygonal(g) for g in geoms]
     empty = sorted(set(county_frame["fips"]) - set(sites["fips"]))  # counties with no ZIP point: one cell
+    inner = [county_geom[f].representative_point() for f in empty]
     extra = gpd.GeoDataFrame({"zip": [f"C{f}" for f in empty], "zips": "", "fips": empty,
+                              "px": [p.x for p in inner], "py": [p.y for p in inner],
                               "geometry": [county_geom[f] for f in empty]}, crs=CRS)
     sites = pd.concat([sites, extra], ignore_index=True)
     sites = gpd.GeoDataFrame(sites[~sites.geometry.is_empty].reset_index(drop=True), geometry="geometry", crs=CRS)
-    sites["city_population"] = _city_population(sites, cities())
+    sites["city_population"] = _spread_cities(sites[["px", "py"]].to_numpy(), cities())
     per_county = sites.groupby("fips")["zip"].transform("count")
     sites["potential"] = sites["city_population"] + COUNTY_FLOOR / per_county
     return sites[["zip", "zips", "fips", "city_population", "potential", "geometry"]]

@@ -15,9 +15,11 @@ from model.local_search import _State
 from model.spec import TerritorySpec
 
 
-def repair_balance(spec: TerritorySpec, centre_of: np.ndarray, deadline: float, rounds: int = 400) -> np.ndarray:
-    """A plan with no more (usually much less) balance violation than `centre_of`, contiguity kept."""
-    state = _State(spec, np.asarray(centre_of, dtype=int))
+def repair_balance(spec: TerritorySpec, centre_of: np.ndarray, deadline: float, rounds: int = 400,
+                   zone: np.ndarray | None = None) -> np.ndarray:
+    """A plan with no more (usually much less) balance violation than `centre_of`, contiguity kept
+    (and, with `zone`, every unit inside its zone)."""
+    state = _State(spec, np.asarray(centre_of, dtype=int), zone)
     current = _violation(state)
     for _ in range(rounds):
         if current <= 1e-12 or time.perf_counter() > deadline:
@@ -55,7 +57,7 @@ def _touching(state: _State) -> dict[int, set[int]]:
         cu = int(state.centre_of[u])
         for v in state.nbrs[u]:
             cv = int(state.centre_of[v])
-            if cv != cu:
+            if cv != cu and (state.zone is None or state.zone[u] == state.zone[v]):
                 touching.setdefault(cu, set()).add(cv)
     return touching
 

@@ -45,6 +45,22 @@ class _Knapsacks:
     x: np.ndarray  # n x m fractional choice per centre
     reduced: np.ndarray  # n x m reduced cost of forcing unit i into centre j
     mu: np.ndarray | None = None  # per centre: the price of its capacity (critical ratio)
+    priced: np.ndarray | None = None  # weak-duality knapsacks: r - mu w (x and reduced derive from it)
+
+    def chosen_x(self, chosen: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """The units each chosen centre takes (n x len(chosen))."""
+        if self.priced is None:
+            return self.x[:, chosen]
+        x = (self.priced[:, chosen] < 0).astype(float)
+        x[centres[chosen], np.arange(len(chosen))] = 1.0
+        return x
+
+    def reduced_costs(self, centres: np.ndarray) -> np.ndarray:
+        if self.priced is None:
+            return self.reduced
+        reduced = np.maximum(self.priced, 0.0)
+        reduced[centres, np.arange(len(centres))] = 0.0
+        return reduced
 
 
 def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper,
@@ -101,7 +117,7 @@ def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray
 
 
 def _dual_knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray, lower, upper,
-                    near: np.ndarray, chosen_only: bool = False) -> _Knapsacks:
+                    near: np.ndarray) -> _Knapsacks:
     """Large instances: solve each centre's knapsack on its `near` rows only (K x m, the centre among
     them) to get its capacity price mu, then value the full knapsack by weak duality:
         V_j >= own_j + (mu lo_j if mu > 0 else mu hi_j) + sum_i min(0, r_ij - mu w_i)   (i != j)
@@ -118,11 +134,7 @@ def _dual_knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.nd
     priced[centres, cols] = 0.0
     value = own_cost + np.where(ks.mu > 0, ks.mu * lo, ks.mu * hi) + np.minimum(priced, 0.0).sum(axis=0)
     feasible = (hi >= -1e-9) & (weight.sum() - own_weight >= lo - 1e-9)
-    x = (priced < 0).astype(float)
-    x[centres, cols] = 1.0
-    reduced = np.maximum(priced, 0.0)
-    reduced[centres, cols] = 0.0
-    return _Knapsacks(np.where(feasible, value, np.inf), x, reduced, ks.mu)
+    return _Knapsacks(np.where(feasible, value, np.inf), None, None, ks.mu, priced)
 
 
 def _near_rows(distance: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
@@ -180,7 +192,7 @@ def lagrangian_bound(
             idle += 1
             if idle >= 20:
                 theta, idle = theta / 2, 0
-        g = 1.0 - ks.x[:, chosen].sum(axis=1)
+        g = 1.0 - ks.chosen_x(chosen, centres).sum(axis=1)
         norm = float(g @ g)
         if norm < 1e-12 or theta < 1e-6 or (time_limit is not None and time.perf_counter() - t0 > time_limit):
             break
@@ -200,7 +212,7 @@ def _fixing(bound: float, ks: _Knapsacks, centres: np.ndarray, k: int, n: int, u
     closed = np.ones(len(centres), dtype=bool)
     closed[order[:k]] = False
     open_penalty[closed] = np.maximum(0.0, ks.value[closed] - kth)
-    forced = bound + np.maximum(0.0, ks.reduced) + open_penalty[None, :]
+    forced = bound + np.maximum(0.0, ks.reduced_costs(centres)) + open_penalty[None, :]
     margin = 1e-6 * max(1.0, abs(upper))
     ok = forced <= upper + margin
     ok &= np.isfinite(ks.value)[None, :]

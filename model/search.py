@@ -18,14 +18,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, repair_balance
 from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
+from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import SearchInterrupted, TerritorySpec
+from model.transport import balanced_assignment
 from model.tree_partition import tree_partition
 from model.territory_model import (
     build_territory_model,
@@ -46,6 +49,8 @@ SEPARATOR_PAIRS_MAX = 8_000
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
 TREE_STARTS = 3
+ALLOCATION_ROUNDS = 8
+ALLOCATION_MARGINS = (0.2, 0.5, 0.8)  # shares of the balance band's half-width the allocation LP keeps free
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
@@ -158,11 +163,37 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float) 
             plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=30, patience=10,
                           deadline=start + budget, zone=zone)
             plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
+            plan = _allocate(spec, plan, zone, start + budget)
             if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best
+
+
+def _allocate(spec: TerritorySpec, plan: Plan, zone: np.ndarray | None, deadline: float,
+              rounds: int = ALLOCATION_ROUNDS) -> Plan:
+    """Location-allocation from a valid plan: reassign units to its centres by the balanced transportation
+    LP (model.transport), repair contiguity and balance, re-centre; keep each round that is valid and
+    better. Spanning-tree plans are balanced but not compact; this is what makes them compact."""
+    cost = spec.cost()
+    for _ in range(rounds):
+        found = []
+        for margin in ALLOCATION_MARGINS:  # aim further inside the band until rounding + repair stay valid
+            if time.perf_counter() > deadline:
+                break
+            owner = balanced_assignment(spec, np.asarray(plan.centre_of), zone, margin)
+            if owner is None:
+                continue
+            candidate = replace(polish(spec, owner, deadline=deadline, zone=zone), groups=plan.groups)
+            if is_valid(spec, candidate):
+                found.append(candidate)
+                break
+        best = min(found, key=lambda p: p.objective(cost), default=None)
+        if best is None or best.objective(cost) >= plan.objective(cost) * (1 - 1e-4):
+            break
+        plan = best
+    return plan
 
 
 def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: float, cycles: int = 4) -> Plan | None:
@@ -185,9 +216,10 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
     LP relaxation was solved."""
     upper = plan.objective(spec.cost())
-    lag = lagrangian_bound(spec, upper=upper, start=multipliers if multipliers is not None else
-                           spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)], time_limit=seconds,
-                           iterations=iterations)
+    start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
+    if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
+        return None, sparse_lagrangian_bound(spec, start, upper, iterations=iterations, time_limit=seconds)
+    lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations)
     allowed = lag.allowed
     if allowed is not None and relaxation is not None:
         fixing = reduced_cost_fixing(spec, relaxation, upper)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geodata.distances import LazyPairs
 from geodata.instance import Geography
 
 
@@ -97,7 +98,10 @@ class TerritorySpec:
 
     def compactness(self) -> np.ndarray:
         """compactness[i, j]: weight of unit i times its distance to centre j to the power."""
-        return self.weight[:, None] * self.geography.distance**self.power
+        distance = self.geography.distance
+        if isinstance(distance, LazyPairs):  # large geographies: computed on demand
+            return distance.scaled(self.weight, self.power)
+        return self.weight[:, None] * distance**self.power
 
     def cost(self) -> np.ndarray:
         """The objective's coefficient of (unit i, centre j): compactness plus priced disruption."""

@@ -259,6 +259,12 @@ def _report(record) -> None:
     out.print(table)
     bound = f"{record.bound:,.6g}" if record.bound is not None else "none proven"
     out.print(f"objective {record.objective:,.6g}  lower bound {bound}  gap {gap}", highlight=False)
+    totals = json.loads((record.folder / "kpis.json").read_text())["plan"]
+    for level in manifest["resolved_scenario"]["territories"].get("nesting") or []:
+        name = level["name"]
+        worst = ", ".join(f"{a} worst deviation {totals[f'{name}_{a}_max_abs_deviation_pct']:.2f}%" for a in attributes)
+        joined = "all contiguous" if totals[f"{name}s_contiguous"] else "NOT all contiguous"
+        out.print(f"{name}s: {totals[f'{name}s']}, {worst}, {joined} (levels.csv)", highlight=False)
     cov = manifest.get("coverage")
     if cov:
         today = f" (today's plan {cov['current_margin']:,.0f})" if cov.get("current_margin") is not None else ""

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 
 from geodata.build import build_geography, locate
+from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units
 from model.coverage import build_options
@@ -83,6 +84,9 @@ def prepare(scenario: Scenario) -> Prepared:
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
     inputs = None
+    if scenario.reps is not None and len(frame) > DENSE_MAX_UNITS:
+        raise ScenarioError(f"{Path(u.path).name}: {len(frame):,} units; a redesign (reps, alignment, accounts) works on "
+                            f"at most {DENSE_MAX_UNITS:,} units for now; use a coarser geography (e.g. counties)")
     if scenario.reps is not None:
         clash = sorted(set(aggregated) & set(frame.columns))
         if clash:

@@ -127,3 +127,24 @@ def georgia_spec():
     geo = build_geography(frame, ["TotPop90"])
     lo, hi = balance_bounds(geo.attributes["TotPop90"], 10, 0.05)
     return TerritorySpec(geo, 10, (BalanceRule("TotPop90", lo, hi, 0.05),), weight=geo.attributes["TotPop90"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=random_grid_specs(min_rows=2, min_k=2), scale=st.sampled_from([0.0, 0.5, 1.0, 3.0]))
+def test_sparse_bound_on_lazy_distances_is_valid(spec, scale):
+    """The bound for geographies without an n x n matrix (KD-tree pairs, distances on demand) never
+    exceeds the brute-force optimum, from any start."""
+    from geodata.distances import lazy_distance
+    from model.lagrangian_sparse import sparse_lagrangian_bound
+
+    found = brute_force_plan(spec)
+    if found is None:
+        return
+    plan, optimum = found
+    geo = spec.geography
+    lazy, _ = lazy_distance(geo.x, geo.y, False, geo.frame.crs)
+    assert np.allclose(lazy[:, :], geo.distance)
+    lazy_spec = replace(spec, geography=replace(geo, distance=lazy))
+    start = scale * spec.cost()[np.arange(geo.n), np.asarray(plan.centre_of)]
+    bound = sparse_lagrangian_bound(lazy_spec, start, optimum, iterations=100).bound
+    assert bound <= optimum * (1 + 1e-9) + 1e-9
