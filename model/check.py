@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from model.plan import Plan
 from model.spec import TerritorySpec
@@ -31,17 +33,21 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
             problems.append(f"centre {geo.ids[c] if 0 <= c < geo.n else c} is not in its own territory")
     if spec.centres is not None and sorted(spec.centres) != centres:
         problems.append("territory centres differ from the fixed centres")
+    owner = np.asarray(centre_of)
+    if owner.min() < 0 or owner.max() >= geo.n:
+        return problems + ["plan names a centre outside the geography"]
+    sums = [np.bincount(owner, weights=geo.attributes[rule.attribute], minlength=geo.n) for rule in spec.balance]
+    pieces = pieces_by_label(owner, geo.edges) if spec.contiguity else {}
     for c in centres:
-        members = [i for i, owner in enumerate(centre_of) if owner == c]
         for r, rule in enumerate(spec.balance):
             held = float(spec.offsets[r, c]) if spec.offsets is not None else 0.0  # e.g. locked accounts
-            total = held + float(sum(geo.attributes[rule.attribute][i] for i in members))
+            total = held + float(sums[r][c])
             slack = TOLERANCE * max(1.0, abs(rule.upper))
             if total < rule.lower - slack or total > rule.upper + slack:
                 problems.append(
                     f"territory of {geo.ids[c]}: {rule.attribute} = {total:.6g} outside [{rule.lower:.6g}, {rule.upper:.6g}]"
                 )
-        if spec.contiguity and not _connected(members, geo.edges):
+        if spec.contiguity and pieces.get(c, 1) > 1:
             problems.append(f"territory of {geo.ids[c]} is not contiguous")
     for limit in spec.limits:
         used = sum(float(limit.coef[i, c]) for i, c in enumerate(centre_of))
@@ -70,39 +76,63 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
     if len(plan.groups) != len(spec.levels):
         return [f"plan gives {len(plan.groups)} nesting levels, the scenario asks for {len(spec.levels)}"]
     problems: list[str] = []
-    parent: list[int] | None = None
+    parent: np.ndarray | None = None
     for depth, ((name, per_parent), labels) in enumerate(zip(spec.levels, plan.groups)):
-        labels = list(labels)
-        groups = sorted(set(labels))
+        labels = np.asarray(labels)
+        groups = np.unique(labels)
         expected = int(np.prod(counts[: depth + 1]))
         if len(groups) != expected:
             problems.append(f"{len(groups)} {name}s, the scenario asks for {expected}")
-        children: dict[int, set[int]] = {}
+        pieces = pieces_by_label(labels, geo.edges) if spec.contiguity else {}
+        q = spec.territories_per_group(depth)
+        sums = {rule.attribute: dict(zip(*_totals(labels, geo.attributes[rule.attribute]))) for rule in spec.balance}
         for g in groups:
-            members = [i for i, label in enumerate(labels) if label == g]
-            if parent is not None:
-                above = {parent[i] for i in members}
-                if len(above) != 1:
-                    problems.append(f"{name} {g + 1} spans {len(above)} groups of the level above")
-                children.setdefault(min(above), set()).add(g)
-            if spec.contiguity and not _connected(members, geo.edges):
+            g = int(g)
+            if pieces.get(g, 1) > 1:
                 problems.append(f"{name} {g + 1} is not contiguous")
-            q = spec.territories_per_group(depth)
             for rule in spec.balance:
-                total = float(sum(geo.attributes[rule.attribute][i] for i in members))
+                total = float(sums[rule.attribute][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
                     problems.append(f"{name} {g + 1}: {rule.attribute} = {total:.6g} outside "
                                     f"[{q * rule.lower:.6g}, {q * rule.upper:.6g}]")
-        if parent is not None and any(len(c) != per_parent for c in children.values()):
-            problems.append(f"every group of the level above must hold {per_parent} {name}s")
+        if parent is not None:
+            inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
+            spans = np.unique(inside[:, 0], return_counts=True)
+            for g, times in zip(*spans):
+                if times != 1:
+                    problems.append(f"{name} {int(g) + 1} spans {int(times)} groups of the level above")
+            _, per = np.unique(inside[:, 1], return_counts=True)
+            if (per != per_parent).any():
+                problems.append(f"every group of the level above must hold {per_parent} {name}s")
         parent = labels
-    finest = parent or []
-    for c in sorted(set(plan.centre_of)):
-        zones = {finest[i] for i, owner in enumerate(plan.centre_of) if owner == c}
-        if len(zones) != 1:
-            problems.append(f"territory of {geo.ids[c]} spans {len(zones)} {spec.levels[-1][0]}s")
+    if parent is not None:
+        inside = np.unique(np.column_stack([np.asarray(plan.centre_of), parent]), axis=0)
+        territories, zones = np.unique(inside[:, 0], return_counts=True)
+        for c, times in zip(territories, zones):
+            if times != 1:
+                problems.append(f"territory of {geo.ids[int(c)]} spans {int(times)} {spec.levels[-1][0]}s")
     return problems
+
+
+def _totals(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(label, total of `values` over its units) for every label present."""
+    present, inverse = np.unique(labels, return_inverse=True)
+    return present, np.bincount(inverse, weights=values)
+
+
+def pieces_by_label(labels: np.ndarray, edges) -> dict[int, int]:
+    """How many connected pieces each label's units form, using only edges between units of the same
+    label (1 means contiguous). One pass over the graph for all labels at once."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    e = np.asarray(edges, dtype=int).reshape(-1, 2)
+    e = e[labels[e[:, 0]] == labels[e[:, 1]]]
+    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, piece = connected_components(graph, directed=False)
+    pairs = np.unique(np.column_stack([labels, piece]), axis=0)
+    found, count = np.unique(pairs[:, 0], return_counts=True)
+    return {int(a): int(b) for a, b in zip(found, count)}
 
 
 def _connected(members: list[int], edges) -> bool:

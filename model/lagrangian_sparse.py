@@ -23,12 +23,13 @@ from model.lagrangian import LagrangianBound
 from model.spec import TerritorySpec
 from solvers import interrupt
 
-RADIUS_CAP = 2.0  # balls are at most this many times the 90th percentile of the start's unit-to-centre distance
+CAP_TERRITORIES = 2  # a unit's ball holds at most this many territories' worth of units (n / k each)
 
 
-def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray, upper: float | None = None,
+def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None, upper: float | None = None,
                             iterations: int = 400, time_limit: float | None = None) -> LagrangianBound:
-    """Subgradient ascent from `start` (e.g. each unit's cost in a known plan); no pair fixing."""
+    """Subgradient ascent from `start` (default: each unit's cost to its nearest neighbour, so that
+    the balls grow from small to territory size); no pair fixing."""
     t0 = time.perf_counter()
     geo = spec.geography
     n, k, p = geo.n, spec.count, spec.power
@@ -38,9 +39,13 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray, upper: float
     rule = spec.balance[0] if spec.balance else None
     v = geo.attributes[rule.attribute] if rule is not None else np.ones(n)
     room = (rule.upper if rule is not None else float(n)) - v  # capacity left once the centre is in
-    positive = w > 0
-    radius0 = np.where(positive, (np.maximum(start, 0) / np.where(positive, w, 1)) ** (1 / p), 0.0)
-    cap = np.where(positive, w * (RADIUS_CAP * max(float(np.quantile(radius0, 0.9)), 1e-9)) ** p, 0.0)
+    # Cap lam so that no ball is wider than the distance to the unit's K-th nearest unit (a Euclidean
+    # chord, never longer than the distance itself, so the cap is safe): pairs stay near n x K.
+    size = int(min(n, max(16, CAP_TERRITORIES * n // max(k, 1))))
+    near, _ = tree.query(dist.points, k=[2, size])
+    cap = w * near[:, 1] ** p
+    if start is None:
+        start = w * near[:, 0] ** p  # the cost of joining the nearest other unit
     lam = np.minimum(np.asarray(start, dtype=float), cap)
     fixed = np.asarray(spec.centres) if spec.centres is not None else None  # fixed centres all open
     best, best_lam, best_open, theta, idle, it = -np.inf, lam.copy(), (), 1.0, 0, 0

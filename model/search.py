@@ -18,16 +18,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from geodata.distances import LazyPairs
+from geodata.distances import DENSE_MAX_UNITS, LazyPairs
 from model.balance_repair import balance_violation, repair_balance
 from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.local_search import polish
-from model.neighbourhood import improve_pairs
+from model.neighbourhood import improve_pairs, unbalanced
 from model.plan import Plan
-from model.spec import SearchInterrupted, TerritorySpec
+from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.transport import balanced_assignment
 from model.tree_partition import tree_partition
 from model.territory_model import (
@@ -50,7 +50,8 @@ SEPARATOR_PAIRS_MAX = 8_000
 TREE_UNITS = 1_500
 TREE_STARTS = 3
 ALLOCATION_ROUNDS = 8
-ALLOCATION_MARGINS = (0.2, 0.5, 0.8)  # shares of the balance band's half-width the allocation LP keeps free
+ALLOCATION_MARGIN = 0.2  # share of the balance band's half-width the allocation LP keeps free (for rounding)
+ALLOCATION_TRIES = 4  # LP re-solves, each keeping more old territories around those that fell out of the band
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
@@ -117,8 +118,9 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
         starts = [list(spec.centres)]
     else:
         starts = [relaxation.centres(spec.count)] if relaxation is not None else []
-        relaxed = lagrangian_bound(spec, iterations=150, time_limit=0.3 * budget)
-        starts += [list(relaxed.centres)] if len(relaxed.centres) == spec.count else []
+        if not isinstance(spec.geography.distance, LazyPairs):  # its n x n arrays are what lazy distances avoid
+            relaxed = lagrangian_bound(spec, iterations=150, time_limit=0.3 * budget)
+            starts += [list(relaxed.centres)] if len(relaxed.centres) == spec.count else []
         starts += [initial_centres(spec, seed + s) for s in range(3)]
     best: Plan | None = None
     fallback: Plan | None = None
@@ -160,10 +162,9 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float) 
             if part is None:
                 break
             zone = part.labels[-2] if spec.levels else None
-            plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=30, patience=10,
-                          deadline=start + budget, zone=zone)
+            plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=min(30, 100_000 // spec.geography.n),
+                          patience=10, deadline=start + budget, zone=zone)  # kicks cost O(n) each
             plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
-            plan = _allocate(spec, plan, zone, start + budget)
             if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
     except KeyboardInterrupt:
@@ -178,18 +179,24 @@ def _allocate(spec: TerritorySpec, plan: Plan, zone: np.ndarray | None, deadline
     better. Spanning-tree plans are balanced but not compact; this is what makes them compact."""
     cost = spec.cost()
     for _ in range(rounds):
-        found = []
-        for margin in ALLOCATION_MARGINS:  # aim further inside the band until rounding + repair stay valid
+        before = np.asarray(plan.centre_of)
+        nbrs = spec.geography.neighbours()
+        frozen: set[int] = set()
+        best = None
+        for _ in range(ALLOCATION_TRIES):  # keep the old territories where rounding + repair fell out of the band
             if time.perf_counter() > deadline:
                 break
-            owner = balanced_assignment(spec, np.asarray(plan.centre_of), zone, margin)
+            owner = balanced_assignment(spec, before, zone, ALLOCATION_MARGIN, frozen)
             if owner is None:
-                continue
+                break
             candidate = replace(polish(spec, owner, deadline=deadline, zone=zone), groups=plan.groups)
             if is_valid(spec, candidate):
-                found.append(candidate)
+                best = candidate
                 break
-        best = min(found, key=lambda p: p.objective(cost), default=None)
+            after = np.asarray(candidate.centre_of)
+            for bad in unbalanced(spec, after):  # freeze the old territories under it, and their neighbours
+                frozen |= {int(c) for c in np.unique(before[after == bad])}
+            frozen |= {int(before[v]) for u in np.flatnonzero(np.isin(before, list(frozen))) for v in nbrs[u]}
         if best is None or best.objective(cost) >= plan.objective(cost) * (1 - 1e-4):
             break
         plan = best
@@ -216,9 +223,9 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
     LP relaxation was solved."""
     upper = plan.objective(spec.cost())
-    start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
     if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
-        return None, sparse_lagrangian_bound(spec, start, upper, iterations=iterations, time_limit=seconds)
+        return None, sparse_lagrangian_bound(spec, multipliers, upper, iterations=iterations, time_limit=seconds)
+    start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
     lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations)
     allowed = lag.allowed
     if allowed is not None and relaxation is not None:
@@ -320,44 +327,58 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     interrupted = False
     relaxation: Relaxation | None = None
     try:
-        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS:
+        lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
+        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and not lazy:
             say("LP relaxation")
             t = time.perf_counter()
             relaxation = solve_relaxation(spec, engine, replace(options, time_limit=0.2 * limit))
             clock("relaxation", t)
+        sub_options = replace(options, rel_gap=1e-6, log_path=None)
+
+        def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
+            """Solve a sub-problem (a few territories' units) exactly, on the pairs fixing left."""
+            sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
+            found, result, _ = solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm,
+                                           allowed=sub_allowed)
+            if result.termination is Termination.INTERRUPTED:
+                raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
+            return found
+
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
             best = tree_first_plan(spec, options, 0.2 * limit)
         else:
+            if lazy and spec.centres is None:
+                raise ModelError(f"{spec.geography.n:,} units with free centres and locked units (or side limits): "
+                                 f"not supported above {DENSE_MAX_UNITS:,} units yet; fix the centres or use a "
+                                 "coarser geography")
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
 
-        if best is not None:
+        if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
             allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit)
             clock("bound", t)
         # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
         # neighbourhood search and then to the Lagrangian bound.
-        heuristic_only = bool(spec.levels) or _pairs(spec, allowed) > EXACT_MAX_PAIRS
+        heuristic_only = bool(spec.levels) or lazy or _pairs(spec, allowed) > EXACT_MAX_PAIRS
         lns_budget = 0.6 * (limit - (time.perf_counter() - t0)) if heuristic_only else 0.25 * limit
+
+        if best is not None and uses_tree_partition(spec):
+            say("location-allocation: balanced transportation LP to the centres, repair, re-centre")
+            t = time.perf_counter()
+            zone = np.asarray(best.groups[-1]) if spec.levels else None
+            best = _allocate(spec, best, zone, t + 0.7 * lns_budget)
+            clock("allocation", t)
+            lns_budget -= time.perf_counter() - t
 
         if (best or fallback) is not None and spec.count > 1:
             say("neighbourhood search: re-solving pairs of adjacent territories")
             t = time.perf_counter()
-            sub_options = replace(options, rel_gap=1e-6, log_path=None)
-
-            def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
-                sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
-                found, result, _ = solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm,
-                                               allowed=sub_allowed)
-                if result.termination is Termination.INTERRUPTED:
-                    raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
-                return found
-
             start = best or fallback
             zone = np.asarray(start.groups[-1]) if spec.levels else None
             improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone), groups=start.groups)
@@ -387,17 +408,20 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     if interrupted:
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
     pairs = _pairs(spec, allowed)
-    if spec.levels:  # the exact model has no nesting; its bound would be for fixed groups, not valid
-        return _interrupted_outcome(
-            spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen, Termination.TIME_LIMIT,
-            "Lagrangian bound of the territories without the nesting (assignment rows relaxed, a continuous "
-            "knapsack per centre): valid because dropping the nesting only enlarges the set of plans")
-    if pairs > EXACT_MAX_PAIRS:  # with no plan yet, saying so beats a model that does not fit in memory
-        say(f"exact model skipped: {pairs:,} pairs left after fixing (more than {EXACT_MAX_PAIRS:,})")
-        return _interrupted_outcome(
-            spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen, Termination.TIME_LIMIT,
-            f"Lagrangian bound only (assignment rows relaxed, a continuous knapsack per centre): the exact model "
-            f"would have {pairs:,} assignment pairs after fixing, more than {EXACT_MAX_PAIRS:,}")
+    if heuristic_only:  # no exact model: say which bound stands and why
+        if lazy:
+            method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per centre a "
+                      "continuous knapsack, upper capacity only, over the pairs that can have a negative reduced "
+                      f"cost, found by KD-tree): {spec.geography.n:,} units have no stored distance matrix")
+        else:
+            method = ("Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre)" +
+                      ("" if spec.levels else f": the exact model would have {pairs:,} assignment pairs after "
+                       f"fixing, more than {EXACT_MAX_PAIRS:,}"))
+        if spec.levels:  # the exact model has no nesting; its bound would be for fixed groups, not valid
+            method += "; for the territories without the nesting, valid because dropping it only allows more plans"
+        say("exact model skipped: " + method.split(": ", 1)[-1])
+        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
+                                    Termination.TIME_LIMIT, method)
     left = max(1.0, limit - (time.perf_counter() - t0))
     say("solve")
     t = time.perf_counter()

@@ -21,13 +21,16 @@ NEAREST_CENTRES = 8
 
 
 def balanced_assignment(spec: TerritorySpec, centre_of: np.ndarray, zone: np.ndarray | None = None,
-                        margin: float = 0.2) -> np.ndarray | None:
+                        margin: float = 0.2, frozen: set[int] = frozenset()) -> np.ndarray | None:
     """Units reassigned to the centres of `centre_of` by the transportation LP (rounded), aiming inside
-    the balance band by `margin` of its half-width (room for rounding and repair); None if the LP has no
-    solution (e.g. bounds unreachable with the nearest centres)."""
+    the balance band by `margin` of its half-width (room for rounding); the territories centred on
+    `frozen` keep their units and take no others. None if the LP has no solution."""
     centres = np.unique(centre_of)
     n, k = spec.geography.n, len(centres)
     zone = np.zeros(n, dtype=int) if zone is None else np.asarray(zone)
+    # Frozen territories form zones of their own: their units can only stay, no one else can join.
+    held = np.isin(centre_of, list(frozen))
+    zone = np.where(held, -1 - np.searchsorted(centres, centre_of), zone)
     rows, cols = _candidate_pairs(spec, centres, centre_of, zone)
     cost = spec.cost()[rows, centres[cols]]
     rules = spec.balance
@@ -44,9 +47,9 @@ def balanced_assignment(spec: TerritorySpec, centre_of: np.ndarray, zone: np.nda
     lp.col_lower_, lp.col_upper_ = np.zeros(m), np.ones(m)
     own = rows == centres[cols]  # a centre stays in its own territory
     lp.col_lower_ = np.where(own, 1.0, 0.0)
-    inset = [margin * (r.upper - r.lower) / 2 for r in rules]  # room for rounding the split units
-    lp.row_lower_ = np.concatenate([np.ones(n)] + [np.full(k, r.lower + d) for r, d in zip(rules, inset)])
-    lp.row_upper_ = np.concatenate([np.ones(n)] + [np.full(k, r.upper - d) for r, d in zip(rules, inset)])
+    inset = [np.where(np.isin(centres, list(frozen)), 0.0, margin * (r.upper - r.lower) / 2) for r in rules]
+    lp.row_lower_ = np.concatenate([np.ones(n)] + [r.lower + d for r, d in zip(rules, inset)])
+    lp.row_upper_ = np.concatenate([np.ones(n)] + [r.upper - d for r, d in zip(rules, inset)])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, n + k * len(rules)
@@ -58,11 +61,33 @@ def balanced_assignment(spec: TerritorySpec, centre_of: np.ndarray, zone: np.nda
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     x = np.asarray(solver.getSolution().col_value)
-    best = np.full(n, -1.0)
+    return _round(spec, rows, centres[cols], x, centre_of)
+
+
+def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray, centre_of: np.ndarray) -> np.ndarray:
+    """Whole units stay where the LP put them; each split unit (largest first) goes to the centre among
+    its shares where the territory totals end up least outside their bounds (ties: the larger share)."""
     owner = centre_of.copy()
-    for r, c, share in zip(rows, centres[cols], x):  # each unit to its largest share
-        if share > best[r]:
-            best[r], owner[r] = share, c
+    whole = x >= 1 - 1e-7
+    owner[rows[whole]] = to[whole]
+    split = np.setdiff1d(np.unique(rows[x > 1e-7]), rows[whole])
+    values = np.array([spec.geography.attributes[r.attribute] for r in spec.balance]).reshape(len(spec.balance), -1)
+    lower = np.array([r.lower for r in spec.balance])[:, None]
+    upper = np.array([r.upper for r in spec.balance])[:, None]
+    assigned = np.ones(len(owner), dtype=bool)
+    assigned[split] = False
+    totals = {int(c): values[:, assigned & (owner == c)].sum(axis=1) for c in np.unique(to)}
+    scale = np.maximum((lower + upper)[:, 0] / 2, 1e-12)
+    for u in sorted(split, key=lambda u: -float((values[:, u] / scale).max())):
+        options = [(c, share) for r, c, share in zip(rows, to, x) if r == u and share > 1e-7]
+
+        def outside(c: int) -> float:
+            t = totals[c] + values[:, u]
+            return float(((np.maximum(0, lower[:, 0] - t) + np.maximum(0, t - upper[:, 0])) / scale).sum())
+
+        c = min(options, key=lambda o: (outside(int(o[0])), -o[1]))[0]
+        owner[u] = c
+        totals[int(c)] = totals[int(c)] + values[:, u]
     return owner
 
 

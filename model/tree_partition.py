@@ -153,3 +153,4 @@ def tree_partition(spec: TerritorySpec, levels: tuple[int, ...] | None = None, s
     for _, units in leaves:
         centre_of[units] = units[int(np.argmin(cost[np.ix_(units, units)].sum(axis=0)))]
     return Partition(tuple(labels), centre_of)
+

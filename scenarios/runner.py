@@ -138,6 +138,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
         "gap": result.gap,
         "bound_method": outcome.bound_method,
         "heuristic_objective": outcome.heuristic_objective,
+        "first_plan_seconds": outcome.first_plan_seconds,
         "pairs_after_fixing": list(outcome.fixing_kept) if outcome.fixing_kept else None,
         "solver": result.summary(),
         "timings_seconds": timings,

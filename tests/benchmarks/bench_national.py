@@ -1,0 +1,97 @@
+"""Benchmark the territory engine at national scale: US counties and ZIP cells (issue 6).
+
+    .venv/bin/python tests/benchmarks/bench_national.py [--time-limit 600] [--cases a,b,...] [--parallel 1]
+
+Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`, `scenarios/us_zips.yaml`;
+the ZIP cells come from `make zips`), run by `tplan run` in its own process so that its peak memory
+(maximum resident set, from os.wait4) is its own. Prints one Markdown row per case: status, objective,
+bound, gap, when the first valid plan existed, wall time and peak memory; a case the tool refuses
+(e.g. a ±5% band no plan can meet) shows the tool's message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+TPLAN = Path(sys.executable).parent / "tplan"
+
+CASES = {
+    "counties-20": ("us_counties.yaml", {"territories": {"count": 20}}),
+    "counties-4x5": ("us_counties.yaml", {"territories": {"count": 20, "nesting": [{"name": "region", "count": 4}]}}),
+    "counties-100": ("us_counties.yaml", {"territories": {"count": 100}}),
+    "zips-200": ("us_zips.yaml", {"territories": {"count": 200}}),
+    "zips-6x5x6": ("us_zips.yaml", {"territories": {"count": 180, "nesting": [
+        {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
+}
+HEADER = ("| case | units | territories | status | objective | bound | gap % | first valid plan s | wall s "
+          "| peak GB | levels |")
+
+
+def start(name: str, seconds: float, folder: Path) -> tuple[subprocess.Popen, float]:
+    base, override = CASES[name]
+    scenario = {"extends": str(SCENARIOS / base), "description": f"benchmark {name}", **override}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    log = open(folder / f"{name}.log", "w")
+    proc = subprocess.Popen([str(TPLAN), "run", str(path), "--time-limit", str(seconds)], cwd=folder,
+                            stdout=log, stderr=subprocess.STDOUT)
+    return proc, time.perf_counter()
+
+
+def row(name: str, folder: Path, wall: float, peak_gb: float, status: int) -> str:
+    runs = sorted((folder / "runs" / name).glob("*/manifest.json"))
+    if not runs:
+        message = (folder / f"{name}.log").read_text().strip().splitlines()[-1:]
+        return f"| {name} | | | refused (exit {status}): {message[0] if message else ''} | | | | | {wall:.0f} | {peak_gb:.2f} | |"
+    m = json.loads(runs[-1].read_text())
+    fmt = (lambda v: "-" if v is None else f"{v:.4g}")
+    gap = "-" if m["gap"] is None else f"{100 * m['gap']:.2f}"
+    first = "-" if m.get("first_plan_seconds") is None else f"{m['first_plan_seconds']:.0f}"
+    plan = m.get("plan") or {}
+    nesting = m["resolved_scenario"]["territories"].get("nesting") or []
+    levels = "; ".join(f"{plan[lv['name'] + 's']} {lv['name']}s, worst {plan[lv['name'] + '_potential_max_abs_deviation_pct']:.1f}%"
+                       f"{'' if plan[lv['name'] + 's_contiguous'] else ', NOT contiguous'}" for lv in nesting)
+    return (f"| {name} | {m['geography']['units']:,} | {plan.get('territories', '-')} | {m['status']} | "
+            f"{fmt(m['objective'])} | {fmt(m['lower_bound'])} | {gap} | {first} | {wall:.0f} | {peak_gb:.2f} | "
+            f"{levels or '-'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--parallel", type=int, default=1, help="cases run at the same time (2 cores: at most 2)")
+    args = parser.parse_args()
+    names = [c for c in args.cases.split(",") if c]
+    unknown = sorted(set(names) - set(CASES))
+    if unknown:
+        raise SystemExit(f"unknown cases {unknown}; choose from {sorted(CASES)}")
+    print(HEADER)
+    print("|" + "---|" * 11, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        pending, running = list(names), {}
+        while pending or running:
+            while pending and len(running) < args.parallel:
+                name = pending.pop(0)
+                running[name] = start(name, args.time_limit, folder)
+            pid, status, usage = os.wait4(-1, 0)
+            name = next(n for n, (p, _) in running.items() if p.pid == pid)
+            proc, began = running.pop(name)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            print(row(name, folder, time.perf_counter() - began, usage.ru_maxrss / 1024 / 1024, proc.returncode), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The large-instance parts: distances on demand, the fast checker, location-allocation and the
+group repair, each against a plain reference on small or real instances."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import geodata.build as build
+from geodata.distances import LazyPairs
+from model.check import _connected, pieces_by_label, plan_violations
+from model.plan import Plan
+import model.search as search
+from model.search import _allocate, solve_territories, tree_first_plan
+from model.transport import balanced_assignment
+from solvers import SolverOptions
+from solvers.highs import HighsEngine
+from tests.conftest import grid_frame, grid_spec
+from tests.model.test_tree_partition import georgia_spec  # noqa: F401  (fixture)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.integers(1, 6), cols=st.integers(1, 6), k=st.integers(1, 5), seed=st.integers(0, 10_000))
+def test_pieces_by_label_agrees_with_breadth_first_search(rows, cols, k, seed):
+    spec = grid_spec(rows, cols, [1] * (rows * cols), 1, None)
+    labels = np.random.default_rng(seed).integers(0, k, size=rows * cols)
+    pieces = pieces_by_label(labels, spec.geography.edges)
+    for label in np.unique(labels):
+        members = [int(i) for i in np.flatnonzero(labels == label)]
+        assert (pieces[int(label)] == 1) == _connected(members, spec.geography.edges)
+
+
+def test_lazy_distances_give_the_same_plan_as_the_matrix(monkeypatch):
+    """A 5 x 6 grid solved with a stored matrix and with distances computed on demand: same objective."""
+    values = np.random.default_rng(4).integers(1, 9, size=30)
+    dense = grid_spec(5, 6, values, 3, 0.2)
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 10)
+    monkeypatch.setattr(search, "TREE_UNITS", 10)  # the path lazy geographies take (free centres)
+    lazy = grid_spec(5, 6, values, 3, 0.2)
+    assert isinstance(lazy.geography.distance, LazyPairs)
+    assert np.allclose(lazy.geography.distance[:, :], dense.geography.distance)
+    options = SolverOptions(time_limit=20, seed=0)
+    a = solve_territories(dense, HighsEngine(), options)
+    b = solve_territories(lazy, HighsEngine(), options)
+    assert plan_violations(lazy, b.plan) == []
+    assert b.result.bound <= b.result.objective * (1 + 1e-9)
+    # The lazy run has no pair fixing and a weaker bound, but the plans are found the same way.
+    assert b.plan.objective(lazy.cost()) <= a.plan.objective(dense.cost()) * 1.10
+
+
+def test_allocation_keeps_plans_valid_and_never_worse(georgia_spec):  # noqa: F811
+    plan = tree_first_plan(georgia_spec, SolverOptions(seed=1), 30)
+    before = plan.objective(georgia_spec.cost())
+    owner = balanced_assignment(georgia_spec, np.asarray(plan.centre_of))
+    assert owner is not None and set(np.unique(owner)) <= set(plan.centre_of)
+    again = _allocate(georgia_spec, plan, None, time.perf_counter() + 30)
+    assert plan_violations(georgia_spec, again) == []
+    assert again.objective(georgia_spec.cost()) <= before + 1e-6
+
+
+def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
+    """The path used from 1,500 units (spanning trees, allocation, bound without an exact model), forced
+    onto 400 generated units: a valid plan and a bound below it."""
+    monkeypatch.setattr(search, "TREE_UNITS", 100)
+    frame = grid_frame(20, 20, np.random.default_rng(2).integers(1, 50, size=400)).rename_axis("unit")
+    frame.index = frame["uid"]
+    spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=30, seed=0))
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
+    assert outcome.first_plan_seconds is not None and outcome.first_plan_seconds < 30
