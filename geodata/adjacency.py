@@ -47,6 +47,17 @@ def read_edges(path: Path, ids: tuple[str, ...]) -> set[tuple[int, int]]:
     }
 
 
+def remove_barriers(edges: set[tuple[int, int]], barriers: set[tuple[int, int]], name: str,
+                    ids: tuple[str, ...]) -> set[tuple[int, int]]:
+    """The adjacency without the barrier pairs; a pair that is not adjacent is a mistake worth naming."""
+    stray = sorted(barriers - edges)
+    if stray:
+        pairs = [f"{ids[a]}-{ids[b]}" for a, b in stray]
+        raise GeodataError(f"{name}: these units do not touch, so there is no edge to remove: {short_list(pairs)}; "
+                           "fix or remove those rows")
+    return edges - barriers
+
+
 def join_islands(n: int, edges: set[tuple[int, int]], distance: np.ndarray) -> list[tuple[int, int]]:
     """Connect the graph by repeatedly linking its smallest component to the nearest outside unit."""
     added: list[tuple[int, int]] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from geodata.adjacency import join_islands, polygon_edges, read_edges
+from geodata.adjacency import join_islands, polygon_edges, read_edges, remove_barriers
 from geodata.distances import DENSE_MAX_UNITS, great_circle_km, lazy_distance, planar, read_matrix
 from geodata.instance import Geography
 from geodata.read_units import representative_xy
@@ -18,6 +18,7 @@ def build_geography(
     attributes: list[str],
     adjacency: str = "queen",
     edges_path: Path | None = None,
+    barriers_path: Path | None = None,
     matrix_path: Path | None = None,
     matrix_column: str | None = None,
     matrix_unit: str = "minutes",
@@ -34,6 +35,8 @@ def build_geography(
     else:
         distance, unit = planar(x, y, frame.crs)
     edges = read_edges(edges_path, ids) if edges_path is not None else polygon_edges(frame, adjacency)
+    if barriers_path is not None:
+        edges = remove_barriers(edges, read_edges(barriers_path, ids), barriers_path.name, ids)
     added = join_islands(len(ids), edges, distance)
     all_edges = tuple(sorted(edges | set(added)))
     return Geography(

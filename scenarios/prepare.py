@@ -47,6 +47,8 @@ def input_files(scenario: Scenario) -> dict[str, str]:
     files = {"units": scenario.units.path}
     if scenario.adjacency.edges:
         files["adjacency.edges"] = scenario.adjacency.edges
+    if scenario.adjacency.remove:
+        files["adjacency.remove"] = scenario.adjacency.remove
     if scenario.distances.matrix:
         files["distances.matrix"] = scenario.distances.matrix
     for role in ("reps", "alignment", "accounts"):
@@ -102,6 +104,7 @@ def prepare(scenario: Scenario) -> Prepared:
         attributes,
         adjacency=scenario.adjacency.method,
         edges_path=Path(scenario.adjacency.edges) if scenario.adjacency.edges else None,
+        barriers_path=Path(scenario.adjacency.remove) if scenario.adjacency.remove else None,
         matrix_path=Path(scenario.distances.matrix) if scenario.distances.matrix else None,
         matrix_column=scenario.distances.column,
         matrix_unit=scenario.distances.unit,

@@ -33,6 +33,8 @@ class AdjacencyConfig(Strict):
 
     method: Literal["queen", "rook"] = Field("queen", description="queen: a shared point is enough; rook: a shared edge")
     edges: str | None = Field(None, description="CSV with columns a,b that replaces the derived adjacency")
+    remove: str | None = Field(None, description="CSV with columns a,b: barriers, pairs of touching units that must "
+                               "not count as neighbours (a river, a mountain range, a state line)")
 
 
 class DistancesConfig(Strict):

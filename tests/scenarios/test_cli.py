@@ -153,6 +153,10 @@ BAD_CASES = {
                               "HiGHS rejects mip_bogus_effort"),
     "unknown centre": (lambda d: grid_scenario(d, territories={"count": 1, "centres": [{"unit": "u99"}]}),
                        "'u99' is not a unit id"),
+    "nesting that does not divide": (lambda d: grid_scenario(d, territories={"count": 4, "nesting": [
+        {"name": "region", "count": 3}]}), "3 regions make 3 groups, which cannot share 4 territories equally; use 3 or 6"),
+    "nesting with fixed centres": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [
+        {"unit": "u0"}, {"unit": "u11"}], "nesting": [{"name": "region", "count": 2}]}), "needs free centres"),
 }
 
 
@@ -237,6 +241,23 @@ def test_csv_points_with_edge_list(tmp_cwd):
     assert "distances.matrix" in manifest["inputs"]
 
 
+def test_barriers_remove_edges_and_plans_respect_them(tmp_cwd):
+    """A 3 x 4 grid with a 'river' between columns 1 and 2 crossed by one bridge (bottom row): no
+    territory holds units on both banks except through the bridge, and a bad barrier is named."""
+    pd.DataFrame({"a": ["u1", "u5", "u1", "u5", "u9", "u5"], "b": ["u2", "u6", "u6", "u2", "u6", "u10"]}).to_csv(
+        tmp_cwd / "river.csv", index=False)
+    scenario = grid_scenario(tmp_cwd, k=2, tol=0.5, adjacency={"remove": "river.csv"})
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["plan_checked"] and "adjacency.remove" in manifest["inputs"]
+    assert manifest["geography"]["edges"] == 29 - 6  # queen grid 3 x 4 has 29 edges
+    (tmp_cwd / "river.csv").write_text("a,b\nu0,u11\n")
+    result = tplan("validate", scenario)
+    assert result.exit_code == 2 and "do not touch" in result.output and "u0-u11" in result.output
+
+
 def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
     """A real SIGINT to `tplan run` mid-search: exit 0, a complete checked run, status interrupted."""
     import signal
@@ -263,3 +284,21 @@ def test_bad_command_line_option(tmp_cwd):
     result = tplan("run", grid_scenario(tmp_cwd), "--gap", "2")
     assert result.exit_code == 2
     assert "command line: solver.rel_gap" in result.output
+
+
+def test_nested_run_writes_every_level(tmp_cwd):
+    """The bundled nested scenario: regions and districts in assignment.csv and levels.csv, every level
+    balanced and contiguous, each district inside one region and each territory inside one district."""
+    result = tplan("run", REPO / "scenarios" / "georgia_nested.yaml", "--time-limit", "10")
+    assert result.exit_code == 0, result.output
+    assert "regions: 2" in result.output and "districts: 4" in result.output
+    [folder] = run_folders(tmp_cwd)
+    assignment = pd.read_csv(folder / "assignment.csv", dtype=str)
+    assert assignment["region"].nunique() == 2 and assignment["district"].nunique() == 4
+    assert (assignment["district"].str[:3] == assignment["region"]).all()  # R01.D02 lies in R01
+    assert (assignment.groupby("territory")["district"].nunique() == 1).all()
+    levels = pd.read_csv(folder / "levels.csv")
+    assert len(levels) == 6 and levels["contiguous"].all() and levels["TotPop90_within_bounds"].all()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["plan_checked"] and "nesting" in manifest["bound_method"]
+    assert manifest["lower_bound"] <= manifest["objective"]
