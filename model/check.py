@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from model.plan import Plan
 from model.spec import TerritorySpec
@@ -49,6 +47,11 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
                 )
         if spec.contiguity and pieces.get(c, 1) > 1:
             problems.append(f"territory of {geo.ids[c]} is not contiguous")
+    if spec.max_distance is not None:
+        far = np.flatnonzero(spec.geography.distance[np.arange(geo.n), owner] > spec.max_distance * (1 + TOLERANCE))
+        for i in far[:5]:
+            problems.append(f"unit {geo.ids[i]} is {float(geo.distance[i, owner[i]]):.4g} {geo.distance_unit} from its "
+                            f"centre {geo.ids[owner[i]]}, beyond max_distance {spec.max_distance:.4g}")
     for limit in spec.limits:
         used = sum(float(limit.coef[i, c]) for i, c in enumerate(centre_of))
         if used > limit.rhs + TOLERANCE * max(1.0, abs(limit.rhs)):
@@ -121,18 +124,27 @@ def _totals(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return present, np.bincount(inverse, weights=values)
 
 
-def pieces_by_label(labels: np.ndarray, edges) -> dict[int, int]:
+def pieces_by_label(labels, edges) -> dict[int, int]:
     """How many connected pieces each label's units form, using only edges between units of the same
-    label (1 means contiguous). One pass over the graph for all labels at once."""
-    labels = np.asarray(labels)
-    n = len(labels)
-    e = np.asarray(edges, dtype=int).reshape(-1, 2)
-    e = e[labels[e[:, 0]] == labels[e[:, 1]]]
-    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    _, piece = connected_components(graph, directed=False)
-    pairs = np.unique(np.column_stack([labels, piece]), axis=0)
-    found, count = np.unique(pairs[:, 0], return_counts=True)
-    return {int(a): int(b) for a, b in zip(found, count)}
+    label (1 means contiguous): one union-find pass over the edges for all labels at once."""
+    labels = [int(v) for v in labels]
+    parent = list(range(len(labels)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        if labels[a] == labels[b]:
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[ra] = rb
+    pieces: dict[int, set[int]] = {}
+    for i, label in enumerate(labels):
+        pieces.setdefault(label, set()).add(root(i))
+    return {label: len(roots) for label, roots in pieces.items()}
 
 
 def _connected(members: list[int], edges) -> bool:

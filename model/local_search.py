@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from geodata.distances import LazyPairs
 from model.contiguity import reachable
 from model.plan import Plan
 from model.spec import TerritorySpec
@@ -39,6 +40,8 @@ class _State:
         self.centre_of = centre_of.copy()
         # A violation of 1% of the target costs as much as the whole plan: balance comes first.
         self.price = 100.0 * max(float(self.cost.max()), 1.0) * geo.n
+        if spec.max_distance is not None:  # so is the distance limit: every km beyond it is priced
+            self.cost = with_distance_price(self.cost, geo.distance, spec.max_distance, self.price)
 
     def touching(self, units) -> set[int]:
         """Territories (centres) adjacent to `units` that they may move to (same zone), their own included."""
@@ -80,6 +83,14 @@ class _State:
         inside[unit] = False
         count = int(inside.sum())
         return count == 0 or int(reachable(int(c), inside, self.nbrs).sum()) == count
+
+
+def with_distance_price(cost, distance, limit: float, price: float):
+    """cost[i, j] plus `price` per share of `limit` by which unit i lies beyond it from centre j."""
+    if isinstance(cost, LazyPairs):
+        return LazyPairs(cost.n, lambda r, c: cost[r, c] + price * np.maximum(0.0, distance[r, c] - limit) / limit,
+                         cost.max() + price * distance.max() / limit)
+    return cost + price * np.maximum(0.0, distance - limit) / limit
 
 
 def _connected_among(units: list[int], nbrs: list[list[int]]) -> bool:

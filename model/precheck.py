@@ -4,7 +4,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from geodata.distances import LazyPairs
 from model.spec import ModelError, TerritorySpec
+
+
+def _nearest_other(geo) -> np.ndarray:
+    """Each unit's distance to its nearest other unit (for distances computed on demand, the straight
+    chord, which is never longer: a unit it calls lonely is lonely)."""
+    if geo.n < 2:
+        return np.full(geo.n, np.inf)
+    if isinstance(geo.distance, LazyPairs):
+        from scipy.spatial import cKDTree
+
+        return cKDTree(geo.distance.points).query(geo.distance.points, k=[2])[0][:, 0]
+    d = np.array(geo.distance, dtype=float, copy=True)
+    np.fill_diagonal(d, np.inf)
+    return d.min(axis=1)
+
+
+def _check_reach(spec: TerritorySpec) -> None:
+    """Units no centre can reach within max_distance (fixed centres), or that only a territory of their
+    own could hold (free centres: no other unit within the limit, yet a lone unit breaks the balance)."""
+    geo, limit = spec.geography, spec.max_distance
+    unit = geo.distance_unit
+    if spec.centres is not None:
+        nearest = np.min(geo.distance[:, list(spec.centres)], axis=1)
+        far = np.flatnonzero(nearest > limit)
+        if len(far):
+            names = ", ".join(geo.ids[i] for i in far[:5]) + (f" (and {len(far) - 5} more)" if len(far) > 5 else "")
+            who = f"units {names} are" if len(far) > 1 else f"unit {names} is"
+            raise ModelError(f"territories.max_distance: {who} farther than {limit:g} {unit} from every centre; "
+                             f"raise max_distance to at least {float(nearest.max()):.4g}")
+        return
+    nearest = _nearest_other(geo)
+    lonely = [(geo.ids[i], float(nearest[i])) for i in np.flatnonzero(nearest > limit)
+              if any(geo.attributes[r.attribute][i] < r.lower for r in spec.balance)]
+    if lonely:
+        who, gap = lonely[0]
+        raise ModelError(f"territories.max_distance: unit {who} has no other unit within {limit:g} {unit} (the nearest is "
+                         f"{gap:.4g} {unit} away), so it could only be a territory on its own, below the balance minimum; "
+                         f"raise max_distance to at least {max(g for _, g in lonely):.4g}")
 
 
 def precheck(spec: TerritorySpec) -> None:
@@ -47,6 +86,8 @@ def precheck(spec: TerritorySpec) -> None:
                 f"balance {rule.attribute}: {spec.count} territories of at least {rule.lower:.6g} need more than "
                 f"the total {total:.6g}; lower min to at most {(total + rule.lower * spec.count - need) / spec.count:.6g}"
             )
+    if spec.max_distance is not None:
+        _check_reach(spec)
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:
         raise ModelError(f"locked units name {len(labels)} territories but there are only {spec.count}")

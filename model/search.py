@@ -148,9 +148,10 @@ def uses_tree_partition(spec: TerritorySpec) -> bool:
     return plain and bool(spec.balance) and (bool(spec.levels) or spec.geography.n >= TREE_UNITS)
 
 
-def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float) -> Plan | None:
+def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, allocate: bool = False) -> Plan | None:
     """The best of a few balanced spanning-tree partitions (nested by the spec's levels), each polished
-    by local search that keeps units inside their group of the finest level."""
+    by local search that keeps units inside their group of the finest level (and, with `allocate`, by
+    location-allocation: cheap when a distance matrix is stored)."""
     start = time.perf_counter()
     cost = spec.cost()
     best: Plan | None = None
@@ -165,6 +166,8 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float) 
             plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=min(30, 100_000 // spec.geography.n),
                           patience=10, deadline=start + budget, zone=zone)  # kicks cost O(n) each
             plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
+            if allocate and is_valid(spec, plan):
+                plan = _allocate(spec, plan, zone, start + budget)
             if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
     except KeyboardInterrupt:
@@ -249,6 +252,9 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     """Build the model (only `allowed` pairs), warm-start it from `warm`, solve with lazy contiguity
     cuts. Returns the plan (None if none found), the result in the user's units, and the build time."""
     t = time.perf_counter()
+    if spec.max_distance is not None:  # pairs beyond the limit are not in the model
+        within = spec.geography.distance <= spec.max_distance
+        allowed = within if allowed is None else allowed & within
     pairs = _pairs(spec, allowed)
     m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
@@ -347,7 +353,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
-            best = tree_first_plan(spec, options, 0.2 * limit)
+            best = tree_first_plan(spec, options, 0.2 * limit, allocate=not lazy)
         else:
             if lazy and spec.centres is None:
                 raise ModelError(f"{spec.geography.n:,} units with free centres and locked units (or side limits): "

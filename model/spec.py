@@ -84,6 +84,7 @@ class TerritorySpec:
     # Nested levels above the territories, coarsest first: (name, groups per parent group), e.g.
     # (("region", 6), ("district", 5)); each group holds the same number of territories.
     levels: tuple[tuple[str, int], ...] = ()
+    max_distance: float | None = None  # no unit farther than this from its centre (distance units)
 
     def level_counts(self) -> tuple[int, ...]:
         """Parts per parent at every level down to the territories: (6, 5, 6) for 180 territories

@@ -105,4 +105,8 @@ def _candidate_pairs(spec: TerritorySpec, centres: np.ndarray, centre_of: np.nda
     rows.append(np.arange(spec.geography.n))
     cols.append(np.searchsorted(centres, centre_of))
     pairs = np.unique(np.column_stack([np.concatenate(rows), np.concatenate(cols)]), axis=0)
+    if spec.max_distance is not None:  # only centres within the limit (and each unit's own)
+        keep = distance[pairs[:, 0], centres[pairs[:, 1]]] <= spec.max_distance
+        keep |= centres[pairs[:, 1]] == centre_of[pairs[:, 0]]
+        pairs = pairs[keep]
     return pairs[:, 0], pairs[:, 1]

@@ -184,6 +184,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         locks=locks,
         names=names,
         levels=levels,
+        max_distance=t.max_distance,
     )
 
 

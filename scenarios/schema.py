@@ -81,6 +81,9 @@ class TerritoriesConfig(Strict):
     locked: dict[str, str] = Field(
         default_factory=dict, description="unit id -> territory name; free centres: same name together, names apart"
     )
+    max_distance: float | None = Field(
+        None, gt=0, description="no unit farther than this from its territory's centre (km from coordinates, or the "
+        "unit of distances.matrix, e.g. minutes of drive time)")
     nesting: list[LevelConfig] = Field(
         default_factory=list, description="levels above the territories, coarsest first (e.g. 6 regions, 5 districts "
         "each); every group holds the same number of territories and is balanced and contiguous too")

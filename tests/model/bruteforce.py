@@ -42,7 +42,11 @@ def brute_force_plan(spec: TerritorySpec) -> tuple[Plan, float] | None:
             centre_of = [0] * n
             for t in range(k):
                 members = [i for i in range(n) if labels[i] == t]
-                c = members[int(np.argmin(cost[np.ix_(members, members)].sum(axis=0)))]
+                total = cost[np.ix_(members, members)].sum(axis=0)
+                if spec.max_distance is not None:  # only members that reach every other member may centre it
+                    reach = spec.geography.distance[np.ix_(members, members)].max(axis=0) <= spec.max_distance
+                    total = np.where(reach, total, np.inf)
+                c = members[int(np.argmin(total))]
                 for i in members:
                     centre_of[i] = c
         plan = Plan(tuple(centre_of))

@@ -137,3 +137,36 @@ def test_separators_up_front_give_the_same_optimum():
     strong = ENGINE.solve(m, OPTIONS, separate=tm.contiguity_separator(m, spec))
     assert strong.objective * m.cost_scale == pytest.approx(plain.objective, rel=1e-6)
     assert plain.objective == pytest.approx(brute_force(spec), rel=1e-6)
+
+
+@pytest.mark.parametrize("values,k,limit,centres", [
+    ([5, 4, 3, 2, 2, 1, 1, 1], 3, 10.5, None),
+    ([5, 5, 2, 1, 3, 5, 4, 1], 3, 10.5, None),
+    ([2, 5, 3, 1, 4, 4, 5, 1], 3, 10.5, None),
+    ([3, 1, 2, 1, 4, 1, 2, 1], 2, 21.0, (0, 7)),
+])
+def test_max_distance_matches_brute_force(values, k, limit, centres):
+    """No unit farther than `limit` km from its centre (grid cells are 10 km apart); the free-centre
+    cases are ones where the limit changes the optimum."""
+    spec = replace(grid_spec(2, 4, values, k, 0.6, centres=centres), max_distance=limit)
+    expected = brute_force(spec)
+    outcome = solve(spec)
+    assert outcome.result.termination is Termination.OPTIMAL
+    check_plan(spec, outcome.plan)
+    assert outcome.plan.objective(spec.cost()) == pytest.approx(expected, rel=1e-6)
+    if centres is None:
+        assert brute_force(replace(spec, max_distance=None)) < expected - 1e-6  # the limit binds
+
+
+def test_max_distance_the_checker_and_the_precheck_name_units():
+    from model.precheck import precheck
+    from model.spec import ModelError
+
+    spec = replace(grid_spec(2, 3, [1] * 6, 2, 0.5, centres=(0, 1)), max_distance=12.0)
+    with pytest.raises(ModelError, match=r"unit u5 is farther than 12 km from every centre; raise max_distance to at least 14.1"):
+        precheck(spec)
+    alone = replace(grid_spec(2, 3, [1] * 6, 2, 0.5), max_distance=9.0)  # cells are 10 km apart
+    with pytest.raises(ModelError, match=r"unit u0 has no other unit within 9 km \(the nearest is 10 km away\)"):
+        precheck(alone)
+    free = replace(grid_spec(2, 3, [1] * 6, 2, 0.5), max_distance=12.0)
+    assert any("beyond max_distance" in p for p in plan_violations(free, Plan((0, 0, 0, 0, 0, 0))))

@@ -155,6 +155,9 @@ BAD_CASES = {
                        "'u99' is not a unit id"),
     "nesting that does not divide": (lambda d: grid_scenario(d, territories={"count": 4, "nesting": [
         {"name": "region", "count": 3}]}), "3 regions make 3 groups, which cannot share 4 territories equally; use 3 or 6"),
+    "unit out of reach": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [{"unit": "u0"}, {"unit": "u1"}],
+                                                              "max_distance": 25}),
+                          "unit u11 is farther than 25 km from every centre; raise max_distance to at least 28.28"),
     "nesting with fixed centres": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [
         {"unit": "u0"}, {"unit": "u11"}], "nesting": [{"name": "region", "count": 2}]}), "needs free centres"),
 }
