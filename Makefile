@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_coverage.py 100000 200 60
 	$(BIN)/python tests/benchmarks/bench_sweep.py 10 2
 	$(BIN)/python tests/benchmarks/bench_report.py 1000 60
+	$(BIN)/python -m geodata.national zips
+	$(BIN)/python tests/benchmarks/bench_national.py --time-limit 600 --parallel 2
 
 # The ZIP cells (about 33,000, 9 MB) are built from the registries on demand; the counties are committed.
 zips: $(STAMP)

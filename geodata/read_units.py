@@ -66,7 +66,8 @@ def read_units(
     non-null and non-negative.
     """
     if not path.is_file():
-        raise GeodataError(f"{path}: file not found; check units.path in the scenario")
+        built = " (the ZIP cells are built by `make zips`)" if path.name == "us_zip_cells.gpkg" else ""
+        raise GeodataError(f"{path}: file not found; check units.path in the scenario{built}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_points_csv(path, crs, lat, lon)
