@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geodata.distances import LazyPairs
+from geodata.distances import DENSE_MAX_UNITS, LazyPairs
 from model.spec import ModelError, TerritorySpec
 
 
@@ -88,6 +88,9 @@ def precheck(spec: TerritorySpec) -> None:
             )
     if spec.max_distance is not None:
         _check_reach(spec)
+    if isinstance(geo.distance, LazyPairs) and spec.centres is None and (spec.locks or spec.limits):
+        raise ModelError(f"{geo.n:,} units with free centres and locked units: not supported above "
+                         f"{DENSE_MAX_UNITS:,} units yet; fix the centres (territories.centres) or use a coarser geography")
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:
         raise ModelError(f"locked units name {len(labels)} territories but there are only {spec.count}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from geodata.distances import DENSE_MAX_UNITS, LazyPairs
+from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, repair_balance
 from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
@@ -27,7 +27,7 @@ from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.local_search import polish
 from model.neighbourhood import improve_pairs, unbalanced
 from model.plan import Plan
-from model.spec import ModelError, SearchInterrupted, TerritorySpec
+from model.spec import SearchInterrupted, TerritorySpec
 from model.transport import balanced_assignment
 from model.tree_partition import tree_partition
 from model.territory_model import (
@@ -355,10 +355,6 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             say("first plan: balanced spanning-tree partitions, then local search")
             best = tree_first_plan(spec, options, 0.2 * limit, allocate=not lazy)
         else:
-            if lazy and spec.centres is None:
-                raise ModelError(f"{spec.geography.n:,} units with free centres and locked units (or side limits): "
-                                 f"not supported above {DENSE_MAX_UNITS:,} units yet; fix the centres or use a "
-                                 "coarser geography")
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)

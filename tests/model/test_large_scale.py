@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,3 +74,13 @@ def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
     assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
     assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
     assert outcome.first_plan_seconds is not None and outcome.first_plan_seconds < 30
+
+
+def test_free_centres_with_locks_on_a_lazy_geography_are_refused_before_solving(monkeypatch):
+    from model.precheck import precheck
+    from model.spec import ModelError
+
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 10)
+    spec = replace(grid_spec(3, 4, [1] * 12, 2, 0.5), locks=((0, 0),))
+    with pytest.raises(ModelError, match="free centres and locked units"):
+        precheck(spec)
