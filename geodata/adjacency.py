@@ -30,10 +30,10 @@ def polygon_edges(frame: gpd.GeoDataFrame, method: str) -> set[tuple[int, int]]:
     return {(min(i, j), max(i, j)) for i, nbrs in weights.neighbors.items() for j in nbrs if i != j}
 
 
-def read_edges(path: Path, ids: tuple[str, ...]) -> set[tuple[int, int]]:
-    """Index pairs from an edge-list CSV with columns a,b holding unit ids."""
+def read_edges(path: Path, ids: tuple[str, ...], key: str = "adjacency.edges") -> set[tuple[int, int]]:
+    """Index pairs from an edge-list CSV with columns a,b holding unit ids (`key` names the scenario key)."""
     if not path.is_file():
-        raise GeodataError(f"{path}: file not found; check adjacency.edges in the scenario")
+        raise GeodataError(f"{path}: file not found; check {key} in the scenario")
     table = pd.read_csv(path, dtype=str)
     if not {"a", "b"} <= set(table.columns):
         raise GeodataError(f"{path.name}: needs columns 'a' and 'b' holding the ids of adjacent units")

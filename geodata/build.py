@@ -36,7 +36,7 @@ def build_geography(
         distance, unit = planar(x, y, frame.crs)
     edges = read_edges(edges_path, ids) if edges_path is not None else polygon_edges(frame, adjacency)
     if barriers_path is not None:
-        edges = remove_barriers(edges, read_edges(barriers_path, ids), barriers_path.name, ids)
+        edges = remove_barriers(edges, read_edges(barriers_path, ids, "adjacency.remove"), barriers_path.name, ids)
     added = join_islands(len(ids), edges, distance)
     all_edges = tuple(sorted(edges | set(added)))
     return Geography(

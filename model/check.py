@@ -34,17 +34,11 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
     owner = np.asarray(centre_of)
     if owner.min() < 0 or owner.max() >= geo.n:
         return problems + ["plan names a centre outside the geography"]
-    sums = [np.bincount(owner, weights=geo.attributes[rule.attribute], minlength=geo.n) for rule in spec.balance]
     pieces = pieces_by_label(owner, geo.edges) if spec.contiguity else {}
+    for c, rule, total in _outside_bounds(spec, owner):
+        problems.append(f"territory of {geo.ids[c]}: {rule.attribute} = {total:.6g} outside "
+                        f"[{rule.lower:.6g}, {rule.upper:.6g}]")
     for c in centres:
-        for r, rule in enumerate(spec.balance):
-            held = float(spec.offsets[r, c]) if spec.offsets is not None else 0.0  # e.g. locked accounts
-            total = held + float(sums[r][c])
-            slack = TOLERANCE * max(1.0, abs(rule.upper))
-            if total < rule.lower - slack or total > rule.upper + slack:
-                problems.append(
-                    f"territory of {geo.ids[c]}: {rule.attribute} = {total:.6g} outside [{rule.lower:.6g}, {rule.upper:.6g}]"
-                )
         if spec.contiguity and pieces.get(c, 1) > 1:
             problems.append(f"territory of {geo.ids[c]} is not contiguous")
     if spec.max_distance is not None:
@@ -69,6 +63,25 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
     if spec.levels:
         problems += _nesting_violations(spec, plan)
     return problems
+
+
+def _outside_bounds(spec: TerritorySpec, owner: np.ndarray) -> list[tuple[int, object, float]]:
+    """(centre, rule, total) for every territory total outside its rule's bounds (what a territory
+    holds anyway, e.g. accounts locked to its rep, counts)."""
+    found = []
+    for r, rule in enumerate(spec.balance):
+        sums = np.bincount(owner, weights=spec.geography.attributes[rule.attribute], minlength=len(owner))
+        slack = TOLERANCE * max(1.0, abs(rule.upper))
+        for c in np.unique(owner):
+            total = float(sums[c]) + (float(spec.offsets[r, c]) if spec.offsets is not None else 0.0)
+            if total < rule.lower - slack or total > rule.upper + slack:
+                found.append((int(c), rule, total))
+    return found
+
+
+def unbalanced(spec: TerritorySpec, centre_of) -> list[int]:
+    """Centres of the territories outside their balance bounds."""
+    return sorted({c for c, _, _ in _outside_bounds(spec, np.asarray(centre_of))})
 
 
 def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
@@ -124,10 +137,10 @@ def _totals(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return present, np.bincount(inverse, weights=values)
 
 
-def pieces_by_label(labels, edges) -> dict[int, int]:
+def pieces_by_label(labels, edges) -> dict:
     """How many connected pieces each label's units form, using only edges between units of the same
     label (1 means contiguous): one union-find pass over the edges for all labels at once."""
-    labels = [int(v) for v in labels]
+    labels = np.asarray(labels).tolist()  # plain ints or strings: fast to compare
     parent = list(range(len(labels)))
 
     def root(x: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.check import _connected
+from model.check import pieces_by_label
 from model.plan import Plan
 from model.spec import TerritorySpec
 
@@ -16,6 +16,7 @@ def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd
     geo = spec.geography
     cost = spec.compactness()
     rows = []
+    pieces = pieces_by_label(plan.centre_of, geo.edges)  # connected pieces of each territory
     for centre, members in plan.members().items():
         row: dict = {
             "territory": names[centre],
@@ -35,7 +36,7 @@ def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd
         row["compactness"] = float(cost[members, centre].sum())
         row[f"mean_distance_{geo.distance_unit}"] = float(dist.mean())
         row[f"max_distance_{geo.distance_unit}"] = float(dist.max())
-        row["contiguous"] = _connected([int(m) for m in members], geo.edges)
+        row["contiguous"] = pieces[centre] == 1
         rows.append(row)
     return pd.DataFrame(rows).sort_values("territory").reset_index(drop=True)
 
@@ -82,6 +83,7 @@ def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:
     rows = []
     for depth, (name, codes) in enumerate(group_labels(spec, plan).items()):
         q = spec.territories_per_group(depth)
+        pieces = pieces_by_label(codes, geo.edges)
         codes = np.asarray(codes)
         centres = np.asarray(plan.centre_of)
         for code in sorted(set(codes)):
@@ -94,6 +96,6 @@ def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:
                 row[f"{rule.attribute}_target"] = target
                 row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0
                 row[f"{rule.attribute}_within_bounds"] = bool(q * rule.lower - 1e-6 <= total <= q * rule.upper + 1e-6)
-            row["contiguous"] = _connected([int(m) for m in members], geo.edges)
+            row["contiguous"] = pieces[code] == 1
             rows.append(row)
     return pd.DataFrame(rows)

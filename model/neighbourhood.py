@@ -94,17 +94,6 @@ def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, s
         raise SearchInterrupted(Plan(tuple(current))) from None
 
 
-def unbalanced(spec: TerritorySpec, current) -> list[int]:
-    """Centres of the territories outside their balance bounds."""
-    owner = np.asarray(current)
-    bad = set()
-    for rule in spec.balance:
-        totals = np.bincount(owner, weights=spec.geography.attributes[rule.attribute], minlength=len(owner))
-        slack = 1e-6 * max(1.0, abs(rule.upper))
-        bad |= {int(c) for c in np.unique(owner) if not rule.lower - slack <= totals[c] <= rule.upper + slack}
-    return sorted(bad)
-
-
 def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone) -> Plan:
     start = time.perf_counter()
     done: set[tuple[tuple[int, ...], ...]] = set()
@@ -152,4 +141,4 @@ def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_ex
     return False
 
 
-__all__ = ["improve_pairs", "restrict", "territory_groups", "unbalanced"]
+__all__ = ["improve_pairs", "restrict", "territory_groups"]

@@ -20,12 +20,12 @@ import numpy as np
 
 from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, repair_balance
-from model.check import is_valid
+from model.check import is_valid, unbalanced
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.local_search import polish
-from model.neighbourhood import improve_pairs, unbalanced
+from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import SearchInterrupted, TerritorySpec
 from model.transport import balanced_assignment
@@ -148,10 +148,10 @@ def uses_tree_partition(spec: TerritorySpec) -> bool:
     return plain and bool(spec.balance) and (bool(spec.levels) or spec.geography.n >= TREE_UNITS)
 
 
-def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, allocate: bool = False) -> Plan | None:
+def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, engine=None) -> Plan | None:
     """The best of a few balanced spanning-tree partitions (nested by the spec's levels), each polished
-    by local search that keeps units inside their group of the finest level (and, with `allocate`, by
-    location-allocation: cheap when a distance matrix is stored)."""
+    by local search that keeps units inside their group of the finest level (and, given an `engine` for
+    its LPs, by location-allocation: cheap when a distance matrix is stored)."""
     start = time.perf_counter()
     cost = spec.cost()
     best: Plan | None = None
@@ -166,8 +166,8 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, 
             plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=min(30, 100_000 // spec.geography.n),
                           patience=10, deadline=start + budget, zone=zone)  # kicks cost O(n) each
             plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
-            if allocate and is_valid(spec, plan):
-                plan = _allocate(spec, plan, zone, start + budget)
+            if engine is not None and is_valid(spec, plan):
+                plan = _allocate(spec, engine, plan, zone, start + budget)
             if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
     except KeyboardInterrupt:
@@ -175,7 +175,7 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, 
     return best
 
 
-def _allocate(spec: TerritorySpec, plan: Plan, zone: np.ndarray | None, deadline: float,
+def _allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
               rounds: int = ALLOCATION_ROUNDS) -> Plan:
     """Location-allocation from a valid plan: reassign units to its centres by the balanced transportation
     LP (model.transport), repair contiguity and balance, re-centre; keep each round that is valid and
@@ -189,7 +189,7 @@ def _allocate(spec: TerritorySpec, plan: Plan, zone: np.ndarray | None, deadline
         for _ in range(ALLOCATION_TRIES):  # keep the old territories where rounding + repair fell out of the band
             if time.perf_counter() > deadline:
                 break
-            owner = balanced_assignment(spec, before, zone, ALLOCATION_MARGIN, frozen)
+            owner = balanced_assignment(spec, engine, before, zone, ALLOCATION_MARGIN, frozen)
             if owner is None:
                 break
             candidate = replace(polish(spec, owner, deadline=deadline, zone=zone), groups=plan.groups)
@@ -353,7 +353,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
-            best = tree_first_plan(spec, options, 0.2 * limit, allocate=not lazy)
+            best = tree_first_plan(spec, options, 0.2 * limit, engine=None if lazy else engine)
         else:
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
@@ -374,7 +374,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             say("location-allocation: balanced transportation LP to the centres, repair, re-centre")
             t = time.perf_counter()
             zone = np.asarray(best.groups[-1]) if spec.levels else None
-            best = _allocate(spec, best, zone, t + 0.7 * lns_budget)
+            best = _allocate(spec, engine, best, zone, t + 0.7 * lns_budget)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 

@@ -39,8 +39,8 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     assignment.to_csv(folder / "assignment.csv", index=False)
 
     table = territory_kpis(spec, plan, names)
-    for level, codes in groups.items():
-        table.insert(1, level, table["centre"].map(dict(zip(geo.ids, codes))))
+    for position, (level, codes) in enumerate(groups.items(), start=1):  # region, district, ... after the name
+        table.insert(position, level, table["centre"].map(dict(zip(geo.ids, codes))))
     totals = plan_totals(spec, table)
     table.to_csv(folder / "kpis.csv", index=False)
     levels = level_kpis(spec, plan) if spec.levels else None

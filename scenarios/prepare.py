@@ -199,6 +199,11 @@ def _levels(scenario: Scenario, count: int, tied: bool) -> tuple[tuple[str, int]
         lower, upper = count // groups * groups, (count // groups + 1) * groups
         raise ScenarioError(f"territories.nesting: {names} make {groups} groups, which cannot share {count} territories "
                             f"equally; use {lower or upper} or {upper} territories, or change the nesting")
+    names = [lv.name for lv in nesting]
+    taken = sorted({n for n in names if names.count(n) > 1} | ({"unit", "territory", "centre"} & set(names)))
+    if taken:
+        raise ScenarioError(f"territories.nesting: the level name '{taken[0]}' is used twice or is already a column "
+                            "(unit, territory, centre); give each level its own name")
     if tied:
         raise ScenarioError("territories.nesting needs free centres and no locked units (not supported together yet)")
     if not scenario.balance:

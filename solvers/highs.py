@@ -48,6 +48,29 @@ class HighsEngine:
         apply_options(h, options)
 
     @staticmethod
+    def solve_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                 row_bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+        """min cost.x with row_lower <= matrix x <= row_upper and column bounds, for large plain LPs
+        (no Pyomo model: building one would take longer than solving). The optimal x, or None."""
+        matrix = matrix.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_row_, lp.num_col_ = matrix.shape
+        lp.col_cost_ = cost
+        lp.col_lower_, lp.col_upper_ = col_bounds
+        lp.row_lower_, lp.row_upper_ = row_bounds
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+        lp.a_matrix_.num_row_, lp.a_matrix_.num_col_ = matrix.shape
+        h = highspy.Highs()
+        h.silent()
+        h.setOptionValue("threads", 1)
+        h.passModel(lp)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(h.getSolution().col_value)
+
+    @staticmethod
     def version() -> str:
         h = highspy.Highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"

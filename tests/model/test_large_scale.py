@@ -56,9 +56,9 @@ def test_lazy_distances_give_the_same_plan_as_the_matrix(monkeypatch):
 def test_allocation_keeps_plans_valid_and_never_worse(georgia_spec):  # noqa: F811
     plan = tree_first_plan(georgia_spec, SolverOptions(seed=1), 30)
     before = plan.objective(georgia_spec.cost())
-    owner = balanced_assignment(georgia_spec, np.asarray(plan.centre_of))
+    owner = balanced_assignment(georgia_spec, HighsEngine(), np.asarray(plan.centre_of))
     assert owner is not None and set(np.unique(owner)) <= set(plan.centre_of)
-    again = _allocate(georgia_spec, plan, None, time.perf_counter() + 30)
+    again = _allocate(georgia_spec, HighsEngine(), plan, None, time.perf_counter() + 30)
     assert plan_violations(georgia_spec, again) == []
     assert again.objective(georgia_spec.cost()) <= before + 1e-6
 

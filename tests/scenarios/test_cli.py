@@ -158,6 +158,10 @@ BAD_CASES = {
     "unit out of reach": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [{"unit": "u0"}, {"unit": "u1"}],
                                                               "max_distance": 25}),
                           "unit u11 is farther than 25 km from every centre; raise max_distance to at least 28.28"),
+    "nesting level named twice": (lambda d: grid_scenario(d, territories={"count": 4, "nesting": [
+        {"name": "area", "count": 2}, {"name": "area", "count": 2}]}), "the level name 'area' is used twice"),
+    "missing barrier file": (lambda d: grid_scenario(d, adjacency={"remove": "river.csv"}),
+                             "river.csv: file not found; check adjacency.remove"),
     "nesting with fixed centres": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [
         {"unit": "u0"}, {"unit": "u11"}], "nesting": [{"name": "region", "count": 2}]}), "needs free centres"),
 }
