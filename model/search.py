@@ -20,7 +20,7 @@ import numpy as np
 
 from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, repair_balance
-from model.check import is_valid, unbalanced
+from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
@@ -28,7 +28,8 @@ from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import SearchInterrupted, TerritorySpec
-from model.transport import balanced_assignment
+from model.allocation import allocate
+from model.nested import nest, top_down_partition
 from model.tree_partition import tree_partition
 from model.territory_model import (
     build_territory_model,
@@ -49,9 +50,6 @@ SEPARATOR_PAIRS_MAX = 8_000
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
 TREE_STARTS = 3
-ALLOCATION_ROUNDS = 8
-ALLOCATION_MARGIN = 0.2  # share of the balance band's half-width the allocation LP keeps free (for rounding)
-ALLOCATION_TRIES = 4  # LP re-solves, each keeping more old territories around those that fell out of the band
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
@@ -148,62 +146,55 @@ def uses_tree_partition(spec: TerritorySpec) -> bool:
     return plain and bool(spec.balance) and (bool(spec.levels) or spec.geography.n >= TREE_UNITS)
 
 
-def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, engine=None) -> Plan | None:
-    """The best of a few balanced spanning-tree partitions (nested by the spec's levels), each polished
-    by local search that keeps units inside their group of the finest level (and, given an `engine` for
-    its LPs, by location-allocation: cheap when a distance matrix is stored)."""
+def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, engine=None,
+                    allocate_each: bool = True) -> Plan | None:
+    """The best of a few balanced spanning-tree partitions, each polished by local search and
+    (`allocate_each`, cheap when a distance matrix is stored) by location-allocation. With nested
+    levels each plan's territories are then grouped (model.nested.nest); where no grouping is found
+    the levels are cut top down, which needs the `engine` for its LPs."""
     start = time.perf_counter()
+    deadline = start + budget
     cost = spec.cost()
+    flat = replace(spec, levels=())
     best: Plan | None = None
     try:
         for s in range(TREE_STARTS):
             if best is not None and time.perf_counter() - start > budget / 2:
                 break
-            part = tree_partition(spec, spec.level_counts(), seed=options.seed + s, deadline=start + budget)
+            seed = options.seed + s
+            part = tree_partition(flat, flat.level_counts(), seed=seed, deadline=deadline)
             if part is None:
                 break
-            zone = part.labels[-2] if spec.levels else None
-            plan = polish(spec, part.centre_of, seed=options.seed + s, kicks=min(30, 100_000 // spec.geography.n),
-                          patience=10, deadline=start + budget, zone=zone)  # kicks cost O(n) each
-            plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
-            if engine is not None and is_valid(spec, plan):
-                plan = _allocate(spec, engine, plan, zone, start + budget)
-            if is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
+            plan = _polish_partition(flat, part, engine if allocate_each else None, seed, deadline)
+            if spec.levels:
+                nested = nest(spec, plan, seed, deadline) if is_valid(flat, plan) else None
+                plan = nested if nested is not None else _top_down_plan(spec, engine, allocate_each, seed, deadline)
+            if plan is not None and is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best
 
 
-def _allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-              rounds: int = ALLOCATION_ROUNDS) -> Plan:
-    """Location-allocation from a valid plan: reassign units to its centres by the balanced transportation
-    LP (model.transport), repair contiguity and balance, re-centre; keep each round that is valid and
-    better. Spanning-tree plans are balanced but not compact; this is what makes them compact."""
-    cost = spec.cost()
-    for _ in range(rounds):
-        before = np.asarray(plan.centre_of)
-        nbrs = spec.geography.neighbours()
-        frozen: set[int] = set()
-        best = None
-        for _ in range(ALLOCATION_TRIES):  # keep the old territories where rounding + repair fell out of the band
-            if time.perf_counter() > deadline:
-                break
-            owner = balanced_assignment(spec, engine, before, zone, ALLOCATION_MARGIN, frozen)
-            if owner is None:
-                break
-            candidate = replace(polish(spec, owner, deadline=deadline, zone=zone), groups=plan.groups)
-            if is_valid(spec, candidate):
-                best = candidate
-                break
-            after = np.asarray(candidate.centre_of)
-            for bad in unbalanced(spec, after):  # freeze the old territories under it, and their neighbours
-                frozen |= {int(c) for c in np.unique(before[after == bad])}
-            frozen |= {int(before[v]) for u in np.flatnonzero(np.isin(before, list(frozen))) for v in nbrs[u]}
-        if best is None or best.objective(cost) >= plan.objective(cost) * (1 - 1e-4):
-            break
-        plan = best
+def _polish_partition(spec: TerritorySpec, part, engine, seed: int, deadline: float) -> Plan:
+    """Local search inside the finest groups of a partition, then location-allocation (given an engine)."""
+    zone = part.labels[-2] if spec.levels else None
+    plan = polish(spec, part.centre_of, seed=seed, kicks=min(30, 100_000 // spec.geography.n),
+                  patience=10, deadline=deadline, zone=zone)  # kicks cost O(n) each
+    plan = replace(plan, groups=tuple(tuple(int(g) for g in labels) for labels in part.labels[:-1]))
+    if engine is not None and is_valid(spec, plan):
+        plan = allocate(spec, engine, plan, zone, deadline)
     return plan
+
+
+def _top_down_plan(spec: TerritorySpec, engine, allocate_each: bool, seed: int, deadline: float) -> Plan | None:
+    """A nested plan cut level by level (compact groups first, given an engine; else plain spanning-tree
+    cuts of every level)."""
+    if engine is not None:
+        part = top_down_partition(spec, engine, seed=seed, deadline=deadline)
+    else:
+        part = tree_partition(spec, spec.level_counts(), seed=seed, deadline=deadline)
+    return None if part is None else _polish_partition(spec, part, engine if allocate_each else None, seed, deadline)
 
 
 def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: float, cycles: int = 4) -> Plan | None:
@@ -353,7 +344,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
-            best = tree_first_plan(spec, options, 0.2 * limit, engine=None if lazy else engine)
+            best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy)
         else:
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
@@ -374,7 +365,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             say("location-allocation: balanced transportation LP to the centres, repair, re-centre")
             t = time.perf_counter()
             zone = np.asarray(best.groups[-1]) if spec.levels else None
-            best = _allocate(spec, engine, best, zone, t + 0.7 * lns_budget)
+            if spec.levels:  # allocate without the nesting, then group the territories again
+                flat = allocate(replace(spec, levels=()), engine, replace(best, groups=()), None, t + 0.6 * lns_budget)
+                regrouped = nest(spec, flat, options.seed, t + 0.7 * lns_budget)
+                if regrouped is not None and regrouped.objective(cost) < best.objective(cost) - 1e-9:
+                    best, zone = regrouped, np.asarray(regrouped.groups[-1])
+            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 

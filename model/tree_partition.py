@@ -24,6 +24,7 @@ from model.spec import TerritorySpec
 from solvers import interrupt
 
 TREES_PER_SPLIT = 12  # new trees drawn before a part gives up and its parent re-cuts
+MEDOID_CANDIDATES = 400  # units tried as a group's medoid (those nearest its weighted mean)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Partition:
     centre_of: np.ndarray  # unit -> the centre unit of its leaf part (territory)
 
 
-class _Splitter:
+class Splitter:
+    """Balanced spanning-tree cuts of sets of units (see the module docstring)."""
+
     def __init__(self, spec: TerritorySpec, rng: np.random.Generator, deadline: float):
         geo = spec.geography
         self.rng = rng
@@ -135,7 +138,7 @@ def tree_partition(spec: TerritorySpec, levels: tuple[int, ...] | None = None, s
     if math.prod(levels) != spec.count:
         raise ValueError(f"levels {levels} multiply to {math.prod(levels)}, not {spec.count} territories")
     n = spec.geography.n
-    splitter = _Splitter(spec, np.random.default_rng(seed), deadline if deadline is not None else np.inf)
+    splitter = Splitter(spec, np.random.default_rng(seed), deadline if deadline is not None else np.inf)
     leaves = None
     while leaves is None and time.perf_counter() < splitter.deadline:  # start over with new trees
         leaves = splitter.split(np.arange(n), levels[0], math.prod(levels[1:]), levels[1:])
@@ -148,9 +151,23 @@ def tree_partition(spec: TerritorySpec, levels: tuple[int, ...] | None = None, s
         names: dict[tuple[int, ...], int] = {}
         for path, units in leaves:
             labels[depth][units] = names.setdefault(path[: depth + 1], len(names))
+    return Partition(tuple(labels), medoids(spec, labels[-1]))
+
+
+def medoids(spec: TerritorySpec, labels: np.ndarray) -> np.ndarray:
+    """Unit -> the unit of its group (same label) with the least total cost to the group's units. In
+    large groups only the units nearest the group's weighted mean position are tried as medoids."""
+    geo = spec.geography
     cost = spec.cost()
-    centre_of = np.full(n, -1)
-    for _, units in leaves:
-        centre_of[units] = units[int(np.argmin(cost[np.ix_(units, units)].sum(axis=0)))]
-    return Partition(tuple(labels), centre_of)
+    centre_of = np.full(geo.n, -1)
+    for g in np.unique(labels):
+        units = np.flatnonzero(labels == g)
+        tried = units
+        if len(units) > MEDOID_CANDIDATES:
+            w = np.maximum(np.asarray(spec.weight, dtype=float)[units], 0) + 1e-12
+            mx, my = np.average(geo.x[units], weights=w), np.average(geo.y[units], weights=w)
+            near = np.argpartition((geo.x[units] - mx) ** 2 + (geo.y[units] - my) ** 2, MEDOID_CANDIDATES)
+            tried = units[near[:MEDOID_CANDIDATES]]
+        centre_of[units] = tried[int(np.argmin(cost[np.ix_(units, tried)].sum(axis=0)))]
+    return centre_of
 

@@ -16,7 +16,8 @@ from geodata.distances import LazyPairs
 from model.check import _connected, pieces_by_label, plan_violations
 from model.plan import Plan
 import model.search as search
-from model.search import _allocate, solve_territories, tree_first_plan
+from model.allocation import allocate
+from model.search import solve_territories, tree_first_plan
 from model.transport import balanced_assignment
 from solvers import SolverOptions
 from solvers.highs import HighsEngine
@@ -58,7 +59,7 @@ def test_allocation_keeps_plans_valid_and_never_worse(georgia_spec):  # noqa: F8
     before = plan.objective(georgia_spec.cost())
     owner = balanced_assignment(georgia_spec, HighsEngine(), np.asarray(plan.centre_of))
     assert owner is not None and set(np.unique(owner)) <= set(plan.centre_of)
-    again = _allocate(georgia_spec, HighsEngine(), plan, None, time.perf_counter() + 30)
+    again = allocate(georgia_spec, HighsEngine(), plan, None, time.perf_counter() + 30)
     assert plan_violations(georgia_spec, again) == []
     assert again.objective(georgia_spec.cost()) <= before + 1e-6
 

@@ -1,0 +1,81 @@
+"""Nested plans: grouping a plan's territories bottom up (model.nested.nest) and cutting levels top down."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.check import plan_violations
+from model.nested import level_spec, nest, territory_graph, top_down_partition
+from model.search import tree_first_plan
+from model.tree_partition import tree_partition
+from solvers import SolverOptions
+from solvers.highs import HighsEngine
+from tests.conftest import grid_spec
+from tests.model.test_tree_partition import as_plan, georgia_spec, nested  # noqa: F401  (fixture)
+
+LEVELS = [(2, 2), (2, 3), (3, 2), (2, 2, 2), (4, 2)]
+
+
+def nested_grid(rows, cols, seed, levels):
+    values = np.random.default_rng(seed).integers(1, 4, size=rows * cols)
+    spec = grid_spec(rows, cols, values, int(np.prod(levels)), 0.3)
+    return replace(spec, levels=tuple((f"level{d}", c) for d, c in enumerate(levels[:-1])))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.integers(3, 8), cols=st.integers(3, 8), seed=st.integers(0, 10_000), levels=st.sampled_from(LEVELS))
+def test_grouping_keeps_the_territories_and_is_valid_at_every_level(rows, cols, seed, levels):
+    spec = nested_grid(rows, cols, seed, levels)
+    flat = replace(spec, levels=())
+    part = tree_partition(flat, seed=seed)  # one attempt: it may find nothing
+    if part is None:
+        return
+    plan = as_plan(flat, part)
+    grouped = nest(spec, plan, seed, time.perf_counter() + 5)
+    if grouped is None:  # the territories' graph may have no such grouping
+        return
+    assert grouped.centre_of == plan.centre_of  # the territories are untouched
+    assert plan_violations(spec, grouped) == []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.integers(4, 8), cols=st.integers(4, 8), seed=st.integers(0, 10_000), levels=st.sampled_from(LEVELS))
+def test_top_down_partitions_are_valid_at_every_level(rows, cols, seed, levels):
+    spec = nested_grid(rows, cols, seed, levels)
+    part = top_down_partition(spec, HighsEngine(), seed, time.perf_counter() + 5)
+    if part is None:
+        return
+    assert plan_violations(spec, as_plan(spec, part)) == []
+
+
+def test_territory_graph_has_one_node_per_territory_and_their_borders():
+    spec = grid_spec(2, 4, [1] * 8, 2, None)  # units 0-3 on top, 4-7 below
+    plan = as_plan(spec, type("P", (), {"centre_of": np.array([1, 1, 2, 2, 1, 1, 2, 2]), "labels": (None,)})())
+    graph = territory_graph(spec, plan)
+    assert graph.geography.n == 2 and graph.geography.edges == ((0, 1),)
+    assert list(graph.weight) == [4.0, 4.0]
+
+
+def test_group_bands_are_the_territories_bands_added_up_narrowed_to_the_middle(georgia_spec):  # noqa: F811
+    spec = nested(georgia_spec)
+    rule, regions = spec.balance[0], level_spec(spec, 0)
+    mean = (rule.lower + rule.upper) / 2
+    assert regions.count == 2 and not regions.levels
+    assert rule.lower * 4 < regions.balance[0].lower < 4 * mean < regions.balance[0].upper < rule.upper * 4
+
+
+def test_nesting_georgia_costs_nothing_when_the_territories_can_be_grouped(georgia_spec):  # noqa: F811
+    """2 regions x 2 districts x 2 territories: the nested first plan keeps the territories of the
+    best flat plan, so it costs no more than the first plan without nesting."""
+    spec = nested(georgia_spec)
+    options = SolverOptions(seed=0)
+    with_levels = tree_first_plan(spec, options, 30, HighsEngine())
+    without = tree_first_plan(replace(spec, levels=()), options, 30, HighsEngine())
+    assert plan_violations(spec, with_levels) == []
+    cost = spec.cost()
+    assert with_levels.objective(cost) <= without.objective(cost) * (1 + 1e-9)
