@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 PALETTE = [
@@ -47,16 +48,23 @@ def _centres_and_legend(ax, centres: gpd.GeoDataFrame, colours: dict[str, str], 
 
 
 def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str],
-                legend: dict[str, str], title: str):
+                legend: dict[str, str], title: str, levels: tuple[str, ...] = ()):
     """Units filled by territory colour, territory outlines, centres as stars labelled with the
-    territory's name (the rep's name in a redesign), and a legend with totals."""
+    territory's name (the rep's name in a redesign), and a legend with totals. `levels` names columns
+    of `units` holding nesting groups (coarsest first), outlined thicker than the territories."""
     fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    extra = []
     if set(units.geom_type) == {"Point"}:
         units.plot(ax=ax, color=units["territory"].map(colours), markersize=30, edgecolor="#222222", linewidth=0.3)
     else:
         units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
         units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
-    _centres_and_legend(ax, centres, colours, legend, [], "Territory (centre star)")
+        for depth, level in enumerate(levels):  # coarsest solid and thickest, the finer ones dashed
+            style = dict(color="black", linewidth=1.6 + 1.4 * (len(levels) - depth),
+                         linestyle="-" if depth == 0 else (0, (4, 2 * depth)))
+            units.dissolve(by=level).boundary.plot(ax=ax, **style)
+            extra.append(Line2D([], [], label=f"{level} boundary", **style))
+    _centres_and_legend(ax, centres, colours, legend, extra, "Territory (centre star)")
     ax.set_title(title, fontsize=12)
     ax.set_axis_off()
     fig.tight_layout()
@@ -70,20 +78,21 @@ def draw_map(
     legend: dict[str, str],
     title: str,
     path: Path,
+    levels: tuple[str, ...] = (),
 ) -> None:
-    """Write a PNG: units filled by territory colour, territory outlines, centres as stars."""
-    fig = _map_figure(units, centres, colours, legend, title)
+    """Write a PNG: units filled by territory colour, territory and nesting-level outlines, centres as stars."""
+    fig = _map_figure(units, centres, colours, legend, title, levels)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
 def draw_pdf(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str], legend: dict[str, str],
-             title: str, table, path: Path, rows_per_page: int = 28) -> None:
+             title: str, table, path: Path, rows_per_page: int = 28, levels: tuple[str, ...] = ()) -> None:
     """A printable PDF: the map on the first page (A4 landscape scale), then the KPI table."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     with PdfPages(path) as pdf:
-        fig = _map_figure(units, centres, colours, legend, title)
+        fig = _map_figure(units, centres, colours, legend, title, levels)
         fig.set_size_inches(11.69, 8.27)
         pdf.savefig(fig, bbox_inches="tight")
         plt.close(fig)

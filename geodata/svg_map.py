@@ -11,6 +11,7 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 WIDTH = 900.0
+LEVEL_STROKE = 1.4  # extra outline width per nesting level (px)
 
 
 def _frame(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, float, float, float, float]:
@@ -46,11 +47,13 @@ def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 
 
 def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, str], unit_titles: list[str],
             territory_titles: dict[str, str], map_id: str, marked: list[bool] | None = None,
-            simplify: float = 0.4, fills: list[str] | None = None) -> str:
+            simplify: float = 0.4, fills: list[str] | None = None,
+            levels: dict[str, list[str]] | None = None) -> str:
     """An SVG map: class `unit` paths (data-territory, a <title> per unit) and class `territory`
     outlines (a <title> with the territory's KPIs). `marked` units are hatched (e.g. units that
     change rep). `simplify` is the tolerance in pixels. `fills` colour units by something else than
-    their territory (the outlines stay the territories')."""
+    their territory (the outlines stay the territories'). `levels` (name -> each unit's group, coarsest
+    first, e.g. regions then districts) adds thicker class `level` outlines, the coarsest thickest."""
     planar, x0, y1, scale, height = _frame(units)
     geoms = planar.geometry.simplify(simplify / scale, preserve_topology=True)
     hatch = (f'<defs><pattern id="{map_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -72,6 +75,13 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
         outlines.append(f'<path class="territory" data-territory="{escape(str(name))}" d="{d}" fill="none" '
                         f'stroke="#222" stroke-width="1.6"><title>{escape(territory_titles.get(name, name))}'
                         f'</title></path>')
+    for depth, (level, codes) in enumerate((levels or {}).items()):
+        width = LEVEL_STROKE * (len(levels) - depth) + 1.6  # coarsest solid and thickest, the finer ones dashed
+        dashes = f' stroke-dasharray="8 {4 * depth}"' if depth else ""
+        groups = planar.assign(group=list(codes))[["group", "geometry"]].dissolve(by="group")
+        for geom in groups.geometry.simplify(simplify / scale):
+            outlines.append(f'<path class="level" data-level="{escape(level)}" d="{_path(geom, x0, y1, scale)}" '
+                            f'fill="none" stroke="#000" stroke-width="{width:g}"{dashes} pointer-events="none"/>')
     return (f'<svg id="{map_id}" class="map" viewBox="-5 -5 {WIDTH + 10:.0f} {height + 10:.0f}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img">{hatch}<g class="units" stroke="#fff" '
             f'stroke-width="0.4">{"".join(rows)}</g><g class="outlines">{"".join(outlines)}</g></svg>')

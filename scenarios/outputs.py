@@ -143,8 +143,9 @@ def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoD
           table: pd.DataFrame, path: Path) -> None:
     """map.png and its printable twin report.pdf (map, then the KPI table)."""
     centre_pts, colours, legend, title = map_parts(prepared, plan, names, units, table)
-    draw_map(units, centre_pts, colours, legend, title, path)
-    draw_pdf(units, centre_pts, colours, legend, title, table, path.with_name("report.pdf"))
+    levels = tuple(level for level, _ in prepared.spec.levels)
+    draw_map(units, centre_pts, colours, legend, title, path, levels)
+    draw_pdf(units, centre_pts, colours, legend, title, table, path.with_name("report.pdf"), levels=levels)
 
 
 def _jsonable(value):

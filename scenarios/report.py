@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.svg_map import svg_map
+from model.kpis import group_labels
 from model.plan import Plan
 from scenarios.outputs import map_parts, territory_names
 from scenarios.prepare import Prepared
@@ -119,15 +120,18 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
     label = prepared.scenario.units.label
     attrs = list(geo.attributes)
     unit_titles = []
+    groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
     for i, u in enumerate(geo.ids):
-        lines = [f"unit {u}" + (f" ({frame[label].iloc[i]})" if label else ""), f"territory {territory[i]}"]
+        lines = [f"unit {u}" + (f" ({frame[label].iloc[i]})" if label else "")]
+        lines += [f"{level} {codes[i]}" for level, codes in groups.items()] + [f"territory {territory[i]}"]
         lines += [f"{a}: {geo.attributes[a][i]:,.0f}" for a in attrs]
         unit_titles.append("\n".join(lines))
     kpi_text = {}
     for _, r in table.iterrows():
         kpi_text[r["territory"]] = "\n".join(f"{k}: {_fmt(v)}" for k, v in r.items())
+    heading = "Territories" + (f" (thicker lines: {' and '.join(groups)} boundaries)" if groups else "")
     sections = [_summary(manifest, title), _map_section("map", units, territory, colours, unit_titles, kpi_text, legend,
-                                                        "Territories")]
+                                                        heading, levels=groups)]
     bars = "".join(f"<h3>{escape(rule.attribute)}</h3>" + balance_bars(table, rule.attribute, float(np.min(rule.lower)),
                                                                     float(np.max(rule.upper)), colours)
                    for rule in spec.balance)
@@ -197,8 +201,9 @@ def _channel_map(prepared: Prepared, folder: Path, units, territory, colours, un
                         fills=fills)
 
 
-def _map_section(map_id, units, territory, colours, titles, kpi_text, legend, heading, marked=None, fills=None) -> str:
-    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked, fills=fills)
+def _map_section(map_id, units, territory, colours, titles, kpi_text, legend, heading, marked=None, fills=None,
+                 levels=None) -> str:
+    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked, fills=fills, levels=levels)
     keys = "".join(f"<span><i class='sw' style='background:{colours[n]}'></i>{escape(legend[n])}</span>"
                    for n in sorted(legend))
     return (f"<h2>{escape(heading)}</h2><div class='sub'>Hover a unit for its details and its territory's KPIs; "

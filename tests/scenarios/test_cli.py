@@ -309,3 +309,7 @@ def test_nested_run_writes_every_level(tmp_cwd):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["plan_checked"] and "nesting" in manifest["bound_method"]
     assert manifest["lower_bound"] <= manifest["objective"]
+    report = (folder / "report.html").read_text()  # the map outlines every region and district
+    assert report.count('class="level" data-level="region"') == 2
+    assert report.count('class="level" data-level="district"') == 4
+    assert "region R0" in report and "district R0" in report  # each unit's hover text names its groups
