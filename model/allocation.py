@@ -6,6 +6,7 @@ while it gains. Spanning-tree plans are balanced but not compact; this is what m
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -22,9 +23,9 @@ ALLOCATION_TRIES = 4  # LP re-solves, each keeping more old territories around t
 
 
 def allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-             rounds: int = ALLOCATION_ROUNDS) -> Plan:
+             rounds: int = ALLOCATION_ROUNDS, on_plan: Callable[[Plan], None] | None = None) -> Plan:
     """Location-allocation from a valid plan, `rounds` times at most, units kept inside their `zone`;
-    each round is kept only if it is valid and better."""
+    each round is kept only if it is valid and better (and `on_plan` hears of it)."""
     cost = spec.cost()
     for _ in range(rounds):
         before = np.asarray(plan.centre_of)
@@ -48,4 +49,6 @@ def allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, d
         if best is None or best.objective(cost) >= plan.objective(cost) * (1 - 1e-4):
             break
         plan = best
+        if on_plan is not None:
+            on_plan(plan)
     return plan

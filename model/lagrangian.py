@@ -16,6 +16,7 @@ dropped before the exact model is built (Lagrangian variable fixing, as in Valid
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,8 +160,10 @@ def lagrangian_bound(
     start: np.ndarray | None = None,
     iterations: int = 400,
     time_limit: float | None = None,
+    on_bound: Callable[[float], None] | None = None,
 ) -> LagrangianBound:
-    """Subgradient ascent on the Lagrangian dual; with `upper` (a valid plan's cost) also fix pairs."""
+    """Subgradient ascent on the Lagrangian dual; with `upper` (a valid plan's cost) also fix pairs.
+    `on_bound` hears every improved bound (for a progress display)."""
     t0 = time.perf_counter()
     geo = spec.geography
     n, k = geo.n, spec.count
@@ -188,6 +191,8 @@ def lagrangian_bound(
         if bound > best:
             best, best_lam, best_ks, idle = bound, lam.copy(), ks, 0
             best_open = tuple(sorted(int(centres[c]) for c in chosen))
+            if on_bound is not None:
+                on_bound(best)
         else:
             idle += 1
             if idle >= 20:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -27,7 +28,8 @@ CAP_TERRITORIES = 2  # a unit's ball holds at most this many territories' worth 
 
 
 def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None, upper: float | None = None,
-                            iterations: int = 400, time_limit: float | None = None) -> LagrangianBound:
+                            iterations: int = 400, time_limit: float | None = None,
+                            on_bound: Callable[[float], None] | None = None) -> LagrangianBound:
     """Subgradient ascent from `start` (default: each unit's cost to its nearest neighbour, so that
     the balls grow from small to territory size); no pair fixing."""
     t0 = time.perf_counter()
@@ -57,6 +59,8 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
         if bound > best:
             best, best_lam, idle = bound, lam.copy(), 0
             best_open = tuple(sorted(int(c) for c in chosen))
+            if on_bound is not None:
+                on_bound(best)
         else:
             idle += 1
             if idle >= 20:

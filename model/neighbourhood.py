@@ -9,6 +9,7 @@ improve (or repair) the first plan before the full model.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -82,19 +83,20 @@ def territory_groups(spec: TerritorySpec, plan: Plan, size: int,
 
 
 def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3),
-                  zone: np.ndarray | None = None) -> Plan:
+                  zone: np.ndarray | None = None, on_plan: Callable[[Plan], None] | None = None) -> Plan:
     """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
-    sub-problem's units in the full problem)."""
+    sub-problem's units in the full problem). `on_plan` hears of every improvement (still invalid if the plan
+    started invalid)."""
     current = list(plan.centre_of)
     try:
-        return _sweep(spec, current, solve_exact, budget, sizes, zone)
+        return _sweep(spec, current, solve_exact, budget, sizes, zone, on_plan)
     except KeyboardInterrupt:
         raise SearchInterrupted(Plan(tuple(current))) from None
 
 
-def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone) -> Plan:
+def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone, on_plan) -> Plan:
     start = time.perf_counter()
     done: set[tuple[tuple[int, ...], ...]] = set()
     improved = True
@@ -112,6 +114,8 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
                     continue  # a centre moved during this sweep
                 if _resolve(spec, current, list(group), solve_exact, min(left, 10.0), done):
                     improved = True
+                    if on_plan is not None:
+                        on_plan(Plan(tuple(current)))
             if improved:
                 break  # restart from pairs: they are cheap
     return Plan(tuple(current))

@@ -24,6 +24,7 @@ from model.check import is_valid
 from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
+from model.live import Live
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
@@ -147,7 +148,7 @@ def uses_tree_partition(spec: TerritorySpec) -> bool:
 
 
 def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, engine=None,
-                    allocate_each: bool = True) -> Plan | None:
+                    allocate_each: bool = True, on_plan: Callable[[Plan], None] | None = None) -> Plan | None:
     """The best of a few balanced spanning-tree partitions, each polished by local search and
     (`allocate_each`, cheap when a distance matrix is stored) by location-allocation. With nested
     levels each plan's territories are then grouped (model.nested.nest); where no grouping is found
@@ -171,6 +172,8 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, 
                 plan = nested if nested is not None else _top_down_plan(spec, engine, allocate_each, seed, deadline)
             if plan is not None and is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
                 best = plan
+                if on_plan is not None:
+                    on_plan(best)
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best
@@ -213,14 +216,15 @@ def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: flo
 
 
 def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, multipliers: np.ndarray | None,
-              seconds: float, iterations: int = 400):
+              seconds: float, iterations: int = 400, on_bound: Callable[[float], None] | None = None):
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
     LP relaxation was solved."""
     upper = plan.objective(spec.cost())
     if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
-        return None, sparse_lagrangian_bound(spec, multipliers, upper, iterations=iterations, time_limit=seconds)
+        return None, sparse_lagrangian_bound(spec, multipliers, upper, iterations=iterations, time_limit=seconds,
+                                             on_bound=on_bound)
     start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
-    lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations)
+    lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations, on_bound=on_bound)
     allowed = lag.allowed
     if allowed is not None and relaxation is not None:
         fixing = reduced_cost_fixing(spec, relaxation, upper)
@@ -317,6 +321,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     def clock(name: str, since: float) -> None:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
 
+    live = Live(progress, t0)  # incumbent and bound for the display, from every stage
+
+    def found(plan: Plan) -> None:
+        live.plan(plan.objective(cost))
+
     best: Plan | None = None
     fallback: Plan | None = None
     allowed, lag = None, None
@@ -330,6 +339,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             t = time.perf_counter()
             relaxation = solve_relaxation(spec, engine, replace(options, time_limit=0.2 * limit))
             clock("relaxation", t)
+            if relaxation is not None:
+                live.lower(relaxation.value)
         sub_options = replace(options, rel_gap=1e-6, log_path=None)
 
         def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
@@ -344,17 +355,19 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
-            best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy)
+            best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy, on_plan=found)
         else:
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
+        if best is not None:
+            found(best)
 
         if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
-            allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit)
+            allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit, on_bound=live.lower)
             clock("bound", t)
         # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
         # neighbourhood search and then to the Lagrangian bound.
@@ -370,7 +383,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 regrouped = nest(spec, flat, options.seed, t + 0.7 * lns_budget)
                 if regrouped is not None and regrouped.objective(cost) < best.objective(cost) - 1e-9:
                     best, zone = regrouped, np.asarray(regrouped.groups[-1])
-            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget)
+                    found(best)
+            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=found)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 
@@ -379,21 +393,28 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             t = time.perf_counter()
             start = best or fallback
             zone = np.asarray(start.groups[-1]) if spec.levels else None
-            improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone), groups=start.groups)
+            def improving(plan: Plan) -> None:
+                plan = replace(plan, groups=start.groups)
+                if is_valid(spec, plan):
+                    found(plan)
+
+            improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone, on_plan=improving),
+                               groups=start.groups)
             clock("neighbourhood", t)
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 best = improved
                 if not heuristic_only:
                     t = time.perf_counter()
-                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit)
+                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit,
+                                             on_bound=live.lower)
                     clock("bound", t)
         left = limit - (time.perf_counter() - t0)
         if heuristic_only and best is not None and left > 1.0:
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
             allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, left - 0.5,
-                                     iterations=1_000_000)
+                                     iterations=1_000_000, on_bound=live.lower)
             clock("bound", t)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
@@ -428,8 +449,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         nonlocal first_seen
         if first_seen is None and p.incumbent is not None:
             first_seen = time.perf_counter() - t0
-        if progress is not None:
-            progress(p)
+        live.solver(p)
 
     plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), best, watch, allowed)
     if first_seen is None and plan is not None:

@@ -91,7 +91,10 @@ def run(
         sc = _load(scenario, time_limit=time_limit, rel_gap=gap, threads=threads, seed=seed)
         with err.status("load") as status:
 
+            now = {"stage": "load"}
+
             def stage(name: str) -> None:
+                now["stage"] = name.split(":")[0]  # e.g. "neighbourhood search", shown with the figures below
                 status.update(f"{name}")
 
             def progress(p: Progress) -> None:
@@ -100,7 +103,8 @@ def run(
                 gap_txt = ""
                 if p.incumbent and p.bound is not None:
                     gap_txt = f"  gap {100 * max(0.0, p.incumbent - p.bound) / abs(p.incumbent):.2f}%"
-                status.update(f"solve {p.elapsed:5.1f}s  incumbent {inc}  bound {bnd}{gap_txt}  cut rounds {p.round}")
+                rounds = f"  cut rounds {p.round}" if p.round else ""
+                status.update(f"{now['stage']} {p.elapsed:5.1f}s  incumbent {inc}  bound {bnd}{gap_txt}{rounds}")
 
             with interrupt.stop_on_ctrl_c():  # first Ctrl-C: keep the best plan so far; second: abort
                 record = run_scenario(sc, progress=progress, stage=stage)

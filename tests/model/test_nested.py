@@ -79,3 +79,19 @@ def test_nesting_georgia_costs_nothing_when_the_territories_can_be_grouped(georg
     assert plan_violations(spec, with_levels) == []
     cost = spec.cost()
     assert with_levels.objective(cost) <= without.objective(cost) * (1 + 1e-9)
+
+
+def test_live_progress_reports_incumbents_and_bounds_from_the_heuristic_stages(georgia_spec):  # noqa: F811
+    """A nested run has no exact model; the display still hears every better plan and bound."""
+    from model.search import solve_territories
+
+    seen = []
+    outcome = solve_territories(nested(georgia_spec), HighsEngine(), SolverOptions(time_limit=8, seed=0),
+                                progress=seen.append)
+    incumbents = [p.incumbent for p in seen if p.incumbent is not None]
+    bounds = [p.bound for p in seen if p.bound is not None]
+    assert incumbents and bounds
+    assert incumbents == sorted(incumbents, reverse=True)  # only better plans are reported
+    assert incumbents[-1] == outcome.result.objective
+    assert all(p.bound <= p.incumbent for p in seen if p.bound is not None and p.incumbent is not None)
+    assert [p.elapsed for p in seen] == sorted(p.elapsed for p in seen)
