@@ -28,9 +28,9 @@ from model.live import Live
 from model.local_search import polish
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
-from model.spec import SearchInterrupted, TerritorySpec
+from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.allocation import allocate
-from model.nested import nest, top_down_partition
+from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
 from model.territory_model import (
     build_territory_model,
@@ -51,6 +51,7 @@ SEPARATOR_PAIRS_MAX = 8_000
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
 TREE_STARTS = 3
+NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
@@ -308,7 +309,42 @@ def solve_territories(
     """Find the best plan within the options' limits and prove how good it is. Ctrl-C stops the search
     at the next check and returns the best plan so far (a second Ctrl-C aborts)."""
     with interrupt.stop_on_ctrl_c():
+        if spec.levels and not uses_tree_partition(replace(spec, levels=())):
+            return _search_then_group(spec, engine, options, progress, stage)
         return _search(spec, engine, options, progress, stage)
+
+
+def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, progress, stage) -> SearchOutcome:
+    """Nesting where the territories alone take the exact path (small, or fixed centres or locks): solve
+    them without the nesting, then group them (model.nested.nest). A grouped plan costs what the
+    un-nested one costs, so the un-nested bound and gap hold for it, and an optimal one stays optimal.
+    If no grouping is found, free centres fall back to the nested heuristic with the time left;
+    otherwise the run stops with a message."""
+    t0 = time.perf_counter()
+    limit = options.time_limit or 600.0
+    plain = uses_tree_partition(spec)  # the nested heuristic could take over
+    flat = replace(spec, levels=())
+    outcome = _search(flat, engine, replace(options, time_limit=(1 - NESTED_FALLBACK) * limit if plain else limit),
+                      progress, stage)
+    if outcome.plan is None:
+        return outcome
+    (stage or (lambda _: None))("nesting: grouping the territories into " + _level_words(spec))
+    grouped = nest(spec, outcome.plan, options.seed, time.perf_counter() + NEST_SECONDS)
+    if grouped is not None:
+        return replace(outcome, plan=grouped, bound_method=outcome.bound_method + (
+            "; for the territories without the nesting, then grouped into the nesting levels (valid: dropping "
+            "the nesting only allows more plans, and the grouped plan costs the same)"))
+    if not plain:
+        raise ModelError(f"territories.nesting: the {spec.count} territories of the best plan found cannot be grouped "
+                         f"into {_level_words(spec)} of equal numbers of territories, each connected; try other "
+                         "counts, or drop the nesting")
+    left = max(1.0, limit - (time.perf_counter() - t0))
+    return _search(spec, engine, replace(options, time_limit=left), progress, stage)
+
+
+def _level_words(spec: TerritorySpec) -> str:
+    """'2 regions x 2 districts' for the message and the progress line."""
+    return " x ".join(f"{count} {name}s" for name, count in spec.levels)
 
 
 def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage) -> SearchOutcome:

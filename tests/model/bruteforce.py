@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
@@ -50,9 +51,25 @@ def brute_force_plan(spec: TerritorySpec) -> tuple[Plan, float] | None:
                 for i in members:
                     centre_of[i] = c
         plan = Plan(tuple(centre_of))
-        if not is_valid(spec, plan):
+        plan = _grouped(spec, plan) if spec.levels else (plan if is_valid(spec, plan) else None)
+        if plan is None:
             continue
         value = plan.objective(cost)
         if best is None or value < best[1]:
             best = (plan, value)
     return best
+
+
+def _grouped(spec: TerritorySpec, plan: Plan) -> Plan | None:
+    """The plan with its territories in some valid grouping of a single nesting level (every grouping
+    costs the same), or None if none is valid."""
+    [(_, groups)] = spec.levels
+    centres = sorted(set(plan.centre_of))
+    for labels in itertools.product(range(groups), repeat=len(centres)):
+        if labels[0] != 0 or any(labels.count(g) != len(centres) // groups for g in range(groups)):
+            continue
+        group_of = dict(zip(centres, labels))
+        nested = replace(plan, groups=(tuple(group_of[c] for c in plan.centre_of),))
+        if is_valid(spec, nested):
+            return nested
+    return None

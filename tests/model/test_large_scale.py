@@ -71,10 +71,16 @@ def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
     frame = grid_frame(20, 20, np.random.default_rng(2).integers(1, 50, size=400)).rename_axis("unit")
     frame.index = frame["uid"]
     spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
-    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=30, seed=0))
+    seen = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=30, seed=0), progress=seen.append)
     assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
     assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
     assert outcome.first_plan_seconds is not None and outcome.first_plan_seconds < 30
+    # No exact model on this path: the live display still hears the heuristics' plans and the bound.
+    incumbents = [p.incumbent for p in seen if p.incumbent is not None]
+    assert len(incumbents) >= 2 and incumbents == sorted(incumbents, reverse=True)
+    assert incumbents[-1] == pytest.approx(outcome.result.objective, rel=1e-9)
+    assert any(p.bound is not None and p.bound > 0 for p in seen)
 
 
 def test_free_centres_with_locks_on_a_lazy_geography_are_refused_before_solving(monkeypatch):
