@@ -171,7 +171,8 @@ def tree_first_plan(spec: TerritorySpec, options: SolverOptions, budget: float, 
             if spec.levels:
                 nested = nest(spec, plan, seed, deadline) if is_valid(flat, plan) else None
                 plan = nested if nested is not None else _top_down_plan(spec, engine, allocate_each, seed, deadline)
-            if plan is not None and is_valid(spec, plan) and (best is None or plan.objective(cost) < best.objective(cost) - 1e-9):
+            better = best is None or (plan is not None and plan.objective(cost) < best.objective(cost) - 1e-9)
+            if plan is not None and better and is_valid(spec, plan):
                 best = plan
                 if on_plan is not None:
                     on_plan(best)
@@ -334,6 +335,7 @@ def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, prog
         return replace(outcome, plan=grouped, bound_method=outcome.bound_method + (
             "; for the territories without the nesting, then grouped into the nesting levels (valid: dropping "
             "the nesting only allows more plans, and the grouped plan costs the same)"))
+    interrupt.check()  # Ctrl-C: a plan that does not nest is not kept, and no search follows
     if not plain:
         raise ModelError(f"territories.nesting: the {spec.count} territories of the best plan found cannot be grouped "
                          f"into {_level_words(spec)} of equal numbers of territories, each connected; try other "
@@ -359,7 +361,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     live = Live(progress, t0)  # incumbent and bound for the display, from every stage
 
-    def found(plan: Plan) -> None:
+    def report_plan(plan: Plan) -> None:
         live.plan(plan.objective(cost))
 
     best: Plan | None = None
@@ -391,14 +393,14 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
-            best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy, on_plan=found)
+            best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy, on_plan=report_plan)
         else:
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
         if best is not None:
-            found(best)
+            report_plan(best)
 
         if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
@@ -419,8 +421,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 regrouped = nest(spec, flat, options.seed, t + 0.7 * lns_budget)
                 if regrouped is not None and regrouped.objective(cost) < best.objective(cost) - 1e-9:
                     best, zone = regrouped, np.asarray(regrouped.groups[-1])
-                    found(best)
-            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=found)
+                    report_plan(best)
+            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 
@@ -432,7 +434,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             def improving(plan: Plan) -> None:
                 plan = replace(plan, groups=start.groups)
                 if is_valid(spec, plan):
-                    found(plan)
+                    report_plan(plan)
 
             improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone, on_plan=improving),
                                groups=start.groups)
