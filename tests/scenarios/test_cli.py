@@ -310,6 +310,23 @@ def test_nesting_with_fixed_centres_groups_the_optimal_territories(tmp_cwd):
     assert levels["contiguous"].all() and levels["pop_within_bounds"].all()
 
 
+def test_fixed_centres_whose_territories_cannot_be_grouped_stop_with_a_message(tmp_cwd):
+    """3 x 3 grid: corners u0, u2, u6 hold a territory's worth each and must stand alone; the rest is
+    one territory touching all three, which touch nothing else. No 2 regions of 2 connected territories
+    exist: a message naming the levels, exit 2, no run folder."""
+    grid_units(tmp_cwd, 3, 3, [12, 2, 12, 2, 2, 2, 12, 2, 2])
+    path = write_scenario(tmp_cwd, "star", {
+        "units": {"path": "units.gpkg", "id": "uid"},
+        "territories": {"count": 4, "centres": [{"unit": u} for u in ("u0", "u2", "u4", "u6")],
+                        "nesting": [{"name": "region", "count": 2}]},
+        "balance": [{"attribute": "pop", "tolerance": 0.05}],
+        "objective": {"weight": "pop"}, "solver": {"time_limit": 20}})
+    result = tplan("run", path)
+    assert result.exit_code == 2, result.output
+    assert "cannot be grouped into 2 regions" in result.output and "Traceback" not in result.output
+    assert run_folders(tmp_cwd) == []
+
+
 def test_nested_run_writes_every_level(tmp_cwd):
     """The bundled nested scenario: regions and districts in assignment.csv and levels.csv, every level
     balanced and contiguous, each district inside one region and each territory inside one district."""
