@@ -102,12 +102,13 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         pieces = pieces_by_label(labels, geo.edges) if spec.contiguity else {}
         q = spec.territories_per_group(depth)
         sums = {rule.attribute: dict(zip(*_totals(labels, geo.attributes[rule.attribute]))) for rule in spec.balance}
+        held = _held_by_group(spec, plan, labels)  # accounts locked to the groups' reps (a redesign)
         for g in groups:
             g = int(g)
             if pieces.get(g, 1) > 1:
                 problems.append(f"{name} {g + 1} is not contiguous")
-            for rule in spec.balance:
-                total = float(sums[rule.attribute][g])
+            for r, rule in enumerate(spec.balance):
+                total = float(sums[rule.attribute][g]) + float(held[r][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
                     problems.append(f"{name} {g + 1}: {rule.attribute} = {total:.6g} outside "
@@ -129,6 +130,21 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
             if times != 1:
                 problems.append(f"territory of {geo.ids[int(c)]} spans {int(times)} {spec.levels[-1][0]}s")
     return problems
+
+
+def _held_by_group(spec: TerritorySpec, plan: Plan, labels: np.ndarray) -> list[dict[int, float]]:
+    """Per balance rule and group: what the territories of the group hold whatever their units (a
+    redesign's accounts locked to their rep, `spec.offsets` at the territory centres); zeros otherwise."""
+    groups = np.unique(labels)
+    held = [dict.fromkeys((int(g) for g in groups), 0.0) for _ in spec.balance]
+    if spec.offsets is None:
+        return held
+    centres = np.unique(np.asarray(plan.centre_of))
+    for c in centres:
+        g = int(labels[c])  # a territory lies in one group (checked separately); its centre tells which
+        for r in range(len(spec.balance)):
+            held[r][g] += float(spec.offsets[r, c])
+    return held
 
 
 def _totals(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -89,9 +89,12 @@ def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:
         for code in sorted(set(codes)):
             members = np.flatnonzero(codes == code)
             row: dict = {"level": name, "group": code, "territories": len(set(centres[members])), "units": len(members)}
-            for rule in spec.balance:
-                total = float(geo.attributes[rule.attribute][members].sum())
-                target = float(geo.attributes[rule.attribute].sum()) * q / spec.count
+            inside = np.unique(centres[members])
+            for r, rule in enumerate(spec.balance):
+                held = spec.offsets[r] if spec.offsets is not None else np.zeros(geo.n)  # locked accounts
+                total = float(geo.attributes[rule.attribute][members].sum() + held[inside].sum())
+                everything = geo.attributes[rule.attribute].sum() + (held[list(spec.centres)].sum() if spec.centres is not None else 0)
+                target = float(everything) * q / spec.count
                 row[rule.attribute] = total
                 row[f"{rule.attribute}_target"] = target
                 row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0

@@ -172,7 +172,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         rules.append(BalanceRule(b.attribute, lo, hi, b.tolerance))
     w = scenario.objective.weight
     weight = geo.attributes[w] if w else np.ones(geo.n)
-    levels = _levels(scenario, count, redesign=reps is not None)
+    levels = _levels(scenario, count)
     return TerritorySpec(
         geography=geo,
         count=count,
@@ -188,7 +188,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
     )
 
 
-def _levels(scenario: Scenario, count: int, redesign: bool) -> tuple[tuple[str, int], ...]:
+def _levels(scenario: Scenario, count: int) -> tuple[tuple[str, int], ...]:
     """The nesting levels, checked against the territory count."""
     nesting = scenario.territories.nesting
     if not nesting:
@@ -204,8 +204,6 @@ def _levels(scenario: Scenario, count: int, redesign: bool) -> tuple[tuple[str, 
     if taken:
         raise ScenarioError(f"territories.nesting: the level name '{taken[0]}' is used twice or is already a column "
                             "(unit, territory, centre); give each level its own name")
-    if redesign:  # accounts locked to reps add to the territories' totals, which the levels' bands do not know
-        raise ScenarioError("territories.nesting does not work with reps (a redesign) yet; drop one of them")
     if not scenario.balance:
         raise ScenarioError("territories.nesting needs at least one balance rule (the levels are balanced on it)")
     return tuple((lv.name, lv.count) for lv in nesting)

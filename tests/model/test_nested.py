@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model.check import plan_violations
+from model.kpis import level_kpis
+from model.plan import Plan
+from model.spec import BalanceRule
 from model.nested import level_spec, nest, territory_graph, top_down_partition
 from model.search import tree_first_plan
 from model.tree_partition import tree_partition
@@ -119,3 +122,20 @@ def test_nested_optimum_matches_brute_force(seed, tol):
     assert outcome.result.bound <= optimum * (1 + 1e-6) + 1e-6
     if outcome.result.termination is Termination.OPTIMAL:
         assert abs(outcome.result.objective - optimum) <= 1e-6 * max(1.0, optimum)
+
+
+def test_group_totals_count_what_the_territories_hold_whatever_their_units():
+    """A redesign: accounts locked to a rep add to the territory's total (spec.offsets) and so to its
+    region's. Here every territory reaches its band only with them: the check and levels.csv must count them."""
+    spec = grid_spec(1, 4, [1, 1, 1, 1], 4, None, centres=(0, 1, 2, 3))
+    spec = replace(spec, balance=(BalanceRule("pop", 1.4, 1.6),), offsets=np.full((1, 4), 0.5),
+                   levels=(("region", 2),))
+    plan = Plan((0, 1, 2, 3), groups=((0, 0, 1, 1),))
+    assert plan_violations(spec, plan) == []  # each region holds 2 + 1 locked = 3, inside [2.8, 3.2]
+    table = level_kpis(spec, plan)
+    assert list(table["pop"]) == [3.0, 3.0] and list(table["pop_target"]) == [3.0, 3.0]
+    assert table["pop_within_bounds"].all()
+    unlocked = replace(spec, offsets=np.array([[0.5, 0.5, 0.5, 0.9]]), balance=(BalanceRule("pop", 1.4, 1.9),))
+    assert plan_violations(unlocked, plan) == []
+    tight = replace(unlocked, balance=(BalanceRule("pop", 1.4, 1.6),))  # 1.9 is over 1.6: territory and region fail
+    assert any("region 2" in p for p in plan_violations(tight, plan))

@@ -162,9 +162,6 @@ BAD_CASES = {
         {"name": "area", "count": 2}, {"name": "area", "count": 2}]}), "the level name 'area' is used twice"),
     "missing barrier file": (lambda d: grid_scenario(d, adjacency={"remove": "river.csv"}),
                              "river.csv: file not found; check adjacency.remove"),
-    "nesting with reps": (lambda d: write_scenario(d, "nested_reps", {
-        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
-        "territories": {"nesting": [{"name": "region", "count": 2}]}}), "does not work with reps (a redesign) yet"),
 }
 
 
@@ -308,6 +305,26 @@ def test_nesting_with_fixed_centres_groups_the_optimal_territories(tmp_cwd):
     assert assignment["region"].nunique() == 2 and (assignment.groupby("territory")["region"].nunique() == 1).all()
     levels = pd.read_csv(folder / "levels.csv")
     assert levels["contiguous"].all() and levels["pop_within_bounds"].all()
+
+
+def test_redesign_with_regions_counts_locked_accounts_in_every_level(tmp_cwd):
+    """The Georgia redesign in 2 regions of 5 reps: the regions hold whole territories, and their totals
+    in levels.csv are their reps' totals, locked accounts included, within the regions' bounds."""
+    path = write_scenario(tmp_cwd, "nested_reps", {
+        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
+        "territories": {"nesting": [{"name": "region", "count": 2}]}, "disruption": {"tradeoff": None}})
+    result = tplan("run", path, "--time-limit", "20")
+    assert result.exit_code == 0, result.output
+    [folder] = run_folders(tmp_cwd)
+    assert json.loads((folder / "manifest.json").read_text())["plan_checked"]
+    kpis, levels = pd.read_csv(folder / "kpis.csv"), pd.read_csv(folder / "levels.csv")
+    assert kpis.groupby("region")["territory"].count().tolist() == [5, 5]
+    by_region = kpis.groupby("region")[["potential", "accounts"]].sum()
+    for _, row in levels.iterrows():
+        assert row["potential"] == pytest.approx(by_region.loc[row["group"], "potential"])
+        assert row["accounts"] == pytest.approx(by_region.loc[row["group"], "accounts"])
+    assert levels["potential_within_bounds"].all() and levels["accounts_within_bounds"].all()
+    assert levels["potential_target"].iloc[0] == pytest.approx(kpis["potential"].sum() / 2)
 
 
 def test_fixed_centres_whose_territories_cannot_be_grouped_stop_with_a_message(tmp_cwd):
