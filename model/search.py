@@ -25,7 +25,7 @@ from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.live import Live
-from model.local_search import polish
+from model.local_search import polish, tight_band
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
@@ -124,12 +124,15 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
         starts += [initial_centres(spec, seed + s) for s in range(3)]
     best: Plan | None = None
     fallback: Plan | None = None
+    tight = tight_band(spec)
     try:
         for tried, centres in enumerate(starts):
             if (best or fallback) is not None and time.perf_counter() - start > budget:
                 break  # a safety net: at benchmark sizes every start runs, so the plan does not depend on speed
-            plan = polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40,
-                          deadline=start + budget)
+            # Under a tight band, with and without swaps: they end in different local optima; keep the better.
+            plans = [polish(spec, nearest_plan(spec, centres), seed=seed + tried, kicks=150, patience=40,
+                            deadline=start + budget, swaps=swaps) for swaps in ((True, False) if tight else (False,))]
+            plan = min(plans, key=lambda p: (balance_violation(spec, p), p.objective(cost)))
             if not is_valid(spec, plan):
                 if fallback is None or balance_violation(spec, plan) < balance_violation(spec, fallback):
                     fallback = plan  # the least unbalanced: the best start for ejection chains
