@@ -46,6 +46,13 @@ def test_validate_bundled_demo():
     assert "159 units" in result.output
 
 
+def test_validate_names_the_nesting_levels():
+    result = tplan("validate", REPO / "scenarios" / "georgia_nested.yaml")
+    assert result.exit_code == 0, result.output
+    assert "nesting: 2 regions, 4 territories each" in result.output
+    assert "nesting: 2 districts in each region, 2 territories each" in result.output
+
+
 def test_run_writes_a_complete_checked_run(tmp_cwd):
     scenario = write_scenario(tmp_cwd, "ga3", georgia_body(territories={"count": 3}, solver={"time_limit": 90}))
     result = tplan("run", scenario)
@@ -310,10 +317,7 @@ def test_nesting_with_fixed_centres_groups_the_optimal_territories(tmp_cwd):
 def test_redesign_with_regions_counts_locked_accounts_in_every_level(tmp_cwd):
     """The Georgia redesign in 2 regions of 5 reps: the regions hold whole territories, and their totals
     in levels.csv are their reps' totals, locked accounts included, within the regions' bounds."""
-    path = write_scenario(tmp_cwd, "nested_reps", {
-        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
-        "territories": {"nesting": [{"name": "region", "count": 2}]}, "disruption": {"tradeoff": None}})
-    result = tplan("run", path, "--time-limit", "20")
+    result = tplan("run", REPO / "scenarios" / "georgia_redesign_regions.yaml", "--time-limit", "20")
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
     assert json.loads((folder / "manifest.json").read_text())["plan_checked"]
