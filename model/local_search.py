@@ -212,9 +212,12 @@ def swap(state: _State, deadline: float | None = None) -> bool:
     the penalised cost. Under a tight balance band almost every single move breaks it, while a swap
     shifts only the difference of two units. One sweep over the touching pairs; True if anything moved."""
     co = state.centre_of
-    u, v = state.edge_ends
-    crossing = (co[u] != co[v]) if state.zone is None else (co[u] != co[v]) & (state.zone[u] == state.zone[v])
-    touching = sorted(set(zip(np.minimum(co[u], co[v])[crossing].tolist(), np.maximum(co[u], co[v])[crossing].tolist())))
+    one, other = state.edge_ends
+    crossing = co[one] != co[other]
+    if state.zone is not None:
+        crossing &= state.zone[one] == state.zone[other]
+    low, high = np.minimum(co[one], co[other])[crossing], np.maximum(co[one], co[other])[crossing]
+    touching = sorted(set(zip(low.tolist(), high.tolist())))
     totals = state.totals()
     moved = False
     for a, b in touching:

@@ -76,9 +76,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
         out.print(f"  balance {rule.attribute}: [{rule.lower:,.1f}, {rule.upper:,.1f}] per territory", highlight=False)
     spec = prepared.spec
     for depth, (name, count) in enumerate(spec.levels):
-        held = spec.territories_per_group(depth)  # a group's bounds are its territories' bounds added up
+        per_group = spec.territories_per_group(depth)  # a group's bounds are its territories' bounds added up
         out.print(f"  nesting: {count} {name}s" + (f" in each {spec.levels[depth - 1][0]}" if depth else "") +
-                  f", {held} territories each", highlight=False)
+                  f", {per_group} territories each", highlight=False)
 
 
 @app.command()
