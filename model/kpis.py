@@ -25,9 +25,9 @@ def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd
         }
         for r, rule in enumerate(spec.balance):
             values = geo.attributes[rule.attribute]
-            held = spec.offsets[r] if spec.offsets is not None else np.zeros(geo.n)  # locked accounts
+            held, everything = _held(spec, r)
             total = float(values[members].sum() + held[centre])
-            target = float(values.sum() + (held[list(spec.centres)].sum() if spec.centres is not None else 0)) / spec.count
+            target = everything / spec.count
             row[rule.attribute] = total
             row[f"{rule.attribute}_target"] = target
             row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0
@@ -39,6 +39,15 @@ def territory_kpis(spec: TerritorySpec, plan: Plan, names: dict[int, str]) -> pd
         row["contiguous"] = pieces[centre] == 1
         rows.append(row)
     return pd.DataFrame(rows).sort_values("territory").reset_index(drop=True)
+
+
+def _held(spec: TerritorySpec, r: int) -> tuple[np.ndarray, float]:
+    """For balance rule r: what each centre's territory holds whatever its units (a redesign's accounts
+    locked to the rep; zeros otherwise), and the plan's whole total of the attribute including those."""
+    geo = spec.geography
+    held = spec.offsets[r] if spec.offsets is not None else np.zeros(geo.n)
+    locked = float(held[list(spec.centres)].sum()) if spec.centres is not None else 0.0
+    return held, float(geo.attributes[spec.balance[r].attribute].sum()) + locked
 
 
 def plan_totals(spec: TerritorySpec, table: pd.DataFrame) -> dict:
@@ -91,10 +100,9 @@ def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:
             row: dict = {"level": name, "group": code, "territories": len(set(centres[members])), "units": len(members)}
             inside = np.unique(centres[members])
             for r, rule in enumerate(spec.balance):
-                held = spec.offsets[r] if spec.offsets is not None else np.zeros(geo.n)  # locked accounts
+                held, everything = _held(spec, r)
                 total = float(geo.attributes[rule.attribute][members].sum() + held[inside].sum())
-                everything = geo.attributes[rule.attribute].sum() + (held[list(spec.centres)].sum() if spec.centres is not None else 0)
-                target = float(everything) * q / spec.count
+                target = everything * q / spec.count
                 row[rule.attribute] = total
                 row[f"{rule.attribute}_target"] = target
                 row[f"{rule.attribute}_deviation_pct"] = 100.0 * (total - target) / target if target else 0.0

@@ -172,7 +172,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         rules.append(BalanceRule(b.attribute, lo, hi, b.tolerance))
     w = scenario.objective.weight
     weight = geo.attributes[w] if w else np.ones(geo.n)
-    levels = _levels(scenario, count)
+    levels = _levels(scenario, count, reps=reps is not None)
     return TerritorySpec(
         geography=geo,
         count=count,
@@ -188,8 +188,8 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
     )
 
 
-def _levels(scenario: Scenario, count: int) -> tuple[tuple[str, int], ...]:
-    """The nesting levels, checked against the territory count."""
+def _levels(scenario: Scenario, count: int, reps: bool = False) -> tuple[tuple[str, int], ...]:
+    """The nesting levels, checked against the territory count (with `reps`: one territory per rep)."""
     nesting = scenario.territories.nesting
     if not nesting:
         return ()
@@ -197,8 +197,11 @@ def _levels(scenario: Scenario, count: int) -> tuple[tuple[str, int], ...]:
     names = " x ".join(f"{lv.count} {lv.name}s" for lv in nesting)
     if count % groups:
         lower, upper = count // groups * groups, (count // groups + 1) * groups
-        raise ScenarioError(f"territories.nesting: {names} make {groups} groups, which cannot share {count} territories "
-                            f"equally; use {lower or upper} or {upper} territories, or change the nesting")
+        what = "territories (one per active, vacant or new-hire rep)" if reps else "territories"
+        fix = (f"have {lower or upper} or {upper} such reps (reps.add, reps.set_status)" if reps
+               else f"use {lower or upper} or {upper} territories")
+        raise ScenarioError(f"territories.nesting: {names} make {groups} groups, which cannot share {count} {what} "
+                            f"equally; {fix}, or change the nesting")
     names = [lv.name for lv in nesting]
     taken = sorted({n for n in names if names.count(n) > 1} | ({"unit", "territory", "centre"} & set(names)))
     if taken:

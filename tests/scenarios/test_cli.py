@@ -165,6 +165,10 @@ BAD_CASES = {
     "unit out of reach": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [{"unit": "u0"}, {"unit": "u1"}],
                                                               "max_distance": 25}),
                           "unit u11 is farther than 25 km from every centre; raise max_distance to at least 28.28"),
+    "nesting that does not divide the reps": (lambda d: write_scenario(d, "reps3", {
+        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"), "territories": {"nesting": [
+            {"name": "region", "count": 3}]}}), "cannot share 10 territories (one per active, vacant or new-hire rep) "
+                                                 "equally; have 9 or 12 such reps"),
     "nesting level named twice": (lambda d: grid_scenario(d, territories={"count": 4, "nesting": [
         {"name": "area", "count": 2}, {"name": "area", "count": 2}]}), "the level name 'area' is used twice"),
     "missing barrier file": (lambda d: grid_scenario(d, adjacency={"remove": "river.csv"}),
