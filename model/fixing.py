@@ -1,4 +1,11 @@
-"""The LP relaxation, solved once, and safe reduced-cost fixing against a known plan.
+"""Safe fixing: pairs (unit, centre) no plan can use, or no plan better than a known one.
+
+Path fixing needs no plan: a connected territory holds a path of units from its centre to each of its
+units, so unit i can join the territory centred on j only if the lightest such path (centre and unit
+included) fits under the territory's maximum, on every balance rule. On Georgia at 10 territories it
+leaves Fulton County alone in its territory: with any neighbour it is above the maximum.
+
+The LP relaxation, solved once, gives reduced-cost fixing against a known plan.
 
 If the LP relaxation has value `lp` and the column (i, j) has reduced cost `rc`, every solution with
 assign[i, j] = 1 costs at least lp + rc. With a valid plan of cost `upper`, columns with
@@ -12,7 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
+from geodata.distances import LazyPairs
 from model.spec import TerritorySpec
 from model.territory_model import build_territory_model
 from solvers.result import SolverOptions, Termination
@@ -68,3 +78,37 @@ def reduced_cost_fixing(spec: TerritorySpec, relaxation: Relaxation, upper: floa
     if not allowed.any(axis=1).all():
         return None  # numerically doubtful: keep the full model
     return Fixing(allowed, relaxation.value, int(allowed.sum()))
+
+
+PATH_CHUNK = 500
+
+
+def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
+    """allowed[i, j]: the lightest path of units from centre j to unit i (both included) is within the
+    territory's maximum on every balance rule (columns of fixed centres only); locked pairs and each
+    centre's own pair always stay. None when there is nothing to check (contiguity off, no balance, or
+    a geography too large for n x n arrays)."""
+    geo = spec.geography
+    if not spec.contiguity or not spec.balance or isinstance(geo.distance, LazyPairs) or not geo.edges:
+        return None
+    n = geo.n
+    centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
+    edges = np.asarray(geo.edges)
+    tail, head = np.concatenate([edges[:, 0], edges[:, 1]]), np.concatenate([edges[:, 1], edges[:, 0]])
+    _, upper = spec.bounds()
+    allowed = np.zeros((n, n), dtype=bool)
+    allowed[:, centres] = True
+    for r, rule in enumerate(spec.balance):
+        value = geo.attributes[rule.attribute].astype(float)
+        tiny = 1e-9 * max(float(value.max()), 1.0)  # keeps zero-valued units as edges of the sparse graph
+        graph = csr_matrix((value[head] + tiny, (tail, head)), shape=(n, n))
+        for part in np.array_split(np.arange(len(centres)), max(1, len(centres) // PATH_CHUNK)):
+            c = centres[part]  # a chunk of centres at a time: the path weights are a float array per centre
+            path = value[c][:, None] + dijkstra(graph, directed=True, indices=c)  # centre x unit
+            room = upper[r, c][:, None] + n * tiny + 1e-9 * np.abs(upper[r, c][:, None])
+            allowed[:, c] &= (path <= room).T
+    allowed[centres, centres] = True
+    for unit, label in spec.locks:
+        if spec.centres is not None:
+            allowed[unit, spec.centres[label]] = True
+    return allowed

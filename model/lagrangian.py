@@ -161,21 +161,24 @@ def lagrangian_bound(
     iterations: int = 400,
     time_limit: float | None = None,
     on_bound: Callable[[float], None] | None = None,
+    possible: np.ndarray | None = None,
 ) -> LagrangianBound:
     """Subgradient ascent on the Lagrangian dual; with `upper` (a valid plan's cost) also fix pairs.
-    `on_bound` hears every improved bound (for a progress display)."""
+    `possible` (n x n) marks the pairs any plan may use (model.fixing.path_fixing): the knapsacks skip
+    the others, which tightens the bound. `on_bound` hears every improved bound (for a progress display)."""
     t0 = time.perf_counter()
     geo = spec.geography
     n, k = geo.n, spec.count
     cost = spec.cost()
     centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
-    sub = cost[:, centres]
+    sub = cost[:, centres] if possible is None else np.where(possible[:, centres], cost[:, centres], np.inf)
     if spec.balance:
         lows, highs = spec.bounds()
         weight, lower, upper_cap = geo.attributes[spec.balance[0].attribute], lows[0, centres], highs[0, centres]
     else:
         weight, lower, upper_cap = np.ones(n), 0.0, float(n)
     lam = start.astype(float).copy() if start is not None else np.partition(cost, 1, axis=1)[:, 1].astype(float)
+    lam = np.where(np.isfinite(lam), lam, 0.0)
     near = _near_rows(geo.distance[:, centres], centres, k) if n >= DUAL_KNAPSACK_UNITS else None
     best, best_lam, best_ks, best_open = -np.inf, lam.copy(), None, ()
     theta, idle = 1.0, 0
@@ -206,6 +209,8 @@ def lagrangian_bound(
     allowed = None
     if upper is not None and best_ks is not None and np.isfinite(best):
         allowed = _fixing(best, best_ks, centres, k, n, upper)
+        if possible is not None:
+            allowed &= possible
     return LagrangianBound(best, best_lam, it, time.perf_counter() - t0, allowed, best_open)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, repair_balance
 from model.check import is_valid
-from model.fixing import Relaxation, reduced_cost_fixing, solve_relaxation
+from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.live import Live
@@ -56,7 +56,8 @@ BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
     "model with separator cuts on the pairs left by safe Lagrangian and LP reduced-cost fixing (each "
-    "round of lazy cuts is a relaxation)"
+    "round of lazy cuts is a relaxation); all on the pairs left by path fixing (a unit whose lightest "
+    "path to a centre is above the territory maximum cannot join it)"
 )
 
 
@@ -221,15 +222,17 @@ def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: flo
 
 
 def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, multipliers: np.ndarray | None,
-              seconds: float, iterations: int = 400, on_bound: Callable[[float], None] | None = None):
+              seconds: float, iterations: int = 400, on_bound: Callable[[float], None] | None = None,
+              possible: np.ndarray | None = None):
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
-    LP relaxation was solved."""
+    LP relaxation was solved, within the `possible` pairs of path fixing."""
     upper = plan.objective(spec.cost())
     if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
         return None, sparse_lagrangian_bound(spec, multipliers, upper, iterations=iterations, time_limit=seconds,
                                              on_bound=on_bound)
     start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
-    lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations, on_bound=on_bound)
+    lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations, on_bound=on_bound,
+                           possible=possible)
     allowed = lag.allowed
     if allowed is not None and relaxation is not None:
         fixing = reduced_cost_fixing(spec, relaxation, upper)
@@ -369,12 +372,16 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     best: Plan | None = None
     fallback: Plan | None = None
-    allowed, lag = None, None
+    allowed, lag, possible = None, None, None
     first_seen: float | None = None
     interrupted = False
     relaxation: Relaxation | None = None
     try:
         lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
+        t = time.perf_counter()
+        possible = path_fixing(spec)  # pairs no connected, balanced territory can hold are gone for good
+        allowed = possible
+        clock("bound", t)
         if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and not lazy:
             say("LP relaxation")
             t = time.perf_counter()
@@ -408,11 +415,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
-            allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit, on_bound=live.lower)
+            allowed, lag = fix_pairs(spec, relaxation, best, None, 0.05 * limit, on_bound=live.lower, possible=possible)
             clock("bound", t)
         # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
         # neighbourhood search and then to the Lagrangian bound.
-        heuristic_only = bool(spec.levels) or lazy or _pairs(spec, allowed) > EXACT_MAX_PAIRS
+        pairs_when_decided = _pairs(spec, allowed)
+        heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
         lns_budget = 0.6 * (limit - (time.perf_counter() - t0)) if heuristic_only else 0.25 * limit
 
         if best is not None and uses_tree_partition(spec):
@@ -448,14 +456,14 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 if not heuristic_only:
                     t = time.perf_counter()
                     allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, 0.05 * limit,
-                                             on_bound=live.lower)
+                                             on_bound=live.lower, possible=possible)
                     clock("bound", t)
         left = limit - (time.perf_counter() - t0)
         if heuristic_only and best is not None and left > 1.0:
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
             allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, left - 0.5,
-                                     iterations=1_000_000, on_bound=live.lower)
+                                     iterations=1_000_000, on_bound=live.lower, possible=possible)
             clock("bound", t)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
@@ -467,7 +475,6 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     if interrupted:
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
-    pairs = _pairs(spec, allowed)
     if heuristic_only:  # no exact model: say which bound stands and why
         if lazy:
             method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per centre a "
@@ -475,8 +482,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                       f"cost, found by KD-tree): {spec.geography.n:,} units have no stored distance matrix")
         else:
             method = ("Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre)" +
-                      ("" if spec.levels else f": the exact model would have {pairs:,} assignment pairs after "
-                       f"fixing, more than {EXACT_MAX_PAIRS:,}"))
+                      ("" if spec.levels else f": the exact model would have had {pairs_when_decided:,} assignment "
+                       f"pairs after fixing against the first plan, more than {EXACT_MAX_PAIRS:,}"))
         if spec.levels:  # the exact model has no nesting; its bound would be for fixed groups, not valid
             method += "; for the territories without the nesting, valid because dropping it only allows more plans"
         say("exact model skipped: " + method.split(": ", 1)[-1])
@@ -511,6 +518,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         bound = None if not np.isfinite(bound) else float(bound)
         termination = result.termination
         if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:
+            if termination in (Termination.INFEASIBLE, Termination.ERROR):  # e.g. numerical trouble in HiGHS
+                say(f"the solver stopped short of a proof ({result.solver_status or termination.value}); "
+                    "the best checked plan is kept with its bound")
             termination = Termination.TIME_LIMIT if termination is not Termination.INTERRUPTED else termination
         result = replace(result, has_solution=True, objective=objective, bound=bound,
                          gap=relative_gap(objective, bound), termination=termination)

@@ -121,6 +121,7 @@ class HighsEngine:
             lazy_cuts=len(run.cut_keys),
             values={var.name: float(run.best[c]) for c, var in enumerate(run.columns)} if run.best is not None else {},
             reduced_costs=run.reduced_costs(),
+            solver_status=run.status_text,
         )
 
 
@@ -155,6 +156,7 @@ class _Run:
         self.cut_keys: set[tuple] = set()
         self.rounds = 0
         self.termination = Termination.ERROR
+        self.status_text = ""
         self.repair: Repair | None = None
         self.queued: np.ndarray | None = None  # a repaired solution waiting to be handed to HiGHS
         self._last_report = 0.0
@@ -358,6 +360,7 @@ class _Run:
             h.run()
             interrupted = interrupt.requested()
             status = h.getModelStatus()
+            self.status_text = h.modelStatusToString(status)
             info = h.getInfo()
             round_bound = self._round_bound(status, info)
             if round_bound is not None:

@@ -62,6 +62,7 @@ class SolveResult:
     lazy_cuts: int = 0
     values: dict[str, float] = field(default_factory=dict, repr=False)
     reduced_costs: dict[str, float] = field(default_factory=dict, repr=False)  # LP solves only
+    solver_status: str = ""  # the engine's own words for why its last run stopped (e.g. HiGHS "Time limit reached")
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready record for manifests."""
@@ -76,6 +77,7 @@ class SolveResult:
             "version": self.version,
             "rounds": self.rounds,
             "lazy_cuts": self.lazy_cuts,
+            "solver_status": self.solver_status,
         }
 
 

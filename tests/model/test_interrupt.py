@@ -54,3 +54,26 @@ def test_a_model_too_large_for_the_exact_stage_keeps_the_heuristic_plan_and_a_bo
     check_plan(spec, outcome.plan)
     assert "Lagrangian bound" in outcome.bound_method and "more than 10" in outcome.bound_method
     assert outcome.result.bound is not None and outcome.result.bound <= outcome.result.objective + 1e-6
+
+
+def test_a_solver_that_stops_early_keeps_the_plan_and_says_why():
+    """A HiGHS run that ends short of its limit for another reason (numerical trouble, say) keeps the
+    best checked plan, reports it as unproven, and names the solver's own status."""
+    from dataclasses import replace
+
+    class FailingEngine(HighsEngine):
+        def solve(self, model, options, **kwargs):
+            real = super().solve(model, options, **kwargs)
+            if kwargs.get("relax") or options.time_limit is None or options.time_limit < 30:
+                return real  # the LP relaxation and the neighbourhood sub-problems run normally
+            return replace(real, termination=Termination.ERROR, bound=None, solver_status="Solve error")
+
+    spec = grid_spec(4, 4, list(np.arange(16) % 5 + 1), 3, 0.1)
+    seen = []
+    outcome = solve_territories(spec, FailingEngine(), SolverOptions(time_limit=60, rel_gap=0.0), stage=seen.append)
+    assert outcome.plan is not None
+    check_plan(spec, outcome.plan)
+    assert outcome.result.solver_status == "Solve error"
+    assert any("stopped short of a proof (Solve error)" in s for s in seen)
+    normal = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0))
+    assert normal.result.solver_status == "Optimal"

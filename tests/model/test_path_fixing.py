@@ -1,0 +1,83 @@
+"""Path fixing: a unit can join a centre's territory only if some connected set holding both fits
+under the territory's maximum. Checked against enumeration of connected sets on tiny grids, and on
+Georgia, where it leaves Fulton County alone at 10 territories."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from model.contiguity import reachable
+from model.fixing import path_fixing
+from model.lagrangian import lagrangian_bound
+from tests.conftest import grid_spec, random_grid_specs
+from tests.model.bruteforce import brute_force_plan
+from tests.model.test_tree_partition import georgia_spec  # noqa: F401  (fixture)
+
+
+def _fits_in_some_territory(spec, i: int, j: int) -> bool:
+    """Some connected set of units holding i and j is within the maximum of every rule (enumeration)."""
+    n, nbrs = spec.geography.n, spec.geography.neighbours()
+    _, upper = spec.bounds()
+    values = np.array([spec.geography.attributes[r.attribute] for r in spec.balance])
+    for size in range(1, n + 1):
+        for units in itertools.combinations(range(n), size):
+            if i not in units or j not in units:
+                continue
+            inside = np.zeros(n, dtype=bool)
+            inside[list(units)] = True
+            if reachable(j, inside, nbrs).sum() == size and (values[:, inside].sum(axis=1) <= upper[:, j] + 1e-9).all():
+                return True
+    return False
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=random_grid_specs(min_rows=2, min_k=2))
+def test_path_fixing_keeps_exactly_the_pairs_some_connected_territory_can_hold(spec):
+    allowed = path_fixing(spec)
+    n = spec.geography.n
+    expected = np.array([[_fits_in_some_territory(spec, i, j) for j in range(n)] for i in range(n)])
+    expected[np.arange(n), np.arange(n)] = True  # a centre's own pair always stays
+    assert (allowed == expected).all()
+
+
+def test_a_heavy_unit_blocks_paths_through_it():
+    """Values 3, 5, 3 and a maximum of 6.05 (2 territories, ±10%): u1 joins no one, nothing crosses it:
+
+        u0 u1 u2
+    """
+    spec = grid_spec(1, 3, [3, 5, 3], 2, 0.1)
+    allowed = path_fixing(spec)
+    assert not allowed[0, 2] and not allowed[2, 0]  # u0 and u2 only meet through u1
+    assert not allowed[0, 1] and not allowed[1, 0]
+    assert allowed[1, 1] and allowed[0, 0]
+    assert path_fixing(replace(spec, contiguity=False)) is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=random_grid_specs(min_rows=2, min_k=2))
+def test_bound_on_the_possible_pairs_never_exceeds_the_optimum(spec):
+    found = brute_force_plan(spec)
+    if found is None:
+        return
+    plan, optimum = found
+    possible = path_fixing(spec)
+    used = (np.arange(spec.geography.n), np.asarray(plan.centre_of))
+    assert possible[used].all()
+    lag = lagrangian_bound(spec, upper=optimum, iterations=200, possible=possible)
+    assert lag.bound <= optimum * (1 + 1e-9) + 1e-9
+    assert lag.allowed[used].all()
+
+
+def test_fulton_county_is_a_territory_of_its_own_at_ten_territories(georgia_spec):  # noqa: F811
+    """Fulton (648,951 people) with any neighbour is above the ±5% maximum of 680,213."""
+    geo = georgia_spec.geography
+    possible = path_fixing(georgia_spec)
+    fulton = int(np.argmax(geo.attributes["TotPop90"]))
+    assert possible[fulton].sum() == 1 and possible[fulton, fulton]
+    assert possible[:, fulton].sum() == 1
+    without = lagrangian_bound(georgia_spec, iterations=300).bound
+    assert lagrangian_bound(georgia_spec, iterations=300, possible=possible).bound > without
