@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 
 def reachable(start: int, allowed: np.ndarray, neighbours: list[list[int]]) -> np.ndarray:
@@ -65,3 +67,31 @@ def violated_separators(centre_of: np.ndarray, neighbours: list[list[int]]) -> l
             sep = separator(part, int(centre), neighbours)
             cuts.extend((int(i), int(centre), sep) for i in part)
     return cuts
+
+
+def lightest_paths(edges, n: int, weight: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """paths[i, c]: the least total `weight` of the units on a path from sources[c] to unit i, the
+    source excluded and i included (0 at the source, inf where unreachable). `weight` is one value per
+    unit (n) or one per unit and source (n x len(sources)); negative weights count as 0. A territory
+    is connected, so it holds such a path from its centre to each of its units: the basis of path
+    fixing by balance totals and by reduced costs (model.fixing, model.lagrangian)."""
+    sources = np.asarray(sources)
+    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    tail, head = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    graph = csr_matrix((np.ones(len(tail)), (tail, head)), shape=(n, n))
+    graph.sort_indices()
+    heads = graph.indices.copy()
+    w = np.maximum(np.asarray(weight, dtype=float), 0.0)
+    w = np.where(np.isfinite(w), w, 1e300)
+    tiny = 1e-12 * max(1.0, float(w[w < 1e300].max(initial=0.0)))  # zero-weight edges stay edges
+    out = np.empty((n, len(sources)))
+    if w.ndim == 1:
+        graph.data = w[heads] + tiny
+        for part in np.array_split(np.arange(len(sources)), max(1, len(sources) // 500)):  # memory: 500 rows at a time
+            out[:, part] = dijkstra(graph, directed=True, indices=sources[part]).T
+    else:
+        for c, source in enumerate(sources):
+            graph.data = w[heads, c] + tiny
+            out[:, c] = dijkstra(graph, directed=True, indices=int(source))
+    hops = n * tiny  # the most the tiny edge weights can add up to
+    return np.maximum(out - hops, 0.0)

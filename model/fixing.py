@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from geodata.distances import LazyPairs
+from model.contiguity import lightest_paths
 from model.spec import TerritorySpec
 from model.territory_model import build_territory_model
 from solvers.result import SolverOptions, Termination
@@ -72,15 +71,20 @@ class Fixing:
 def reduced_cost_fixing(spec: TerritorySpec, relaxation: Relaxation, upper: float) -> Fixing | None:
     """Keep only the pairs whose reduced cost fits under `upper`."""
     slack = upper - relaxation.value + 1e-6 * max(1.0, abs(upper))  # a margin for the LP's own tolerances
-    allowed = relaxation.reduced_cost <= slack
+    forced = relaxation.reduced_cost
+    geo = spec.geography
+    if spec.contiguity and geo.edges and spec.centres is None:
+        # i in j's territory forces j open and a path from j to i: their reduced costs add up (LP duality)
+        centres = np.arange(geo.n)
+        rc = np.maximum(relaxation.reduced_cost, 0.0)
+        forced = np.diag(rc)[None, :] + lightest_paths(geo.edges, geo.n, rc, centres)
+        forced[centres, centres] = np.diag(rc)
+    allowed = forced <= slack
     if spec.centres is None:
         allowed[:, ~np.diag(allowed)] = False
     if not allowed.any(axis=1).all():
         return None  # numerically doubtful: keep the full model
     return Fixing(allowed, relaxation.value, int(allowed.sum()))
-
-
-PATH_CHUNK = 500
 
 
 def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
@@ -93,20 +97,14 @@ def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
         return None
     n = geo.n
     centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
-    edges = np.asarray(geo.edges)
-    tail, head = np.concatenate([edges[:, 0], edges[:, 1]]), np.concatenate([edges[:, 1], edges[:, 0]])
     _, upper = spec.bounds()
     allowed = np.zeros((n, n), dtype=bool)
     allowed[:, centres] = True
     for r, rule in enumerate(spec.balance):
         value = geo.attributes[rule.attribute].astype(float)
-        tiny = 1e-9 * max(float(value.max()), 1.0)  # keeps zero-valued units as edges of the sparse graph
-        graph = csr_matrix((value[head] + tiny, (tail, head)), shape=(n, n))
-        for part in np.array_split(np.arange(len(centres)), max(1, len(centres) // PATH_CHUNK)):
-            c = centres[part]  # a chunk of centres at a time: the path weights are a float array per centre
-            path = value[c][:, None] + dijkstra(graph, directed=True, indices=c)  # centre x unit
-            room = upper[r, c][:, None] + n * tiny + 1e-9 * np.abs(upper[r, c][:, None])
-            allowed[:, c] &= (path <= room).T
+        path = value[centres][None, :] + lightest_paths(geo.edges, n, value, centres)  # unit x centre
+        room = upper[r, centres] * (1 + 1e-9) + 1e-9
+        allowed[:, centres] &= path <= room[None, :]
     allowed[centres, centres] = True
     for unit, label in spec.locks:
         if spec.centres is not None:

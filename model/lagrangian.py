@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.contiguity import lightest_paths
 from model.spec import TerritorySpec
 from solvers import interrupt
 
@@ -208,21 +209,28 @@ def lagrangian_bound(
         lam = lam + theta * (goal - bound) / norm * g
     allowed = None
     if upper is not None and best_ks is not None and np.isfinite(best):
-        allowed = _fixing(best, best_ks, centres, k, n, upper)
+        allowed = _fixing(best, best_ks, centres, k, n, upper, geo.edges if spec.contiguity and geo.edges else None)
         if possible is not None:
             allowed &= possible
     return LagrangianBound(best, best_lam, it, time.perf_counter() - t0, allowed, best_open)
 
 
-def _fixing(bound: float, ks: _Knapsacks, centres: np.ndarray, k: int, n: int, upper: float) -> np.ndarray:
-    """Pairs (i, j) whose forced cost bound + rc_ij (+ opening j instead of the k-th centre) fits under upper."""
+def _fixing(bound: float, ks: _Knapsacks, centres: np.ndarray, k: int, n: int, upper: float,
+            edges=None) -> np.ndarray:
+    """Pairs (i, j) whose forced cost bound + rc_ij (+ opening j instead of the k-th centre) fits under upper.
+    With `edges` (contiguity on), forcing i into j's territory forces a path from j to i as well, so
+    rc_ij becomes the least sum of reduced costs along such a path (each unit's rc >= 0 counts once:
+    by duality, forcing several knapsack items costs at least the sum of their reduced costs)."""
     order = np.argsort(ks.value, kind="stable")
     kth = ks.value[order[k - 1]]
     open_penalty = np.zeros(len(centres))
     closed = np.ones(len(centres), dtype=bool)
     closed[order[:k]] = False
     open_penalty[closed] = np.maximum(0.0, ks.value[closed] - kth)
-    forced = bound + np.maximum(0.0, ks.reduced_costs(centres)) + open_penalty[None, :]
+    reduced = np.maximum(0.0, ks.reduced_costs(centres))
+    if edges is not None:
+        reduced = lightest_paths(edges, n, reduced, centres)
+    forced = bound + reduced + open_penalty[None, :]
     margin = 1e-6 * max(1.0, abs(upper))
     ok = forced <= upper + margin
     ok &= np.isfinite(ks.value)[None, :]

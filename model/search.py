@@ -55,7 +55,8 @@ NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the 
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
-    "model with separator cuts on the pairs left by safe Lagrangian and LP reduced-cost fixing (each "
+    "model with separator cuts on the pairs left by safe Lagrangian and LP reduced-cost fixing (reduced "
+    "costs summed along the lightest path from the centre, which a connected territory holds; each "
     "round of lazy cuts is a relaxation); all on the pairs left by path fixing (a unit whose lightest "
     "path to a centre is above the territory maximum cannot join it)"
 )
