@@ -15,7 +15,6 @@ from model.contiguity import lightest_paths, reachable
 from model.fixing import path_fixing
 from model.lagrangian import lagrangian_bound
 from tests.conftest import grid_spec, random_grid_specs
-from tests.model.bruteforce import brute_force_plan
 from tests.model.test_tree_partition import georgia_spec  # noqa: F401  (fixture)
 
 
@@ -56,21 +55,6 @@ def test_a_heavy_unit_blocks_paths_through_it():
     assert not allowed[0, 1] and not allowed[1, 0]
     assert allowed[1, 1] and allowed[0, 0]
     assert path_fixing(replace(spec, contiguity=False)) is None
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=random_grid_specs(min_rows=2, min_k=2))
-def test_bound_on_the_possible_pairs_never_exceeds_the_optimum(spec):
-    found = brute_force_plan(spec)
-    if found is None:
-        return
-    plan, optimum = found
-    possible = path_fixing(spec)
-    used = (np.arange(spec.geography.n), np.asarray(plan.centre_of))
-    assert possible[used].all()
-    lag = lagrangian_bound(spec, upper=optimum, iterations=200, possible=possible)
-    assert lag.bound <= optimum * (1 + 1e-9) + 1e-9
-    assert lag.allowed[used].all()
 
 
 def test_fulton_county_is_a_territory_of_its_own_at_ten_territories(georgia_spec):  # noqa: F811
