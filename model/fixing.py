@@ -77,8 +77,7 @@ def reduced_cost_fixing(spec: TerritorySpec, relaxation: Relaxation, upper: floa
         # i in j's territory forces j open and a path from j to i: their reduced costs add up (LP duality)
         centres = np.arange(geo.n)
         rc = np.maximum(relaxation.reduced_cost, 0.0)
-        forced = np.diag(rc)[None, :] + lightest_paths(geo.edges, geo.n, rc, centres)
-        forced[centres, centres] = np.diag(rc)
+        forced = np.diag(rc)[None, :] + lightest_paths(geo.edges, geo.n, rc, centres)  # 0 path at the centre
     allowed = forced <= slack
     if spec.centres is None:
         allowed[:, ~np.diag(allowed)] = False
@@ -106,7 +105,7 @@ def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
         room = upper[r, centres] * (1 + 1e-9) + 1e-9
         allowed[:, centres] &= path <= room[None, :]
     allowed[centres, centres] = True
-    for unit, label in spec.locks:
-        if spec.centres is not None:
+    if spec.centres is not None:  # with free centres a lock names a group, not a centre
+        for unit, label in spec.locks:
             allowed[unit, spec.centres[label]] = True
     return allowed
