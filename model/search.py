@@ -29,6 +29,7 @@ from model.local_search import polish, tight_band
 from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
+from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.allocation import allocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
@@ -145,6 +146,14 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best, fallback
+
+
+def narrow_band_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> Plan | None:
+    """Under a narrow band: a plan under a wider one (local search works there), then its centres
+    assigned under the real band by the 0-1 program of model.star_assignment; about `budget` s."""
+    t = time.perf_counter()
+    loose, _ = first_plan(widened(spec), None, options, budget / 3)  # Ctrl-C: its plan is not valid here
+    return None if loose is None else star_descent(spec, engine, loose, t + budget, options.seed)
 
 
 def uses_tree_partition(spec: TerritorySpec) -> bool:
@@ -373,6 +382,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     best: Plan | None = None
     fallback: Plan | None = None
+    runner_up: Plan | None = None  # the local-search plan, when the narrow-band step found a better one
     allowed, lag, possible = None, None, None
     first_seen: float | None = None
     interrupted = False
@@ -412,6 +422,15 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         first_seen = time.perf_counter() - t0 if best is not None else None
         if best is not None:
             report_plan(best)
+        if tight_band(spec) and usable(spec) and not uses_tree_partition(spec):
+            say(f"narrow band: CP-SAT assigns the units to the centres of a ±{LOOSE_BAND:.0%} plan")
+            t = time.perf_counter()
+            star = narrow_band_plan(spec, engine, options, 0.2 * limit)
+            clock("narrow_band", t)
+            if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
+                runner_up, best = best, star
+                first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
+                report_plan(best)
 
         if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
@@ -448,8 +467,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 if is_valid(spec, plan):
                     report_plan(plan)
 
-            improved = replace(improve_pairs(spec, start, exact, lns_budget, zone=zone, on_plan=improving),
-                               groups=start.groups)
+            # From the local-search plan too when CP-SAT's beat it: they end in different local optima.
+            origins = [start] + ([runner_up] if runner_up is not None else [])
+            ends = [replace(improve_pairs(spec, origin, exact, lns_budget / len(origins), zone=zone, on_plan=improving),
+                            groups=start.groups) for origin in origins]
+            improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(cost)))
             clock("neighbourhood", t)
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0

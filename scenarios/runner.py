@@ -78,7 +78,7 @@ def search_options(options: SolverOptions, units: int) -> SolverOptions:
 
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in ("tplan", "pyomo", "highspy", "geopandas", "shapely", "libpysal", "pandas", "numpy"):
+    for pkg in ("tplan", "pyomo", "highspy", "ortools", "geopandas", "shapely", "libpysal", "pandas", "numpy"):
         try:
             out[pkg] = version(pkg)
         except Exception:

@@ -19,8 +19,10 @@ from pyomo.core.base.var import VarData
 from pyomo.environ import ConcreteModel, Objective, minimize, value
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from solvers import interrupt
+from solvers import cpsat, interrupt
 from solvers.result import (
+    BooleanProgram,
+    BooleanResult,
     LinearCut,
     Progress,
     SolveResult,
@@ -69,6 +71,12 @@ class HighsEngine:
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         return np.asarray(h.getSolution().col_value)
+
+    @staticmethod
+    def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> BooleanResult:
+        """0-1 programs go to OR-Tools CP-SAT (solvers.cpsat), far stronger than branch-and-bound on
+        the narrow-band assignments the territory search hands it."""
+        return cpsat.solve_boolean(program, seconds, seed)
 
     @staticmethod
     def version() -> str:

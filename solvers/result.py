@@ -101,3 +101,31 @@ class LinearCut:
     terms: tuple[tuple[Any, float], ...]
     lower: float
     upper: float
+
+
+@dataclass(frozen=True)
+class BooleanProgram:
+    """A 0-1 program for a constraint solver: minimise `objective` . x over x in {0, 1}^n subject to
+    exactly one true variable per `exactly_one` group, `lower <= coef . x[vars] <= upper` for each of
+    `sums`, and each of `clauses` (some of `positive` true, or some of `negative` false). Every
+    coefficient and bound is an integer: the caller scales (see model.star_assignment)."""
+
+    size: int
+    objective: Any  # int64 array, one coefficient per variable
+    exactly_one: tuple[Any, ...] = ()  # int arrays of variable indices
+    sums: tuple[tuple[Any, Any, int, int], ...] = ()  # (variable indices, int64 coefficients, lower, upper)
+    clauses: tuple[tuple[Any, Any], ...] = ()  # (positive variable indices, negated variable indices)
+    fixed_true: Any = ()  # variable indices that must be 1
+    hint: Any = None  # optional 0/1 array: a solution to start the search from
+
+
+@dataclass(frozen=True)
+class BooleanResult:
+    """What a 0-1 solve found: `values` (None without a solution), whether it is proven optimal, and the
+    solver's objective bound (in the program's integer units)."""
+
+    values: Any
+    optimal: bool
+    objective: float | None
+    bound: float | None
+    status: str

@@ -77,3 +77,24 @@ def test_a_solver_that_stops_early_keeps_the_plan_and_says_why():
     assert any("stopped short of a proof (Solve error)" in s for s in seen)
     normal = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0))
     assert normal.result.solver_status == "Optimal"
+
+
+def test_a_stop_request_reaches_cp_sat():
+    """CP-SAT runs outside Python: a watcher thread stops it within a fraction of a second."""
+    import threading
+    import time
+
+    from solvers.cpsat import solve_boolean
+    from solvers.result import BooleanProgram
+
+    size = 200  # the cheapest 100 of 200 weights summing to exactly 30,000,001: not proven within 10 s
+    rng = np.random.default_rng(0)
+    weights = rng.integers(10_000, 600_000, size=size)
+    program = BooleanProgram(size, rng.integers(1, 1_000, size=size), sums=(
+        (np.arange(size), weights, 30_000_001, 30_000_001), (np.arange(size), np.ones(size, dtype=np.int64), 100, 100)))
+    with interrupt.stop_on_ctrl_c():
+        threading.Timer(0.5, interrupt.request).start()
+        t = time.perf_counter()
+        result = solve_boolean(program, seconds=60.0)
+        assert time.perf_counter() - t < 5.0
+    assert not result.optimal

@@ -1,0 +1,187 @@
+"""Plans under narrow balance bands: units to given centres by a 0-1 program for a constraint solver.
+
+Under a band of ±0.5% with whole counties, local search rarely reaches a good balanced plan and the
+exact model's contiguity rounds are slow. Here every unit of a territory other than its centre must
+have a neighbour in the same territory that lies closer to the centre (fewer adjacency steps, then
+shorter distance). Following closer neighbours always ends at the centre, so every territory is
+connected, and the rule is a set of clauses a CP solver propagates well. It forbids some connected
+territories (a restriction, not a relaxation): it gives plans, never bounds.
+
+The centres come from a plan under a wider band (±5% around the same targets), where local search
+works well; after each solve the centres move to their territories' medoids and the program is
+solved again while that gains (Lloyd-style).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from model.check import is_valid
+from model.fixing import path_fixing
+from model.plan import Plan
+from model.spec import BalanceRule, TerritorySpec
+from solvers import interrupt
+from solvers.result import BooleanProgram
+
+LOOSE_BAND = 0.05  # the wider band whose plan gives the centres: ±5% of each band's middle
+INTEGER_SCALE = 1e9  # non-integer attributes and costs are scaled so their largest value is this, then rounded
+RECENTRE_ROUNDS = 6
+
+
+def usable(spec: TerritorySpec) -> bool:
+    """Specs the program covers: no side limits, no nesting, locks only with fixed centres."""
+    return bool(spec.balance) and not spec.limits and not spec.levels and not (spec.locks and spec.centres is None)
+
+
+def widened(spec: TerritorySpec, band: float = LOOSE_BAND) -> TerritorySpec:
+    """The same problem with each balance band at least ±`band` of its middle."""
+    rules = []
+    for r in spec.balance:
+        middle = (r.lower + r.upper) / 2
+        half = max((r.upper - r.lower) / 2, band * abs(middle))
+        rules.append(BalanceRule(r.attribute, middle - half, middle + half, r.tolerance))
+    return replace(spec, balance=tuple(rules))
+
+
+def recentred(spec: TerritorySpec, plan: Plan) -> Plan:
+    """The same territories, each centred on the unit that serves it at least cost (free centres)."""
+    if spec.centres is not None:
+        return plan
+    cost = spec.cost()
+    owner = np.asarray(plan.centre_of)
+    moved = owner.copy()
+    for c in np.unique(owner):
+        members = np.flatnonzero(owner == c)
+        moved[members] = members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))]
+    return Plan(tuple(int(c) for c in moved))
+
+
+def centres_of(spec: TerritorySpec, plan: Plan) -> list[int]:
+    """The plan's centres in the spec's order (fixed centres) or sorted (free)."""
+    return list(spec.centres) if spec.centres is not None else list(plan.centres)
+
+
+def closeness(spec: TerritorySpec) -> np.ndarray:
+    """order[i, j]: adjacency steps from unit j to unit i, ties broken by distance (a strict order
+    of the units around each centre, the centre first)."""
+    geo = spec.geography
+    n = geo.n
+    e = np.asarray(geo.edges, dtype=np.int64).reshape(-1, 2)
+    graph = csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
+    steps = dijkstra(graph, directed=False, unweighted=True)
+    dist = np.asarray(geo.distance, dtype=float)
+    return steps + dist / (2 * max(float(dist.max()), 1e-12))  # the distance term stays below one step
+
+
+def star_program(spec: TerritorySpec, centres: list[int], order: np.ndarray | None,
+                 hint: Plan | None = None) -> tuple[BooleanProgram, np.ndarray] | None:
+    """The 0-1 program (x[p] = 1: unit pairs[p, 0] joins the territory of centre pairs[p, 1]) and its
+    pairs; None when some unit can join no territory. `order` None: no contiguity clauses."""
+    geo = spec.geography
+    n, k = geo.n, len(centres)
+    cols = np.asarray(centres)
+    fixed_spec = replace(spec, centres=tuple(centres), locks=spec.locks if spec.centres is not None else ())
+    allowed = np.ones((n, k), dtype=bool)
+    possible = path_fixing(fixed_spec)
+    if possible is not None:
+        allowed &= possible[:, cols]
+    if spec.max_distance is not None:
+        allowed &= geo.distance[:, cols] <= spec.max_distance
+    allowed[cols, :] = False
+    allowed[cols, np.arange(k)] = True  # a centre belongs to its own territory only
+    if spec.centres is not None:
+        for unit, t in spec.locks:
+            allowed[unit, :] = False
+            allowed[unit, t] = True
+    if not allowed.any(axis=1).all():
+        return None
+    unit, terr = np.nonzero(allowed)
+    index = -np.ones((n, k), dtype=np.int64)
+    index[unit, terr] = np.arange(len(unit))
+
+    cost = spec.cost()[unit, cols[terr]]
+    objective = np.rint(cost * (INTEGER_SCALE / max(float(np.abs(cost).max()), 1e-12))).astype(np.int64)
+    exactly_one = tuple(index[i, allowed[i]] for i in range(n))
+    lower, upper = spec.bounds()
+    sums = []
+    for r, rule in enumerate(spec.balance):
+        values, slack = _integer_values(np.asarray(geo.attributes[rule.attribute], dtype=float))
+        scale = values[1]
+        for t, c in enumerate(cols):
+            members = index[allowed[:, t], t]
+            lo = math.ceil(lower[r, c] * scale + slack - 1e-9)
+            hi = math.floor(upper[r, c] * scale - slack + 1e-9)
+            sums.append((members, values[0][allowed[:, t]], lo, hi))
+    clauses = []
+    if order is not None and spec.contiguity:
+        nbrs = geo.neighbours()
+        for t, c in enumerate(cols):
+            for i in np.flatnonzero(allowed[:, t]):
+                if i == c:
+                    continue
+                closer = [index[w, t] for w in nbrs[i] if allowed[w, t] and order[w, c] < order[i, c]]
+                clauses.append((np.asarray(closer, dtype=np.int64), np.asarray([index[i, t]])))
+    start = None
+    if hint is not None:
+        position = {int(c): t for t, c in enumerate(cols)}
+        start = np.array([position.get(int(hint.centre_of[i]), -1) == t for i, t in zip(unit, terr)])
+    program = BooleanProgram(len(unit), objective, exactly_one, tuple(sums), tuple(clauses),
+                             fixed_true=index[cols, np.arange(k)], hint=start)
+    return program, np.column_stack([unit, cols[terr]])
+
+
+def _integer_values(values: np.ndarray) -> tuple[tuple[np.ndarray, float], float]:
+    """((integer values, scale), slack): integers as they are; other values scaled to INTEGER_SCALE
+    and rounded, with the bounds tightened by the most the rounding can add up to (`slack`)."""
+    if np.all(values == np.rint(values)) and np.abs(values).max(initial=0) < 2**52:
+        return (values.astype(np.int64), 1.0), 0.0
+    scale = INTEGER_SCALE / max(float(np.abs(values).max()), 1e-12)
+    return (np.rint(values * scale).astype(np.int64), scale), 0.5 * len(values)
+
+
+def star_plan(spec: TerritorySpec, engine, centres: list[int], seconds: float, seed: int = 0,
+              hint: Plan | None = None, order: np.ndarray | None = None) -> Plan | None:
+    """The best plan of the program for these centres found within `seconds`, or None."""
+    built = star_program(spec, centres, order if order is not None else closeness(spec), hint)
+    if built is None:
+        return None
+    program, pairs = built
+    result = engine.solve_boolean(program, seconds, seed)
+    if result.values is None:
+        return None
+    owner = np.empty(spec.geography.n, dtype=np.int64)
+    chosen = pairs[result.values]
+    owner[chosen[:, 0]] = chosen[:, 1]
+    return Plan(tuple(int(c) for c in owner))
+
+
+def star_descent(spec: TerritorySpec, engine, start: Plan, deadline: float, seed: int = 0) -> Plan | None:
+    """From the centres of `start` (a plan under any band), alternate the program and re-centring while
+    the plan improves; the best valid plan, or None."""
+    cost = spec.cost()
+    order = closeness(spec)
+    hint = recentred(spec, start)
+    centres = centres_of(spec, hint)
+    best: Plan | None = None
+    for _ in range(RECENTRE_ROUNDS):
+        interrupt.check()  # Ctrl-C between solves
+        left = deadline - time.perf_counter()
+        if left <= 0.05:
+            break
+        plan = star_plan(spec, engine, centres, left, seed, hint=hint, order=order)
+        if plan is None or not is_valid(spec, plan):
+            break
+        if best is not None and plan.objective(cost) >= best.objective(cost) - 1e-9:
+            break
+        best = plan
+        hint = recentred(spec, plan)
+        if centres_of(spec, hint) == centres:
+            break
+        centres = centres_of(spec, hint)
+    return best
