@@ -1,7 +1,8 @@
 """How a territory plan is found and proven.
 
 1. First plan: start centres (the Lagrangian relaxation's open centres, seeded weighted k-medoids, or
-   the fixed centres), units to their nearest centre, then iterated local search (model.local_search).
+   the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
+   then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs.
@@ -148,12 +149,15 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
     return best, fallback
 
 
-def narrow_band_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float) -> Plan | None:
-    """Under a narrow band: a plan under a wider one (local search works there), then its centres
-    assigned under the real band by the 0-1 program of model.star_assignment; about `budget` s."""
+def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
+                    plan: Plan | None) -> Plan | None:
+    """CP-SAT assigns the units to the centres of `plan` (under a narrow band: of a plan under a wider
+    band, where local search works well), re-centring while it gains (model.star_assignment); about
+    `budget` seconds. None if it finds no valid plan."""
     t = time.perf_counter()
-    loose, _ = first_plan(widened(spec), None, options, budget / 3)  # Ctrl-C: its plan is not valid here
-    return None if loose is None else star_descent(spec, engine, loose, t + budget, options.seed)
+    if tight_band(spec):
+        plan, _ = first_plan(widened(spec), None, options, budget / 3)  # Ctrl-C: its plan is not valid here
+    return None if plan is None else star_descent(spec, engine, plan, t + budget, options.seed)
 
 
 def uses_tree_partition(spec: TerritorySpec) -> bool:
@@ -382,7 +386,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     best: Plan | None = None
     fallback: Plan | None = None
-    runner_up: Plan | None = None  # the local-search plan, when the narrow-band step found a better one
+    runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
     allowed, lag, possible = None, None, None
     first_seen: float | None = None
     interrupted = False
@@ -422,11 +426,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         first_seen = time.perf_counter() - t0 if best is not None else None
         if best is not None:
             report_plan(best)
-        if tight_band(spec) and usable(spec) and not uses_tree_partition(spec):
-            say(f"narrow band: CP-SAT assigns the units to the centres of a ±{LOOSE_BAND:.0%} plan")
+        if usable(spec) and not uses_tree_partition(spec) and (best is not None or tight_band(spec)):
+            source = f"a ±{100 * LOOSE_BAND:g}% plan" if tight_band(spec) else "the first plan"
+            say(f"assignment: CP-SAT assigns the units to the centres of {source}, re-centring while it gains")
             t = time.perf_counter()
-            star = narrow_band_plan(spec, engine, options, 0.2 * limit)
-            clock("narrow_band", t)
+            star = assignment_plan(spec, engine, options, 0.2 * limit, best)
+            clock("assignment", t)
             if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
                 runner_up, best = best, star
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0

@@ -1,15 +1,15 @@
-"""Plans under narrow balance bands: units to given centres by a 0-1 program for a constraint solver.
+"""Units to given centres by a 0-1 program for a constraint solver, with territories connected by rule.
 
-Under a band of ±0.5% with whole counties, local search rarely reaches a good balanced plan and the
-exact model's contiguity rounds are slow. Here every unit of a territory other than its centre must
-have a neighbour in the same territory that lies closer to the centre (fewer adjacency steps, then
-shorter distance). Following closer neighbours always ends at the centre, so every territory is
-connected, and the rule is a set of clauses a CP solver propagates well. It forbids some connected
+Every unit of a territory other than its centre must have a neighbour in the same territory that lies
+closer to the centre (fewer adjacency steps, then shorter distance). Following closer neighbours
+always ends at the centre, so every territory is connected, and the rule is a set of clauses a CP
+solver propagates well: CP-SAT finds the best such assignment for given centres in seconds, where
+branch-and-bound with contiguity cuts finds none under a ±0.5% band. The rule forbids some connected
 territories (a restriction, not a relaxation): it gives plans, never bounds.
 
-The centres come from a plan under a wider band (±5% around the same targets), where local search
-works well; after each solve the centres move to their territories' medoids and the program is
-solved again while that gains (Lloyd-style).
+After each solve the centres move to their territories' medoids and the program is solved again while
+that gains (location-allocation with an exact, connected allocation). Under a narrow band the first
+centres come from a plan under a wider band (±5% around the same targets), where local search works well.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from solvers.result import BooleanProgram
 
 LOOSE_BAND = 0.05  # the wider band whose plan gives the centres: ±5% of each band's middle
 INTEGER_SCALE = 1e9  # non-integer attributes and costs are scaled so their largest value is this, then rounded
+ROUNDING_ROOM = 1e-9  # relative room for float noise at a balance bound (model.check allows 1e-6)
 RECENTRE_ROUNDS = 6
 
 
@@ -67,22 +68,22 @@ def centres_of(spec: TerritorySpec, plan: Plan) -> list[int]:
     return list(spec.centres) if spec.centres is not None else list(plan.centres)
 
 
-def closeness(spec: TerritorySpec) -> np.ndarray:
-    """order[i, j]: adjacency steps from unit j to unit i, ties broken by distance (a strict order
+def closeness(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
+    """order[i, t]: adjacency steps from centres[t] to unit i, ties broken by distance (a strict order
     of the units around each centre, the centre first)."""
     geo = spec.geography
     n = geo.n
     e = np.asarray(geo.edges, dtype=np.int64).reshape(-1, 2)
     graph = csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
-    steps = dijkstra(graph, directed=False, unweighted=True)
-    dist = np.asarray(geo.distance, dtype=float)
+    steps = dijkstra(graph, directed=False, unweighted=True, indices=np.asarray(centres)).T
+    dist = np.asarray(geo.distance, dtype=float)[:, centres]
     return steps + dist / (2 * max(float(dist.max()), 1e-12))  # the distance term stays below one step
 
 
-def star_program(spec: TerritorySpec, centres: list[int], order: np.ndarray | None,
+def star_program(spec: TerritorySpec, centres: list[int],
                  hint: Plan | None = None) -> tuple[BooleanProgram, np.ndarray] | None:
     """The 0-1 program (x[p] = 1: unit pairs[p, 0] joins the territory of centre pairs[p, 1]) and its
-    pairs; None when some unit can join no territory. `order` None: no contiguity clauses."""
+    pairs; None when some unit can join no territory. Without contiguity there is no closeness rule."""
     geo = spec.geography
     n, k = geo.n, len(centres)
     cols = np.asarray(centres)
@@ -111,21 +112,22 @@ def star_program(spec: TerritorySpec, centres: list[int], order: np.ndarray | No
     lower, upper = spec.bounds()
     sums = []
     for r, rule in enumerate(spec.balance):
-        values, slack = _integer_values(np.asarray(geo.attributes[rule.attribute], dtype=float))
-        scale = values[1]
+        ints, scale, error = _integer_values(np.asarray(geo.attributes[rule.attribute], dtype=float))
         for t, c in enumerate(cols):
-            members = index[allowed[:, t], t]
-            lo = math.ceil(lower[r, c] * scale + slack - 1e-9)
-            hi = math.floor(upper[r, c] * scale - slack + 1e-9)
-            sums.append((members, values[0][allowed[:, t]], lo, hi))
+            inside = allowed[:, t]
+            noise = ROUNDING_ROOM * max(1.0, abs(upper[r, c])) * scale  # float noise only, far inside the checker's room
+            lo = math.ceil(lower[r, c] * scale + error[inside & (error > 0)].sum() - noise)
+            hi = math.floor(upper[r, c] * scale + error[inside & (error < 0)].sum() + noise)
+            sums.append((index[inside, t], ints[inside], lo, hi))
     clauses = []
-    if order is not None and spec.contiguity:
+    if spec.contiguity:
+        order = closeness(spec, centres)
         nbrs = geo.neighbours()
         for t, c in enumerate(cols):
             for i in np.flatnonzero(allowed[:, t]):
                 if i == c:
                     continue
-                closer = [index[w, t] for w in nbrs[i] if allowed[w, t] and order[w, c] < order[i, c]]
+                closer = [index[w, t] for w in nbrs[i] if allowed[w, t] and order[w, t] < order[i, t]]
                 clauses.append((np.asarray(closer, dtype=np.int64), np.asarray([index[i, t]])))
     start = None
     if hint is not None:
@@ -136,19 +138,22 @@ def star_program(spec: TerritorySpec, centres: list[int], order: np.ndarray | No
     return program, np.column_stack([unit, cols[terr]])
 
 
-def _integer_values(values: np.ndarray) -> tuple[tuple[np.ndarray, float], float]:
-    """((integer values, scale), slack): integers as they are; other values scaled to INTEGER_SCALE
-    and rounded, with the bounds tightened by the most the rounding can add up to (`slack`)."""
+def _integer_values(values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """(integers, scale, rounding errors): integer values as they are; others scaled so the largest is
+    INTEGER_SCALE and rounded. The bounds are then moved inward by the most the errors can add up to
+    (errors are integers minus scaled values), so a program total within its bounds is a true total
+    within the rule's."""
     if np.all(values == np.rint(values)) and np.abs(values).max(initial=0) < 2**52:
-        return (values.astype(np.int64), 1.0), 0.0
+        return values.astype(np.int64), 1.0, np.zeros(len(values))
     scale = INTEGER_SCALE / max(float(np.abs(values).max()), 1e-12)
-    return (np.rint(values * scale).astype(np.int64), scale), 0.5 * len(values)
+    ints = np.rint(values * scale)
+    return ints.astype(np.int64), scale, ints - values * scale
 
 
 def star_plan(spec: TerritorySpec, engine, centres: list[int], seconds: float, seed: int = 0,
-              hint: Plan | None = None, order: np.ndarray | None = None) -> Plan | None:
+              hint: Plan | None = None) -> Plan | None:
     """The best plan of the program for these centres found within `seconds`, or None."""
-    built = star_program(spec, centres, order if order is not None else closeness(spec), hint)
+    built = star_program(spec, centres, hint)
     if built is None:
         return None
     program, pairs = built
@@ -165,7 +170,6 @@ def star_descent(spec: TerritorySpec, engine, start: Plan, deadline: float, seed
     """From the centres of `start` (a plan under any band), alternate the program and re-centring while
     the plan improves; the best valid plan, or None."""
     cost = spec.cost()
-    order = closeness(spec)
     hint = recentred(spec, start)
     centres = centres_of(spec, hint)
     best: Plan | None = None
@@ -174,7 +178,7 @@ def star_descent(spec: TerritorySpec, engine, start: Plan, deadline: float, seed
         left = deadline - time.perf_counter()
         if left <= 0.05:
             break
-        plan = star_plan(spec, engine, centres, left, seed, hint=hint, order=order)
+        plan = star_plan(spec, engine, centres, left, seed, hint=hint)
         if plan is None or not is_valid(spec, plan):
             break
         if best is not None and plan.objective(cost) >= best.objective(cost) - 1e-9:

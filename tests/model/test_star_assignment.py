@@ -96,6 +96,15 @@ def test_non_integer_attributes_stay_inside_the_band():
     assert all(rule.lower <= t <= rule.upper for t in totals)
 
 
+def test_a_total_exactly_at_the_bound_stays_allowed():
+    """u0 alone holds 8/3, exactly the maximum: rounding room must not shut it out (found by hypothesis)."""
+    spec = replace(grid_spec(2, 2, np.array([8, 3, 1, 3]) / 3, 3, 0.6), centres=(0, 1, 2))
+    assert spec.balance[0].upper == pytest.approx(8 / 3)
+    plan = star_plan(spec, ENGINE, [0, 1, 2], seconds=5.0)
+    assert plan is not None and not plan_violations(spec, plan)
+    assert plan.objective(spec.cost()) == pytest.approx(_best_by_enumeration(spec, [0, 1, 2]))
+
+
 def test_widened_keeps_the_middle_and_opens_the_band():
     spec = grid_spec(2, 3, [1, 2, 3, 4, 5, 6], 2, 0.01)
     (rule,) = widened(spec).balance
