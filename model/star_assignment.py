@@ -19,13 +19,13 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from model.check import is_valid
+from model.contiguity import lightest_paths
 from model.fixing import path_fixing
 from model.plan import Plan
 from model.spec import BalanceRule, TerritorySpec
+from model.tree_partition import medoids
 from solvers import interrupt
 from solvers.result import BooleanProgram
 
@@ -54,13 +54,7 @@ def recentred(spec: TerritorySpec, plan: Plan) -> Plan:
     """The same territories, each centred on the unit that serves it at least cost (free centres)."""
     if spec.centres is not None:
         return plan
-    cost = spec.cost()
-    owner = np.asarray(plan.centre_of)
-    moved = owner.copy()
-    for c in np.unique(owner):
-        members = np.flatnonzero(owner == c)
-        moved[members] = members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))]
-    return Plan(tuple(int(c) for c in moved))
+    return Plan(tuple(int(c) for c in medoids(spec, np.asarray(plan.centre_of))))
 
 
 def centres_of(spec: TerritorySpec, plan: Plan) -> list[int]:
@@ -72,10 +66,7 @@ def closeness(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
     """order[i, t]: adjacency steps from centres[t] to unit i, ties broken by distance (a strict order
     of the units around each centre, the centre first)."""
     geo = spec.geography
-    n = geo.n
-    e = np.asarray(geo.edges, dtype=np.int64).reshape(-1, 2)
-    graph = csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
-    steps = dijkstra(graph, directed=False, unweighted=True, indices=np.asarray(centres)).T
+    steps = lightest_paths(geo.edges, geo.n, np.ones(geo.n), np.asarray(centres))  # one per unit on the path
     dist = np.asarray(geo.distance, dtype=float)[:, centres]
     return steps + dist / (2 * max(float(dist.max()), 1e-12))  # the distance term stays below one step
 
