@@ -41,6 +41,16 @@ class LagrangianBound:
     centres: tuple[int, ...] = ()  # the k centres the best multipliers open: a good heuristic start
 
 
+def step_scale(spec: TerritorySpec) -> np.ndarray:
+    """Per unit, how far a subgradient step moves its multiplier: in proportion to the unit's weight, since
+    the multipliers of heavy units live on a larger scale. Measured against equal steps: GA k=10 ±5% from
+    the same plan, 1.4651e10 against 1.4316e10 where both stall (pairs kept after fixing 19.6% against
+    32.8%); 1,000 generated cells, 30 s: 1.6522e10 against 1.6428e10; the ZIP cells: see model.lagrangian_sparse."""
+    w = np.asarray(spec.weight, dtype=float)
+    mean = float(w.mean()) if len(w) else 0.0
+    return (w + 1e-3 * mean) / mean if mean > 0 else np.ones(len(w))
+
+
 @dataclass(frozen=True)
 class _Knapsacks:
     value: np.ndarray  # per candidate centre
@@ -181,6 +191,7 @@ def lagrangian_bound(
     lam = start.astype(float).copy() if start is not None else np.partition(cost, 1, axis=1)[:, 1].astype(float)
     lam = np.where(np.isfinite(lam), lam, 0.0)
     near = _near_rows(geo.distance[:, centres], centres, k) if n >= DUAL_KNAPSACK_UNITS else None
+    scale = step_scale(spec)
     best, best_lam, best_ks, best_open = -np.inf, lam.copy(), None, ()
     theta, idle = 1.0, 0
     it = 0
@@ -202,11 +213,12 @@ def lagrangian_bound(
             if idle >= 20:
                 theta, idle = theta / 2, 0
         g = 1.0 - ks.chosen_x(chosen, centres).sum(axis=1)
-        norm = float(g @ g)
+        step = g * scale
+        norm = float(g @ step)
         if norm < 1e-12 or theta < 1e-6 or (time_limit is not None and time.perf_counter() - t0 > time_limit):
             break
         goal = upper if upper is not None and upper > bound else abs(bound) * 1.05 + 1.0
-        lam = lam + theta * (goal - bound) / norm * g
+        lam = lam + theta * (goal - bound) / norm * step
     allowed = None
     if upper is not None and best_ks is not None and np.isfinite(best):
         allowed = _fixing(best, best_ks, centres, k, n, upper, geo.edges if spec.contiguity and geo.edges else None)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from model.lagrangian import LagrangianBound
+from model.lagrangian import LagrangianBound, step_scale
 from model.spec import TerritorySpec
 from solvers import interrupt
 
@@ -82,11 +82,10 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     geo = spec.geography
     n, k = geo.n, spec.count
     pairs = near_pairs(spec)
-    w = np.asarray(spec.weight, dtype=float)
     rule = spec.balance[0] if spec.balance else None
     v = np.asarray(geo.attributes[rule.attribute], dtype=float) if rule is not None else np.ones(n)
     room = (rule.upper if rule is not None else float(n)) - v  # capacity left once the centre is in
-    scale = (w + 1e-3 * w.mean()) / w.mean() if w.mean() > 0 else np.ones(n)
+    scale = step_scale(spec)
     lam = np.minimum(np.asarray(start if start is not None else pairs.nearest, dtype=float), pairs.cap)
     fixed = np.asarray(spec.centres) if spec.centres is not None else None  # fixed centres all open
     best, best_lam, best_open, theta, idle, it = -np.inf, lam.copy(), (), 1.0, 0, 0
