@@ -33,6 +33,7 @@ from solvers import interrupt
 
 # Steps aim at most this factor above the current bound (Polyak steps towards a plan's cost 10-100x
 # the bound overshoot and stall for dozens of iterations: measured on the ZIP cells, 75 s: 1.4e11 vs 2e10).
+# With the nearest pairs (K = 3 territories), 4 and 10 gave 5.5e11 and 5.7e11 after 170-190 s: no clear winner.
 GOAL_GROWTH = 4.0
 # A unit's multiplier reaches at most its K-th nearest unit, K = this many territories' worth of units
 # (n / k each). Measured on the ZIP cells, 300 s: with 2, a fifth of the multipliers end at the cap and
