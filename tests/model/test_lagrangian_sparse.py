@@ -44,8 +44,8 @@ def plain_bound(spec, lam: np.ndarray) -> float:
             room -= weight * take
         values.append(value)
     values = np.asarray(values)
-    chosen = list(spec.centres) if spec.centres is not None else np.sort(values)[: spec.count]
-    return float(lam.sum() + (values[chosen].sum() if spec.centres is not None else chosen.sum()))
+    opened = values[list(spec.centres)] if spec.centres is not None else np.sort(values)[: spec.count]
+    return float(lam.sum() + opened.sum())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
