@@ -1,6 +1,12 @@
 """Location-allocation for large plans: reassign units to the plan's centres by the balanced
 transportation LP (model.transport), repair contiguity and balance by local search, re-centre, repeat
 while it gains. Spanning-tree plans are balanced but not compact; this is what makes them compact.
+
+Rounding and repair make each round's plan a few per cent dearer than its LP, and that noise stops the
+rounds while the centres are still poorly placed. `relocate` therefore first moves the centres on the
+LP alone (solve, move each centre to the medoid of its units weighted by their shares, repeat), and
+only then rounds and repairs once. On the US counties (20 territories) the LP at the plan's centres was
+2.1% below the plan, and 4.0% after moving them; the plan from the moved centres was 3.7% cheaper.
 """
 
 from __future__ import annotations
@@ -11,15 +17,19 @@ from dataclasses import replace
 
 import numpy as np
 
+from model.balance_repair import rebalance
 from model.check import is_valid, unbalanced
 from model.local_search import polish
 from model.plan import Plan
 from model.spec import TerritorySpec
-from model.transport import balanced_assignment
+from model.transport import balanced_assignment, transport_lp
+from model.tree_partition import medoid
 
 ALLOCATION_ROUNDS = 8
 ALLOCATION_MARGIN = 0.2  # share of the balance band's half-width the allocation LP keeps free (for rounding)
 ALLOCATION_TRIES = 4  # LP re-solves, each keeping more old territories around those that fell out of the band
+DESCENT_ROUNDS = 40  # at most, of the LP-only descent (the counties settled after 8)
+DESCENT_GAIN = 1e-6  # relative fall of the LP's value below which the centres count as settled
 
 
 def allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
@@ -52,3 +62,73 @@ def allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, d
         if on_plan is not None:
             on_plan(plan)
     return plan
+
+
+def relocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
+             seed: int = 0, on_plan: Callable[[Plan], None] | None = None) -> Plan:
+    """Move the plan's centres by the LP descent (`lp_descent`), round the units to the moved centres,
+    repair contiguity and balance, then location-allocation from there: the better of that and `plan`."""
+    owner = lp_descent(spec, engine, np.asarray(plan.centre_of), zone, deadline)
+    rounded = None if owner is None else balanced_assignment(spec, engine, owner, zone, margin=0.0)
+    if rounded is None:
+        return plan
+    repaired = polish(spec, rounded, deadline=deadline, zone=zone)
+    if not is_valid(spec, replace(repaired, groups=plan.groups)):
+        repaired = rebalance(spec, np.asarray(repaired.centre_of), seed, deadline, zone=zone)
+    if repaired is None or not is_valid(spec, replace(repaired, groups=plan.groups)):
+        return plan
+    moved = allocate(spec, engine, replace(repaired, groups=plan.groups), zone, deadline)
+    cost = spec.cost()
+    if moved.objective(cost) >= plan.objective(cost) - 1e-9 * abs(plan.objective(cost)):
+        return plan
+    if on_plan is not None:
+        on_plan(moved)
+    return moved
+
+
+def lp_descent(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.ndarray | None,
+               deadline: float) -> np.ndarray | None:
+    """Location-allocation on the balanced transportation LP alone: solve it, move each centre to the
+    medoid of its units weighted by their shares, repeat while the LP's value falls. Returns the best
+    LP's units, each to the centre of its largest share (neither connected nor balanced yet), or None
+    if the first LP has no solution."""
+    cost = spec.cost()
+    labels = np.asarray(centre_of)
+    best_value, best_owner = np.inf, None
+    for _ in range(DESCENT_ROUNDS):
+        if time.perf_counter() > deadline:
+            break
+        solved = transport_lp(spec, engine, labels, zone, margin=0.0)
+        if solved is None:
+            break
+        rows, to, share = solved
+        value = float((cost[rows, to] * share).sum())
+        if value >= best_value * (1 - DESCENT_GAIN):
+            break
+        best_value, best_owner = value, _largest_share(len(labels), rows, to, share)
+        labels = _moved_centres(spec, rows, to, share, best_owner)
+    return best_owner
+
+
+def _largest_share(n: int, rows: np.ndarray, to: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Each unit's centre of largest share (centres always hold themselves whole)."""
+    order = np.lexsort((-share, rows))  # by unit, largest share first
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    owner = np.empty(n, dtype=int)
+    owner[rows[first]] = to[first]
+    return owner
+
+
+def _moved_centres(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, share: np.ndarray,
+                   owner: np.ndarray) -> np.ndarray:
+    """`owner` relabelled: each centre replaced by the medoid of its units weighted by their shares."""
+    cost = spec.cost()
+    moved: dict[int, int] = {}
+    for c in np.unique(to):
+        mine = (to == c) & (share > 1e-9)
+        moved[int(c)] = medoid(spec, cost, rows[mine], share[mine])
+    if len(set(moved.values())) < len(moved):
+        return owner  # two centres would merge: keep them where they are (the descent then stops)
+    labels = np.array([moved[int(c)] for c in owner])
+    labels[list(moved.values())] = list(moved.values())
+    return labels

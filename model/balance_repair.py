@@ -10,9 +10,27 @@ import time
 
 import numpy as np
 
+from model.check import is_valid
 from model.contiguity import reachable
-from model.local_search import _State
+from model.local_search import _State, polish
+from model.plan import Plan
 from model.spec import TerritorySpec
+
+
+def rebalance(spec: TerritorySpec, centre_of: np.ndarray, seed: int, deadline: float, cycles: int = 4,
+              zone: np.ndarray | None = None) -> Plan | None:
+    """Alternate ejection chains and local search (a few kicks) until the plan is valid; None if it
+    is not after `cycles` rounds or at `deadline`."""
+    current = np.asarray(centre_of)
+    for cycle in range(cycles):
+        if time.perf_counter() > deadline:
+            return None
+        fixed = repair_balance(spec, current, deadline, zone=zone)
+        plan = polish(spec, fixed, seed=seed + cycle, kicks=20, patience=10, deadline=deadline, zone=zone)
+        if is_valid(spec, plan):
+            return plan
+        current = np.asarray(plan.centre_of)
+    return None
 
 
 def repair_balance(spec: TerritorySpec, centre_of: np.ndarray, deadline: float, rounds: int = 400,

@@ -3,6 +3,8 @@
 1. First plan: start centres (the Lagrangian relaxation's open centres, seeded weighted k-medoids, or
    the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
    then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
+   From 1,500 units (or with nested levels): balanced spanning-tree partitions, location-allocation,
+   then the centres moved on the transportation LP alone (model.allocation.relocate).
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from geodata.distances import LazyPairs
-from model.balance_repair import balance_violation, repair_balance
+from model.balance_repair import balance_violation, rebalance
 from model.check import is_valid
 from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
@@ -31,7 +33,7 @@ from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
-from model.allocation import allocate
+from model.allocation import allocate, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
 from model.territory_model import (
@@ -235,13 +237,9 @@ def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: flo
     ejection chains and local search from the best unbalanced plan."""
     fresh = polish(spec, nearest_plan(spec, initial_centres(spec, seed)), deadline=deadline)  # no kicks
     for current in (plan, fresh):
-        for cycle in range(cycles):
-            if time.perf_counter() > deadline:
-                return None
-            fixed = repair_balance(spec, np.asarray(current.centre_of), deadline)
-            current = polish(spec, fixed, seed=seed + 100 + cycle, kicks=20, patience=10, deadline=deadline)
-            if is_valid(spec, current):
-                return current
+        found = rebalance(spec, np.asarray(current.centre_of), seed + 100, deadline, cycles)
+        if found is not None:
+            return found
     return None
 
 
@@ -461,16 +459,19 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         lns_budget = 0.6 * (limit - (time.perf_counter() - t0)) if heuristic_only else 0.25 * limit
 
         if best is not None and uses_tree_partition(spec):
-            say("location-allocation: balanced transportation LP to the centres, repair, re-centre")
+            say("location-allocation: balanced transportation LP to the centres, repair, re-centre; then centres "
+                "moved on the LP alone")
             t = time.perf_counter()
             zone = np.asarray(best.groups[-1]) if spec.levels else None
             if spec.levels:  # allocate without the nesting, then group the territories again
                 flat = allocate(replace(spec, levels=()), engine, replace(best, groups=()), None, t + 0.6 * lns_budget)
+                flat = relocate(replace(spec, levels=()), engine, flat, None, t + 0.6 * lns_budget, options.seed)
                 regrouped = nest(spec, flat, options.seed, t + 0.7 * lns_budget)
                 if regrouped is not None and regrouped.objective(cost) < best.objective(cost) - 1e-9:
                     best, zone = regrouped, np.asarray(regrouped.groups[-1])
                     report_plan(best)
             best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
+            best = relocate(spec, engine, best, zone, t + 0.7 * lns_budget, options.seed, on_plan=report_plan)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 

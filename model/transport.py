@@ -24,6 +24,13 @@ def balanced_assignment(spec: TerritorySpec, engine, centre_of: np.ndarray, zone
     """Units reassigned to the centres of `centre_of` by the transportation LP (rounded), aiming inside
     the balance band by `margin` of its half-width (room for rounding); the territories centred on
     `frozen` keep their units and take no others. `engine.solve_lp` solves it. None if it has no solution."""
+    solved = transport_lp(spec, engine, centre_of, zone, margin, frozen)
+    return None if solved is None else _round(spec, *solved, centre_of)
+
+
+def transport_lp(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.ndarray | None = None,
+                 margin: float = 0.2, frozen: set[int] = frozenset()) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The transportation LP itself (see balanced_assignment): (units, centres, shares) of its pairs, or None."""
     centres = np.unique(centre_of)
     n, k = spec.geography.n, len(centres)
     zone = np.zeros(n, dtype=int) if zone is None else np.asarray(zone)
@@ -47,9 +54,7 @@ def balanced_assignment(spec: TerritorySpec, engine, centre_of: np.ndarray, zone
         (np.concatenate([np.ones(n)] + [r.lower + d for r, d in zip(rules, inset)]),
          np.concatenate([np.ones(n)] + [r.upper - d for r, d in zip(rules, inset)])),
     )
-    if x is None:
-        return None
-    return _round(spec, rows, centres[cols], x, centre_of)
+    return None if x is None else (rows, centres[cols], x)
 
 
 def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray, centre_of: np.ndarray) -> np.ndarray:

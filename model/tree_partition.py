@@ -157,17 +157,25 @@ def tree_partition(spec: TerritorySpec, levels: tuple[int, ...] | None = None, s
 def medoids(spec: TerritorySpec, labels: np.ndarray) -> np.ndarray:
     """Unit -> the unit of its group (same label) with the least total cost to the group's units. In
     large groups only the units nearest the group's weighted mean position are tried as medoids."""
-    geo = spec.geography
     cost = spec.cost()
-    centre_of = np.full(geo.n, -1)
+    centre_of = np.full(spec.geography.n, -1)
     for g in np.unique(labels):
         units = np.flatnonzero(labels == g)
-        tried = units
-        if len(units) > MEDOID_CANDIDATES:
-            w = np.maximum(np.asarray(spec.weight, dtype=float)[units], 0) + 1e-12
-            mx, my = np.average(geo.x[units], weights=w), np.average(geo.y[units], weights=w)
-            near = np.argpartition((geo.x[units] - mx) ** 2 + (geo.y[units] - my) ** 2, MEDOID_CANDIDATES)
-            tried = units[near[:MEDOID_CANDIDATES]]
-        centre_of[units] = tried[int(np.argmin(cost[np.ix_(units, tried)].sum(axis=0)))]
+        centre_of[units] = medoid(spec, cost, units)
     return centre_of
+
+
+def medoid(spec: TerritorySpec, cost, units: np.ndarray, share: np.ndarray | None = None) -> int:
+    """The unit of `units` with the least total `cost` (spec.cost()) to them, each weighted by its `share` (default 1);
+    in large groups only the MEDOID_CANDIDATES units nearest their weighted mean position are tried."""
+    geo = spec.geography
+    tried = units
+    if len(units) > MEDOID_CANDIDATES:
+        w = np.maximum(np.asarray(spec.weight, dtype=float)[units], 0) + 1e-12
+        w = w if share is None else w * share
+        mx, my = np.average(geo.x[units], weights=w), np.average(geo.y[units], weights=w)
+        near = np.argpartition((geo.x[units] - mx) ** 2 + (geo.y[units] - my) ** 2, MEDOID_CANDIDATES)
+        tried = units[near[:MEDOID_CANDIDATES]]
+    block = cost[np.ix_(units, tried)]
+    return int(tried[int(np.argmin(block.sum(axis=0) if share is None else share @ block))])
 

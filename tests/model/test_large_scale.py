@@ -16,9 +16,9 @@ from geodata.distances import LazyPairs
 from model.check import _connected, pieces_by_label, plan_violations
 from model.plan import Plan
 import model.search as search
-from model.allocation import allocate
+from model.allocation import allocate, lp_descent, relocate
 from model.search import solve_territories, tree_first_plan
-from model.transport import balanced_assignment
+from model.transport import balanced_assignment, transport_lp
 from solvers import SolverOptions
 from solvers.highs import HighsEngine
 from tests.conftest import grid_frame, grid_spec
@@ -62,6 +62,35 @@ def test_allocation_keeps_plans_valid_and_never_worse(georgia_spec):  # noqa: F8
     again = allocate(georgia_spec, HighsEngine(), plan, None, time.perf_counter() + 30)
     assert plan_violations(georgia_spec, again) == []
     assert again.objective(georgia_spec.cost()) <= before + 1e-6
+
+
+def _lp_value(spec, labels: np.ndarray) -> float:
+    rows, to, share = transport_lp(spec, HighsEngine(), labels, margin=0.0)
+    return float((spec.cost()[rows, to] * share).sum())
+
+
+def test_lp_descent_moves_centres_to_a_cheaper_lp(georgia_spec):  # noqa: F811
+    """From a spanning-tree plan (centres not yet allocated) on the Georgia counties: the descent's
+    units go to k centres that hold themselves, and the LP at those centres is cheaper."""
+    plan = tree_first_plan(georgia_spec, SolverOptions(seed=1), 30)  # no engine: no location-allocation
+    start = np.asarray(plan.centre_of)
+    owner = lp_descent(georgia_spec, HighsEngine(), start, None, time.perf_counter() + 60)
+    centres = np.unique(owner)
+    assert len(centres) == georgia_spec.count and (owner[centres] == centres).all()
+    assert _lp_value(georgia_spec, owner) < _lp_value(georgia_spec, start) * (1 - 1e-3)
+
+
+def test_relocation_gives_a_valid_cheaper_plan(georgia_spec):  # noqa: F811
+    """Moving the centres on the LP, then rounding and repairing: a plan the checker accepts, cheaper than
+    the spanning-tree plan it started from; from its own result it changes nothing for the worse."""
+    plan = tree_first_plan(georgia_spec, SolverOptions(seed=1), 30)
+    cost = georgia_spec.cost()
+    seen = []
+    moved = relocate(georgia_spec, HighsEngine(), plan, None, time.perf_counter() + 60, on_plan=seen.append)
+    assert plan_violations(georgia_spec, moved) == []
+    assert moved.objective(cost) < plan.objective(cost) and seen == [moved]
+    again = relocate(georgia_spec, HighsEngine(), moved, None, time.perf_counter() + 60)
+    assert plan_violations(georgia_spec, again) == [] and again.objective(cost) <= moved.objective(cost)
 
 
 def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
