@@ -85,6 +85,22 @@ def test_nesting_georgia_costs_nothing_when_the_territories_can_be_grouped(georg
     assert with_levels.objective(cost) <= without.objective(cost) * (1 + 1e-9)
 
 
+def test_moving_centres_on_the_lp_keeps_every_level_valid(georgia_spec):  # noqa: F811
+    """Centres moved on the LP inside their regions (model.allocation.relocate with the groups as zones):
+    Georgia, 10 territories in 2 regions, from a spanning-tree plan; the plan stays valid at every level,
+    each unit's centre stays in its region, and it gets cheaper."""
+    from model.allocation import relocate
+
+    spec = replace(georgia_spec, levels=(("region", 2),))
+    plan = tree_first_plan(spec, SolverOptions(seed=1), 30)  # no engine: no location-allocation yet
+    assert plan_violations(spec, plan) == []
+    zone = np.asarray(plan.groups[-1])
+    moved = relocate(spec, HighsEngine(), plan, zone, time.perf_counter() + 60)
+    assert plan_violations(spec, moved) == [] and moved.groups == plan.groups
+    assert (zone[np.asarray(moved.centre_of)] == zone).all()  # each unit's centre lies in its group
+    assert moved.objective(spec.cost()) < plan.objective(spec.cost())
+
+
 def test_live_progress_reports_incumbents_and_bounds_from_every_stage(georgia_spec):  # noqa: F811
     """The display hears every better plan and bound of a nested run, whichever stage finds them."""
     from model.search import solve_territories
