@@ -113,7 +113,7 @@ def lp_descent(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.ndar
         if value >= best_value * (1 - DESCENT_GAIN):
             break
         best_value, best_owner = value, _largest_share(len(labels), rows, to, share)
-        labels = _moved_centres(spec, rows, to, share, best_owner)
+        labels = _moved_centres(spec, cost, rows, to, share, best_owner)
     return best_owner
 
 
@@ -126,10 +126,10 @@ def _largest_share(n: int, rows: np.ndarray, to: np.ndarray, share: np.ndarray) 
     return owner
 
 
-def _moved_centres(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, share: np.ndarray,
+def _moved_centres(spec: TerritorySpec, cost, rows: np.ndarray, to: np.ndarray, share: np.ndarray,
                    owner: np.ndarray) -> np.ndarray:
-    """`owner` relabelled: each centre replaced by the medoid of its units weighted by their shares."""
-    cost = spec.cost()
+    """`owner` relabelled: each centre replaced by the medoid of its units weighted by their shares
+    (`cost` is spec.cost(), computed once by the caller: an n x n array on the counties)."""
     moved: dict[int, int] = {}
     for c in np.unique(to):
         mine = (to == c) & (share > 1e-9)
