@@ -30,6 +30,7 @@ ALLOCATION_MARGIN = 0.2  # share of the balance band's half-width the allocation
 ALLOCATION_TRIES = 4  # LP re-solves, each keeping more old territories around those that fell out of the band
 DESCENT_ROUNDS = 40  # at most, of the LP-only descent (the counties settled after 8)
 DESCENT_GAIN = 1e-6  # relative fall of the LP's value below which the centres count as settled
+DRIFT_GAIN = 1e-4  # relative gain of a drift step below which it stops
 
 
 def allocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
@@ -91,6 +92,39 @@ def relocate(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, d
     if best is not plan and on_plan is not None:
         on_plan(best)
     return best
+
+
+def drift(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
+          on_plan: Callable[[Plan], None] | None = None) -> Plan:
+    """The centres moved one LP step at a time, the plan kept valid: solve the transportation LP at the
+    plan's centres, move each centre to the medoid of its units weighted by their LP shares, re-centre
+    each territory on its moved centre where that lies inside it, then location-allocation from there;
+    repeat while it gains. For plans whose descended LP cannot be rounded in one go (`relocate`): on the
+    ZIP cells rounding splits heavy cells, while each step here moves the territories only a little."""
+    cost = spec.cost()
+    for _ in range(DESCENT_ROUNDS):
+        if time.perf_counter() > deadline:
+            break
+        centre_of = np.asarray(plan.centre_of)
+        solved = transport_lp(spec, engine, centre_of, zone, margin=0.0)
+        if solved is None:
+            break
+        rows, to, share = solved
+        moved = _moved_centres(spec, cost, rows, to, share, _largest_share(len(centre_of), rows, to, share))
+        recentred = centre_of.copy()
+        for c in np.unique(centre_of):
+            if moved[c] != c and centre_of[moved[c]] == c:
+                recentred[centre_of == c] = moved[c]
+        start = replace(plan, centre_of=tuple(int(v) for v in recentred))
+        if (recentred == centre_of).all() or not is_valid(spec, start):
+            break
+        stepped = allocate(spec, engine, start, zone, deadline)
+        if stepped.objective(cost) >= plan.objective(cost) * (1 - DRIFT_GAIN):
+            break
+        plan = stepped
+        if on_plan is not None:
+            on_plan(plan)
+    return plan
 
 
 def lp_descent(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.ndarray | None,

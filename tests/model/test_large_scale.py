@@ -16,7 +16,7 @@ from geodata.distances import LazyPairs
 from model.check import _connected, pieces_by_label, plan_violations
 from model.plan import Plan
 import model.search as search
-from model.allocation import allocate, lp_descent, relocate
+from model.allocation import allocate, drift, lp_descent, relocate
 from model.search import solve_territories, tree_first_plan
 from model.transport import balanced_assignment, transport_lp
 from solvers import SolverOptions
@@ -91,6 +91,31 @@ def test_relocation_gives_a_valid_cheaper_plan(georgia_spec):  # noqa: F811
     assert moved.objective(cost) < plan.objective(cost) and seen == [moved]
     again = relocate(georgia_spec, HighsEngine(), moved, None, time.perf_counter() + 60)
     assert plan_violations(georgia_spec, again) == [] and again.objective(cost) <= moved.objective(cost)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_drift_steps_keep_the_plan_valid_and_only_gain(lazy, monkeypatch):
+    """One LP step at a time (the ZIP cells' path, distances on demand there): every plan it reports passes
+    the checker and is cheaper than the one before, and the last one is what it returns."""
+    if lazy:
+        monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
+    values = np.random.default_rng(5).integers(1, 50, size=400)
+    spec = grid_spec(20, 20, values, 8, 0.05)
+    assert isinstance(spec.geography.distance, LazyPairs) == lazy
+    plan = tree_first_plan(spec, SolverOptions(seed=1), 30)  # spanning-tree cuts, not yet allocated
+    cost = spec.cost()
+    owner = np.asarray(plan.centre_of)
+    for c in np.unique(owner):  # the same territories, each centred on its costliest unit: a valid plan
+        members = np.flatnonzero(owner == c)
+        owner[members] = members[np.argmax(cost[np.ix_(members, members)].sum(axis=0))]
+    plan = Plan(tuple(int(c) for c in owner))
+    assert plan_violations(spec, plan) == []
+    seen = [plan]
+    moved = drift(spec, HighsEngine(), plan, None, time.perf_counter() + 60, on_plan=seen.append)
+    assert len(seen) >= 2 and moved is seen[-1]
+    for before, after in zip(seen, seen[1:]):
+        assert plan_violations(spec, after) == []
+        assert after.objective(cost) < before.objective(cost)
 
 
 def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
