@@ -21,9 +21,10 @@ from model.balance_repair import rebalance
 from model.check import is_valid, unbalanced
 from model.local_search import polish
 from model.plan import Plan
-from model.spec import TerritorySpec
+from model.spec import SearchInterrupted, TerritorySpec
 from model.transport import balanced_assignment, transport_lp
 from model.tree_partition import medoid
+from solvers import interrupt
 
 ALLOCATION_ROUNDS = 8
 ALLOCATION_MARGIN = 0.2  # share of the balance band's half-width the allocation LP keeps free (for rounding)
@@ -100,30 +101,35 @@ def drift(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, dead
     plan's centres, move each centre to the medoid of its units weighted by their LP shares, re-centre
     each territory on its moved centre where that lies inside it, then location-allocation from there;
     repeat while it gains. For plans whose descended LP cannot be rounded in one go (`relocate`): on the
-    ZIP cells rounding splits heavy cells, while each step here moves the territories only a little."""
+    ZIP cells rounding splits heavy cells, while each step here moves the territories only a little.
+    Ctrl-C raises SearchInterrupted with the best plan so far."""
     cost = spec.cost()
-    for _ in range(DESCENT_ROUNDS):
-        if time.perf_counter() > deadline:
-            break
-        centre_of = np.asarray(plan.centre_of)
-        solved = transport_lp(spec, engine, centre_of, zone, margin=0.0)
-        if solved is None:
-            break
-        rows, to, share = solved
-        moved = _moved_centres(spec, cost, rows, to, share, _largest_share(len(centre_of), rows, to, share))
-        recentred = centre_of.copy()
-        for c in np.unique(centre_of):
-            if moved[c] != c and centre_of[moved[c]] == c:
-                recentred[centre_of == c] = moved[c]
-        start = replace(plan, centre_of=tuple(int(v) for v in recentred))
-        if (recentred == centre_of).all() or not is_valid(spec, start):
-            break
-        stepped = allocate(spec, engine, start, zone, deadline)
-        if stepped.objective(cost) >= plan.objective(cost) * (1 - DRIFT_GAIN):
-            break
-        plan = stepped
-        if on_plan is not None:
-            on_plan(plan)
+    try:
+        for _ in range(DESCENT_ROUNDS):
+            interrupt.check()
+            if time.perf_counter() > deadline:
+                break
+            centre_of = np.asarray(plan.centre_of)
+            solved = transport_lp(spec, engine, centre_of, zone, margin=0.0)
+            if solved is None:
+                break
+            rows, to, share = solved
+            moved = _moved_centres(spec, cost, rows, to, share, _largest_share(len(centre_of), rows, to, share))
+            recentred = centre_of.copy()
+            for c in np.unique(centre_of):
+                if moved[c] != c and centre_of[moved[c]] == c:
+                    recentred[centre_of == c] = moved[c]
+            start = replace(plan, centre_of=tuple(int(v) for v in recentred))
+            if (recentred == centre_of).all() or not is_valid(spec, start):
+                break
+            stepped = allocate(spec, engine, start, zone, deadline)
+            if stepped.objective(cost) >= plan.objective(cost) * (1 - DRIFT_GAIN):
+                break
+            plan = stepped
+            if on_plan is not None:
+                on_plan(plan)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(plan) from None
     return plan
 
 

@@ -19,7 +19,8 @@ import model.search as search
 from model.allocation import allocate, drift, lp_descent, relocate
 from model.search import solve_territories, tree_first_plan
 from model.transport import balanced_assignment, transport_lp
-from solvers import SolverOptions
+from model.spec import SearchInterrupted
+from solvers import SolverOptions, interrupt
 from solvers.highs import HighsEngine
 from tests.conftest import grid_frame, grid_spec
 from tests.model.test_tree_partition import georgia_spec  # noqa: F401  (fixture)
@@ -116,6 +117,13 @@ def test_drift_steps_keep_the_plan_valid_and_only_gain(lazy, monkeypatch):
     for before, after in zip(seen, seen[1:]):
         assert plan_violations(spec, after) == []
         assert after.objective(cost) < before.objective(cost)
+
+    def stop_after_one_step(stepped: Plan) -> None:
+        interrupt.request()
+
+    with interrupt.stop_on_ctrl_c(), pytest.raises(SearchInterrupted) as stop:  # Ctrl-C keeps the step made
+        drift(spec, HighsEngine(), plan, None, time.perf_counter() + 60, on_plan=stop_after_one_step)
+    assert stop.value.plan == seen[1]
 
 
 def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
