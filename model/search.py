@@ -4,8 +4,8 @@
    the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
    then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
    From 1,500 units (or with nested levels): balanced spanning-tree partitions, location-allocation,
-   then the centres moved on the transportation LP alone (model.allocation.relocate); without a
-   distance matrix, one LP step at a time instead (model.allocation.drift).
+   then the centres moved on the transportation LP alone (model.allocation.relocate) and one LP step
+   at a time (model.allocation.drift; without a distance matrix only the latter).
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs.
@@ -468,7 +468,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             # of band, and the repaired plan cost 11.8% more than the plan: 209 s spent for nothing.
             relocating = not lazy
             say("location-allocation: balanced transportation LP to the centres, repair, re-centre" +
-                ("; then centres moved on the LP alone" if relocating else ""))
+                ("; then centres moved on the LP alone, then one LP step at a time" if relocating else ""))
             t = time.perf_counter()
             zone = np.asarray(best.groups[-1]) if spec.levels else None
             if spec.levels:  # allocate without the nesting, then group the territories again
@@ -482,6 +482,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
             if relocating:
                 best = relocate(spec, engine, best, zone, t + 0.7 * lns_budget, options.seed, on_plan=report_plan)
+                best = drift(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
 
