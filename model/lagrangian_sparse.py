@@ -1,21 +1,24 @@
 """Lagrangian bound for geographies too large for an n x n matrix (distances computed on demand).
 
-The relaxation of model.lagrangian (each unit's assignment row priced by lam_i), with each centre's
-lower capacity dropped (a weaker relaxation, still valid). Only pairs with a negative reduced cost can
-enter a centre's knapsack, and c_ij - lam_i < 0 needs w_i d_ij^p < lam_i. lam_i is capped at the cost of
-reaching the unit's K-th nearest unit (K = a few territories' worth of units; any lam gives a valid
-bound), so those K nearest units hold every pair that can matter: they are found once (KD-tree) and
-their costs computed once, and each iteration is a few passes over these arrays.
+The relaxation of model.lagrangian (each unit's assignment row priced by lam_i, a continuous knapsack per
+centre between its lower and upper capacity), over each unit's K nearest units only (K = a few
+territories' worth; found once by KD-tree, their costs computed once). What makes that valid:
+- lam_i is capped at CAP_SHARE of the cost of reaching unit i's K-th nearest unit (any lam gives a valid
+  bound), so a pair left out of the lists always has a positive reduced cost: no knapsack wants it for its
+  upper part;
+- for the lower capacity it is not free either: its reduced cost per unit of weight is at least the
+  centre's fill price (NearPairs.fill_price), and the knapsack may fill the rest of its lower capacity at
+  that price instead, which relaxes it only where the listed units run out.
 
     bound(lam) = sum_i lam_i + sum of the k smallest centre values,
-    centre value = -lam_j + continuous knapsack over its negative pairs, capacity U - v_j (ratio order).
+    centre value = -lam_j + knapsack: negative pairs by ratio up to U - v_j, then, below L - v_j, the
+                   cheapest pairs under the fill price, then the fill price for the rest.
 
-Taking every negative pair, capacity ignored, gives a value no larger than the knapsack's: only the
-centres that could be among the k smallest need the sorted knapsack (at 33,000 ZIP cells a few
-thousand of them, not all): an iteration takes 0.3-0.7 s there, against 5-8 s with a ball query per unit
-and every knapsack sorted. Steps are scaled by each unit's weight, since the multipliers of heavy units
-live on a larger scale (measured on the ZIP cells with ball queries: 1.93e11 after 58 s, against 1.23e11
-with plain steps).
+Dropping the lower capacity (the earlier form) was far weaker: on 1,329 New York ZIP cells with the 12
+territories of a plan, 27% below the plan against 1.3% for the dense bound; with it, 1.6% (2026-11-24).
+Taking every negative pair, capacities ignored, gives a value no larger than the knapsack's: only the
+centres that could be among the k smallest need the sorted knapsack. Steps are scaled by each unit's
+weight, since the multipliers of heavy units live on a larger scale.
 """
 
 from __future__ import annotations
@@ -35,10 +38,20 @@ from solvers import interrupt
 # the bound overshoot and stall for dozens of iterations: measured on the ZIP cells, 75 s: 1.4e11 vs 2e10).
 # With the nearest pairs (K = 3 territories), 4 and 10 gave 5.5e11 and 5.7e11 after 170-190 s: no clear winner.
 GOAL_GROWTH = 4.0
-# A unit's multiplier reaches at most its K-th nearest unit, K = this many territories' worth of units
-# (n / k each). Measured on the ZIP cells, 300 s: with 2, a fifth of the multipliers end at the cap and
-# the bound stalls at 5.8e11; 5 costs 2.5x per iteration; 3 caps 7%.
-CAP_TERRITORIES = 3
+# The step length halves after this many steps without a better bound.
+IDLE_STEPS = 20
+# Each unit's list holds its K nearest units, K = this many territories' worth (n / k each); its multiplier
+# stays below CAP_SHARE of the cost of reaching the K-th. A longer list caps fewer multipliers but makes
+# each iteration slower. ZIP cells, 200 territories, from the same plan (1.18385e12), 400 s, two runs at a
+# time: K = 3, 4, 5, 6 territories gave 8.319e11, 8.314e11, 7.377e11, 7.144e11. On 1,329 New York cells
+# (12 territories) run to convergence, 3 caps 41% of the multipliers and ends 22% below the plan, 6 caps
+# 4% and ends 1.6% below it.
+CAP_TERRITORIES = 4
+# Multipliers stay below this share of the cost of reaching a unit's K-th nearest unit, so that every pair
+# outside the lists keeps a reduced cost of at least the rest: the price at which a knapsack may fill its
+# lower capacity without them (NearPairs.fill_price). On the New York cells with K = 6 territories:
+# 0.5 ends 1.6% below the plan, 0.75 11.6% (the fill price too low).
+CAP_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,19 +62,24 @@ class NearPairs:
     centre: np.ndarray
     cost: np.ndarray
     first: np.ndarray  # centre j's pairs are first[j]:first[j + 1]
-    cap: np.ndarray  # per unit: the largest multiplier whose negative pairs all lie among these pairs
+    cap: np.ndarray  # per unit: the largest multiplier allowed (CAP_SHARE of its K-th nearest unit's cost)
     nearest: np.ndarray  # per unit: the cost of joining its nearest other unit
+    fill_price: np.ndarray  # per centre: a price per unit of weight no pair outside its list goes below
+    # The pairs that can have a negative reduced cost (cost below the unit's cap), as (unit, centre, cost):
+    # each iteration passes over these only; the others matter only where a knapsack fills its lower capacity.
+    maybe: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def near_pairs(spec: TerritorySpec) -> NearPairs:
     """Every unit with its K nearest units (KD-tree on coordinates whose Euclidean distance never
-    exceeds the true distance, so a cost below the K-th chord's cost is among these pairs)."""
+    exceeds the true distance, so a pair left out costs at least the unit's K-th chord's cost)."""
     geo = spec.geography
     n, k, p = geo.n, spec.count, spec.power
     size = int(min(n, max(16, CAP_TERRITORIES * n // max(k, 1))))
     chord, nearest = cKDTree(geo.distance.points).query(geo.distance.points, k=size)
     chord, nearest = chord.reshape(n, -1), nearest.reshape(n, -1)
-    cap = np.asarray(spec.weight, dtype=float) * chord[:, -1] ** p
+    w = np.asarray(spec.weight, dtype=float)
+    reach = w * chord[:, -1] ** p  # the least a pair outside unit i's list costs
     nearest_cost = spec.cost()[np.arange(n), nearest[:, 1]] if nearest.shape[1] > 1 else np.zeros(n)
     unit = np.repeat(np.arange(n, dtype=np.int32), nearest.shape[1])
     centre = nearest.ravel().astype(np.int32)
@@ -70,8 +88,39 @@ def near_pairs(spec: TerritorySpec) -> NearPairs:
     order = np.argsort(centre, kind="stable")
     unit, centre = unit[order], centre[order]
     cost = np.asarray(spec.cost()[unit, centre], dtype=float)
+    fill = _fill_prices(spec, chord, nearest, reach) if len(nearest) else np.zeros(n)
+    cap = CAP_SHARE * reach
     return NearPairs(unit, centre, cost, np.searchsorted(centre, np.arange(n + 1)), cap,
-                     np.asarray(nearest_cost, dtype=float))
+                     np.asarray(nearest_cost, dtype=float), fill,
+                     tuple(a[cost < cap[unit]] for a in (unit, centre, cost)))
+
+
+def _fill_prices(spec: TerritorySpec, chord: np.ndarray, nearest: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Per centre j, a price M_j per unit of balance weight below which no pair outside j's list goes,
+    whatever the (capped) multipliers: the knapsack may then fill its lower capacity from a slack at
+    M_j instead of from those pairs, and stays a lower bound. A unit i outside j's list lies at least
+    its own K-th chord from j, and, unless it is among j's K nearest, at least j's K-th chord too;
+    with lam_i <= CAP_SHARE * reach_i its reduced cost is at least (1 - CAP_SHARE) of that reach."""
+    n = len(chord)
+    rule = spec.balance[0] if spec.balance else None
+    if rule is None or spec.extra_cost is not None or rule.lower <= 0:  # no lower capacity to fill (or costs not bounded)
+        return np.zeros(n)
+    v = np.asarray(spec.geography.attributes[rule.attribute], dtype=float)
+    w = np.asarray(spec.weight, dtype=float)
+    heavy = v > 0
+    if not heavy.any():
+        return np.zeros(n)
+    per_weight = np.full(n, np.inf)  # reach per unit of balance weight; weightless units never fill
+    per_weight[heavy] = reach[heavy] / v[heavy]
+    far = chord[:, -1] ** spec.power * float(np.min(w[heavy] / v[heavy]))  # units beyond j's K nearest
+    # j's K nearest that may not be in j's list: their own reach holds. Unit i certainly lists j when j is
+    # strictly nearer than i's K-th nearest unit; the others (ties included) count here.
+    near_unit = nearest.ravel()
+    near_centre = np.repeat(np.arange(n), nearest.shape[1])
+    unlisted = (chord.ravel() >= chord[near_unit, -1]) & (near_unit != near_centre)
+    closest = np.full(n, np.inf)
+    np.minimum.at(closest, near_centre[unlisted], per_weight[near_unit[unlisted]])
+    return (1.0 - CAP_SHARE) * np.minimum(far, closest)
 
 
 def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None, upper: float | None = None,
@@ -86,13 +135,14 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     rule = spec.balance[0] if spec.balance else None
     v = np.asarray(geo.attributes[rule.attribute], dtype=float) if rule is not None else np.ones(n)
     room = (rule.upper if rule is not None else float(n)) - v  # capacity left once the centre is in
+    low = (rule.lower if rule is not None else 0.0) - v
     scale = step_scale(spec)
     lam = np.minimum(np.asarray(start if start is not None else pairs.nearest, dtype=float), pairs.cap)
     fixed = np.asarray(spec.centres) if spec.centres is not None else None  # fixed centres all open
     best, best_lam, best_open, theta, idle, it = -np.inf, lam.copy(), (), 1.0, 0, 0
     for it in range(1, iterations + 1):
         interrupt.check()
-        chosen, value, covered = _relaxation(pairs, lam, v, room, k, fixed)
+        chosen, value, covered = _relaxation(pairs, lam, v, room, low, k, fixed)
         bound = float(lam.sum() + value[chosen].sum())
         if bound > best:
             best, best_lam, idle = bound, lam.copy(), 0
@@ -101,7 +151,7 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
                 on_bound(best)
         else:
             idle += 1
-            if idle >= 20:
+            if idle >= IDLE_STEPS:
                 theta, idle = theta / 2, 0
         g = 1.0 - covered
         step = g * scale
@@ -114,33 +164,37 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     return LagrangianBound(best, best_lam, it, time.perf_counter() - t0, None, best_open)
 
 
-def _relaxation(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarray, k: int,
+def _relaxation(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarray, low: np.ndarray, k: int,
                 fixed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(open centres, centre values, how much of each unit the open centres take) under `lam`. Values
-    are exact for the open centres and for every centre whose negative pairs fit its capacity; the
-    others hold a lower estimate (all negative pairs taken), which keeps the bound valid."""
+    """(open centres, centre values, how much of each unit the open centres take) under `lam`. `room` and
+    `low` are each centre's upper and lower capacity once it holds itself. Values are exact for the open
+    centres and for every centre whose negative pairs fit between its capacities; the others hold a lower
+    estimate (all negative pairs taken, capacities ignored), which keeps the bound valid."""
     n = len(lam)
-    reduced = pairs.cost - lam[pairs.unit]
-    negative = reduced < 0
-    weight = np.where(negative, v[pairs.unit], 0.0)
-    value = -lam + np.bincount(pairs.centre, weights=np.where(negative, reduced, 0.0), minlength=n)
-    fits = np.bincount(pairs.centre, weights=weight, minlength=n) <= room + 1e-9
+    unit, centre, cost = pairs.maybe
+    r = cost - lam[unit]
+    negative = r < 0
+    value = -lam + np.bincount(centre, weights=np.where(negative, r, 0.0), minlength=n)
+    taken = np.bincount(centre, weights=np.where(negative, v[unit], 0.0), minlength=n)
+    fits = (taken <= room + 1e-9) & ((taken >= low - 1e-9) | (pairs.fill_price <= 0))
     value[room < -1e-9] = np.inf  # the centre alone is above the maximum
     exact = fits | (room < -1e-9)
     shares: list[tuple[np.ndarray, np.ndarray]] = []  # (pair index, share taken) of knapsack centres
     while True:
         chosen = fixed if fixed is not None else (np.argpartition(value, k)[:k] if k < n else np.arange(n))
-        todo = chosen[~exact[chosen]]
-        if len(todo) == 0:
+        if exact[chosen].all():
             break
-        index, share, knapsack = _knapsacks(pairs, reduced, negative, v, room, todo)
+        # the next best too: with the lower capacity most estimates rise, and each round costs a pass
+        ahead = chosen if fixed is not None or 2 * k >= n else np.argpartition(value, 2 * k)[:2 * k]
+        todo = ahead[~exact[ahead]]
+        index, share, knapsack = _knapsacks(pairs, lam, v, room, low, todo)
         value[todo] = -lam[todo] + knapsack
         exact[todo] = True
         shares.append((index, share))
     open_ = np.zeros(n, dtype=bool)
     open_[chosen] = True
-    taking = open_[pairs.centre] & negative & fits[pairs.centre]
-    covered = np.bincount(pairs.unit[taking], minlength=n).astype(float)
+    taking = open_[centre] & negative & fits[centre]
+    covered = np.bincount(unit[taking], minlength=n).astype(float)
     for index, share in shares:
         mine = open_[pairs.centre[index]]
         covered += np.bincount(pairs.unit[index[mine]], weights=share[mine], minlength=n)
@@ -148,21 +202,32 @@ def _relaxation(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarr
     return chosen, value, covered
 
 
-def _knapsacks(pairs: NearPairs, reduced: np.ndarray, negative: np.ndarray, v: np.ndarray, room: np.ndarray,
+def _knapsacks(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarray, low: np.ndarray,
                centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Continuous knapsacks of `centres` over their negative pairs, best ratio (reduced cost per unit of
-    capacity) first: (pair indices, share of each pair taken, value per centre in `centres` order)."""
+    """Continuous knapsacks of `centres`, best ratio (reduced cost per unit of capacity) first: negative
+    pairs up to the upper capacity, then, below the lower capacity, pairs cheaper than the centre's fill
+    price, and the rest of the lower capacity at that price (see NearPairs.fill_price).
+    Returns (pair indices, share of each pair taken, value per centre in `centres` order)."""
     index = np.concatenate([np.arange(pairs.first[j], pairs.first[j + 1]) for j in centres])
-    index = index[negative[index]]
-    j, r, vi = pairs.centre[index], reduced[index], v[pairs.unit[index]]
+    j, vi = pairs.centre[index], v[pairs.unit[index]]
+    r = pairs.cost[index] - lam[pairs.unit[index]]
+    price = pairs.fill_price[j]
+    useful = (r < 0) | ((vi > 0) & (r < price * vi) & (low[j] > 0))
+    index, j, r, vi = index[useful], j[useful], r[useful], vi[useful]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(vi > 0, r / np.where(vi > 0, vi, 1), -np.inf)  # weightless pairs first
+        ratio = np.where(vi > 0, r / np.where(vi > 0, vi, 1), -np.inf)  # weightless (negative) pairs first
     order = np.lexsort((ratio, j))
     index, j, r, vi = index[order], j[order], r[order], vi[order]
     cum = np.cumsum(vi)
     before = np.concatenate([[0.0], cum])[np.searchsorted(j, j)]  # weight of earlier centres' pairs
-    inside = cum - before  # weight taken up to and including each pair, within its centre
-    full = inside <= room[j] + 1e-9
-    cross = ~full & (inside - vi <= room[j] + 1e-9)  # the pair the capacity cuts
-    share = full + np.where(cross, (room[j] - (inside - vi)) / np.where(vi > 0, vi, 1), 0.0)
-    return index, share, np.bincount(j, weights=r * share, minlength=len(room))[centres]
+    ahead = cum - before - vi  # weight taken before each pair, within its centre
+    target = np.where(r < 0, room[j], np.minimum(low[j], room[j]))  # negatives fill up to the upper capacity
+    safe = np.where(vi > 0, vi, 1.0)
+    share = np.where(vi > 0, np.clip((target - ahead) / safe, 0.0, 1.0), 1.0)
+    share = np.where(target - ahead > -1e-12, share, 0.0)
+    m = len(room)
+    value = np.bincount(j, weights=r * share, minlength=m)
+    filled = np.bincount(j, weights=vi * share, minlength=m)
+    short = np.maximum(low - filled, 0.0)  # lower capacity left: filled at the fill price
+    value += pairs.fill_price * short
+    return index, share, value[centres]

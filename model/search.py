@@ -252,10 +252,11 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     """Pairs that can appear in a plan better than `plan`: Lagrangian, and LP reduced costs where the
     LP relaxation was solved, within the `possible` pairs of path fixing."""
     upper = plan.objective(spec.cost())
-    if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
-        return None, sparse_lagrangian_bound(spec, multipliers, upper, iterations=iterations, time_limit=seconds,
-                                             on_bound=on_bound)
+    # From each unit's cost in the plan: on the ZIP cells 2.8e11 after 60 s against 2.0e11 from the nearest units.
     start = multipliers if multipliers is not None else spec.cost()[np.arange(spec.geography.n), list(plan.centre_of)]
+    if isinstance(spec.geography.distance, LazyPairs):  # no n x n arrays: sparse bound, no fixing
+        return None, sparse_lagrangian_bound(spec, start, upper, iterations=iterations, time_limit=seconds,
+                                             on_bound=on_bound)
     lag = lagrangian_bound(spec, upper=upper, start=start, time_limit=seconds, iterations=iterations, on_bound=on_bound,
                            possible=possible)
     allowed = lag.allowed
@@ -539,8 +540,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     if heuristic_only:  # no exact model: say which bound stands and why
         if lazy:
             method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per centre a "
-                      "continuous knapsack, upper capacity only, over each unit's nearest units, found once by KD-tree, "
-                      "which hold every pair that can have a negative reduced cost under the capped multipliers): "
+                      "continuous knapsack between its capacities over each unit's nearest units, found once by "
+                      "KD-tree; under the capped multipliers every pair left out costs more than the price at which "
+                      "the knapsack may fill its lower capacity instead): "
                       f"{spec.geography.n:,} units have no stored distance matrix")
         else:
             method = ("Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre)" +
