@@ -20,7 +20,8 @@ Cheap lower estimates pick which knapsacks to sort (only the centres that could 
 smallest need it): every negative pair taken, capacities ignored; and, once a centre's knapsack has been
 sorted, its dual value at the price its lower capacity had then (weak duality: any price up to the fill
 price gives a lower bound). Without the second estimate the ZIP cells sorted about 14,000 knapsacks an
-iteration, with it about 1,900 (0.86 s an iteration against 1.63 s). Steps are scaled by each unit's
+iteration, with it about 1,900. The passes over the pairs are compiled (model.knapsack_kernels): 0.16 s
+an iteration on the ZIP cells against 0.86 s in numpy (one thread each). Steps are scaled by each unit's
 weight, since the multipliers of heavy units live on a larger scale.
 """
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from model.knapsack_kernels import add_cover, add_negative_cover, centre_sums, knapsacks
 from model.lagrangian import LagrangianBound, step_scale
 from model.spec import TerritorySpec
 from solvers import interrupt
@@ -69,9 +71,6 @@ class NearPairs:
     nearest: np.ndarray  # per unit: the cost of joining its nearest other unit
     fill_price: np.ndarray  # per centre: a price per unit of weight no pair outside its list goes below
     unit_weight: np.ndarray  # per pair: the unit's balance weight (what it takes of the centre's capacity)
-    # The pairs that can have a negative reduced cost (cost below the unit's cap), as (unit, centre, cost):
-    # each iteration passes over these only; the others matter only where a knapsack fills its lower capacity.
-    maybe: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def near_pairs(spec: TerritorySpec) -> NearPairs:
@@ -95,8 +94,7 @@ def near_pairs(spec: TerritorySpec) -> NearPairs:
     fill = _fill_prices(spec, chord, nearest, reach) if len(nearest) else np.zeros(n)
     cap = CAP_SHARE * reach
     return NearPairs(unit, centre, cost, np.searchsorted(centre, np.arange(n + 1)), cap,
-                     np.asarray(nearest_cost, dtype=float), fill, balance_weight(spec)[unit],
-                     tuple(a[cost < cap[unit]] for a in (unit, centre, cost)))
+                     np.asarray(nearest_cost, dtype=float), fill, balance_weight(spec)[unit])
 
 
 def balance_weight(spec: TerritorySpec) -> np.ndarray:
@@ -182,84 +180,42 @@ def _relaxation(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarr
     centres and for every centre whose negative pairs fit between its capacities; the others hold a lower
     estimate, which keeps the bound valid: all negative pairs taken, capacities ignored, or, where
     `prices` (per centre, each between 0 and its fill price; updated here from the sorted knapsacks) is
-    positive, the knapsack's dual value at that price of the lower capacity, if higher."""
+    positive, the knapsack's dual value at that price of the lower capacity, if higher: by weak duality,
+    price * low + the sum over its pairs of min(0, reduced cost - price * weight)."""
     n = len(lam)
-    unit, centre, cost = pairs.maybe
-    r = cost - lam[unit]
-    negative = r < 0
-    value = -lam + np.bincount(centre, weights=np.where(negative, r, 0.0), minlength=n)
-    taken = np.bincount(centre, weights=np.where(negative, v[unit], 0.0), minlength=n)
+    price = np.zeros(n) if prices is None else np.where((prices > 0) & (low > 0), prices, 0.0)
+    negative, taken, priced = centre_sums(pairs.first, pairs.unit, pairs.cost, pairs.unit_weight, lam, price)
+    value = -lam + negative
     fits = (taken <= room + 1e-9) & ((taken >= low - 1e-9) | (pairs.fill_price <= 0))
-    if prices is not None and (priced := (prices > 0) & (low > 0) & ~fits).any():
-        value = np.maximum(value, -lam + _dual_values(pairs, lam, v, low, np.where(priced, prices, 0.0)))
+    dual = (price > 0) & ~fits
+    value[dual] = np.maximum(value[dual], -lam[dual] + price[dual] * np.maximum(low[dual], 0.0) + priced[dual])
     value[room < -1e-9] = np.inf  # the centre alone is above the maximum
     exact = fits | (room < -1e-9)
-    shares: list[tuple[np.ndarray, np.ndarray]] = []  # (pair index, share taken) of knapsack centres
+    sorted_: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (centres, offsets, shares) of knapsacks
     while True:
         chosen = fixed if fixed is not None else (np.argpartition(value, k)[:k] if k < n else np.arange(n))
         if exact[chosen].all():
             break
         # the next best too: with the lower capacity most estimates rise, and each round costs a pass
         ahead = chosen if fixed is not None or 2 * k >= n else np.argpartition(value, 2 * k)[:2 * k]
-        todo = ahead[~exact[ahead]]
-        index, share, knapsack, critical = _knapsacks(pairs, lam, v, room, low, todo)
+        todo = ahead[~exact[ahead]].astype(np.int64)
+        knapsack, critical, offsets, shares = knapsacks(pairs.first, pairs.unit, pairs.cost, pairs.unit_weight,
+                                                        pairs.fill_price, lam, room, low, todo)
         value[todo] = -lam[todo] + knapsack
         if prices is not None:
             prices[todo] = critical
         exact[todo] = True
-        shares.append((index, share))
+        sorted_.append((todo, offsets, shares))
     open_ = np.zeros(n, dtype=bool)
     open_[chosen] = True
-    taking = open_[centre] & negative & fits[centre]
-    covered = np.bincount(unit[taking], minlength=n).astype(float)
-    for index, share in shares:
-        mine = open_[pairs.centre[index]]
-        covered += np.bincount(pairs.unit[index[mine]], weights=share[mine], minlength=n)
+    covered = np.zeros(n)
+    knapsacked = np.zeros(n, dtype=bool)
+    for todo, offsets, shares in sorted_:
+        knapsacked[todo] = True
+        mine = open_[todo]
+        add_cover(covered, pairs.first, pairs.unit, todo[mine], offsets[:-1][mine], shares)
+    chosen = np.asarray(chosen)
+    plain = chosen[fits[chosen] & ~knapsacked[chosen]].astype(np.int64)  # open centres whose negative pairs fit
+    add_negative_cover(covered, pairs.first, pairs.unit, pairs.cost, lam, plain)
     covered[chosen] += 1.0  # each open centre holds itself
     return chosen, value, covered
-
-
-def _dual_values(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, low: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """Per centre, a lower bound on its knapsack (without -lam_j) by weak duality: with the lower capacity
-    priced at `price` (at most the fill price, so no pair left out goes below it) and the upper one free,
-    price * low + the sum over its pairs of min(0, reduced cost - price * weight)."""
-    term = pairs.cost - lam[pairs.unit]
-    term -= np.repeat(price, np.diff(pairs.first)) * pairs.unit_weight  # pairs are sorted by centre
-    np.minimum(term, 0.0, out=term)
-    return price * np.maximum(low, 0.0) + np.bincount(pairs.centre, weights=term, minlength=len(lam))
-
-
-def _knapsacks(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarray, low: np.ndarray,
-               centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Continuous knapsacks of `centres`, best ratio (reduced cost per unit of capacity) first: negative
-    pairs up to the upper capacity, then, below the lower capacity, pairs cheaper than the centre's fill
-    price, and the rest of the lower capacity at that price (see NearPairs.fill_price).
-    Returns (pair indices, share of each pair taken, value per centre in `centres` order, and the price of
-    each centre's lower capacity: the ratio of the last pair it filled with, or its fill price if short)."""
-    index = np.concatenate([np.arange(pairs.first[j], pairs.first[j + 1]) for j in centres])
-    j, vi = pairs.centre[index], v[pairs.unit[index]]
-    r = pairs.cost[index] - lam[pairs.unit[index]]
-    price = pairs.fill_price[j]
-    useful = (r < 0) | ((vi > 0) & (r < price * vi) & (low[j] > 0))
-    index, j, r, vi = index[useful], j[useful], r[useful], vi[useful]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(vi > 0, r / np.where(vi > 0, vi, 1), -np.inf)  # weightless (negative) pairs first
-    order = np.lexsort((ratio, j))
-    index, j, r, vi, ratio = index[order], j[order], r[order], vi[order], ratio[order]
-    cum = np.cumsum(vi)
-    before = np.concatenate([[0.0], cum])[np.searchsorted(j, j)]  # weight of earlier centres' pairs
-    ahead = cum - before - vi  # weight taken before each pair, within its centre
-    target = np.where(r < 0, room[j], np.minimum(low[j], room[j]))  # negatives fill up to the upper capacity
-    safe = np.where(vi > 0, vi, 1.0)
-    share = np.where(vi > 0, np.clip((target - ahead) / safe, 0.0, 1.0), 1.0)
-    share = np.where(target - ahead > -1e-12, share, 0.0)
-    m = len(room)
-    value = np.bincount(j, weights=r * share, minlength=m)
-    filled = np.bincount(j, weights=vi * share, minlength=m)
-    short = np.maximum(low - filled, 0.0)  # lower capacity left: filled at the fill price
-    value += pairs.fill_price * short
-    critical = np.zeros(m)
-    filling = (r >= 0) & (share > 0) & (vi > 0)
-    np.maximum.at(critical, j[filling], ratio[filling])  # ratios only grow within a centre
-    critical = np.where(short > 1e-12, pairs.fill_price, critical)
-    return index, share, value[centres], critical[centres]

@@ -1,0 +1,105 @@
+"""Compiled loops (numba) over each centre's pairs, for the Lagrangian bound without a distance matrix.
+
+The pairs are sorted by centre (centre j's are first[j]:first[j + 1]), so one pass per centre computes
+its sums without the temporaries numpy needs: on the 32,984 ZIP cells (21.7 million pairs) the pass over
+every centre takes 0.03 s against 0.52 s for the same sums in numpy (2 threads, 2026-11-24).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def centre_sums(first, unit, cost, weight, lam, price):
+    """Per centre j over its pairs, with r = cost - lam[unit]: the sum of the negative r, the weight of
+    those pairs, and (where price[j] > 0) the sum of min(0, r - price[j] * weight), else 0."""
+    n = len(first) - 1
+    negative, taken, priced = np.zeros(n), np.zeros(n), np.zeros(n)
+    for j in prange(n):
+        s, w, d, p = 0.0, 0.0, 0.0, price[j]
+        for q in range(first[j], first[j + 1]):
+            r = cost[q] - lam[unit[q]]
+            if r < 0.0:
+                s += r
+                w += weight[q]
+            if p > 0.0:
+                t = r - p * weight[q]
+                if t < 0.0:
+                    d += t
+        negative[j], taken[j], priced[j] = s, w, d
+    return negative, taken, priced
+
+
+@njit(parallel=True, cache=True)
+def knapsacks(first, unit, cost, weight, fill_price, lam, room, low, centres):
+    """Continuous knapsack of each centre in `centres` over its pairs, best ratio (r per unit of weight;
+    weightless negative pairs first) first: negative pairs up to `room`, then, below `low`, pairs whose
+    ratio is under the centre's fill price, and the rest of `low` at that price.
+    Returns (value, critical ratio: the last filling pair's, or the fill price if short, or 0;
+    offsets into `shares`; shares: per pair of each centre, in its list's order, the share taken)."""
+    m = len(centres)
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    for t in range(m):
+        j = centres[t]
+        offsets[t + 1] = offsets[t] + first[j + 1] - first[j]
+    shares = np.zeros(offsets[m])
+    value, critical = np.zeros(m), np.zeros(m)
+    for t in prange(m):
+        j = centres[t]
+        start, size, price = first[j], first[j + 1] - first[j], fill_price[j]
+        r = np.empty(size)
+        ratio = np.empty(size)
+        for q in range(size):
+            rq = cost[start + q] - lam[unit[start + q]]
+            wq = weight[start + q]
+            r[q] = rq
+            useful = rq < 0.0 or (wq > 0.0 and rq < price * wq and low[j] > 0.0)
+            if not useful:
+                ratio[q] = np.inf
+            elif wq > 0.0:
+                ratio[q] = rq / wq
+            else:
+                ratio[q] = -np.inf
+        order = np.argsort(ratio, kind="mergesort")
+        ahead, total, filled, crit = 0.0, 0.0, 0.0, 0.0
+        for q in order:
+            if ratio[q] == np.inf:
+                break
+            wq = weight[start + q]
+            target = room[j] if r[q] < 0.0 else min(low[j], room[j])
+            if target - ahead <= -1e-12:
+                share = 0.0
+            elif wq > 0.0:
+                share = min(max((target - ahead) / wq, 0.0), 1.0)
+            else:
+                share = 1.0
+            shares[offsets[t] + q] = share
+            total += r[q] * share
+            filled += wq * share
+            if r[q] >= 0.0 and share > 0.0 and wq > 0.0:
+                crit = max(crit, ratio[q])
+            ahead += wq
+        short = max(low[j] - filled, 0.0)
+        value[t] = total + price * short
+        critical[t] = price if short > 1e-12 else crit
+    return value, critical, offsets, shares
+
+
+@njit(cache=True)
+def add_cover(covered, first, unit, centres, offsets, shares):
+    """covered[unit] += the share each of `centres` takes of it (offsets and shares from `knapsacks`)."""
+    for t in range(len(centres)):
+        j = centres[t]
+        for q in range(first[j + 1] - first[j]):
+            covered[unit[first[j] + q]] += shares[offsets[t] + q]
+
+
+@njit(cache=True)
+def add_negative_cover(covered, first, unit, cost, lam, centres):
+    """covered[unit] += 1 for every negative pair of `centres` (centres whose negative pairs all fit)."""
+    for j in centres:
+        for q in range(first[j], first[j + 1]):
+            if cost[q] - lam[unit[q]] < 0.0:
+                covered[unit[q]] += 1.0
