@@ -47,11 +47,12 @@ GOAL_GROWTH = 4.0
 IDLE_STEPS = 20
 # Each unit's list holds its K nearest units, K = this many territories' worth (n / k each); its multiplier
 # stays below CAP_SHARE of the cost of reaching the K-th. A longer list caps fewer multipliers but makes
-# each iteration slower. ZIP cells, 200 territories, from the same plan (1.18385e12), 400 s, two runs at a
-# time: K = 3, 4, 5, 6 territories gave 8.319e11, 8.314e11, 7.377e11, 7.144e11. On 1,329 New York cells
-# (12 territories) run to convergence, 3 caps 41% of the multipliers and ends 22% below the plan, 6 caps
-# 4% and ends 1.6% below it.
-CAP_TERRITORIES = 4
+# each iteration slower and takes memory. On 1,329 New York cells (12 territories) run to convergence,
+# 3 caps 41% of the multipliers and ends 22% below the plan, 6 caps 4% and ends 1.6% below it. ZIP cells,
+# 200 territories, from the same plan (1.18385e12), one thread each, compiled passes: K = 4 levels off
+# at 9.25e11 (240 s) to 9.34e11 (463 s, steps halved after 60 idle steps); K = 10 reaches 9.46e11 at
+# 240 s and 9.58e11 at 400 s (peak 3.9 GB); K = 16 9.53e11 at 400 s (6.0 GB).
+CAP_TERRITORIES = 10
 # Multipliers stay below this share of the cost of reaching a unit's K-th nearest unit, so that every pair
 # outside the lists keeps a reduced cost of at least the rest: the price at which a knapsack may fill its
 # lower capacity without them (NearPairs.fill_price). On the New York cells with K = 6 territories:
@@ -73,12 +74,13 @@ class NearPairs:
     unit_weight: np.ndarray  # per pair: the unit's balance weight (what it takes of the centre's capacity)
 
 
-def near_pairs(spec: TerritorySpec) -> NearPairs:
-    """Every unit with its K nearest units (KD-tree on coordinates whose Euclidean distance never
-    exceeds the true distance, so a pair left out costs at least the unit's K-th chord's cost)."""
+def near_pairs(spec: TerritorySpec, territories: int = CAP_TERRITORIES) -> NearPairs:
+    """Every unit with its K nearest units, K = `territories` territories' worth (KD-tree on coordinates
+    whose Euclidean distance never exceeds the true distance, so a pair left out costs at least the unit's
+    K-th chord's cost)."""
     geo = spec.geography
     n, k, p = geo.n, spec.count, spec.power
-    size = int(min(n, max(16, CAP_TERRITORIES * n // max(k, 1))))
+    size = int(min(n, max(16, territories * n // max(k, 1))))
     chord, nearest = cKDTree(geo.distance.points).query(geo.distance.points, k=size)
     chord, nearest = chord.reshape(n, -1), nearest.reshape(n, -1)
     w = np.asarray(spec.weight, dtype=float)

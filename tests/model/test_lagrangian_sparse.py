@@ -18,6 +18,9 @@ from model.spec import TerritorySpec
 from tests.conftest import grid_spec
 
 
+SHORT_LISTS = 4  # territories' worth of nearest units per list: on these grids most pairs are left out
+
+
 def lazy(spec):
     geo = spec.geography
     distance, _ = lazy_distance(geo.x, geo.y, False, geo.frame.crs)
@@ -81,7 +84,7 @@ def test_shortcuts_give_the_relaxations_value(spec, seed, spread, fixed, priced)
     spec = lazy(spec)
     if fixed:
         spec = replace(spec, centres=tuple(range(spec.count)))
-    pairs = near_pairs(spec)
+    pairs = near_pairs(spec, SHORT_LISTS)
     rng = np.random.default_rng(seed)
     lam = np.minimum(rng.uniform(0, spread, spec.geography.n) * pairs.cap.max(), pairs.cap)
     v = np.asarray(spec.geography.attributes[spec.balance[0].attribute], dtype=float)
@@ -101,7 +104,7 @@ def test_pairs_left_out_cost_at_least_the_fill_price(spec, seed):
     """Under any multipliers up to their caps, a pair outside the lists has a reduced cost of at least
     its centre's fill price per unit of weight; some centres get a positive price."""
     spec = lazy(spec)
-    pairs = near_pairs(spec)
+    pairs = near_pairs(spec, SHORT_LISTS)
     n = spec.geography.n
     lam = np.random.default_rng(seed).uniform(0, 1, n) * pairs.cap
     listed = np.zeros((n, n), dtype=bool)
