@@ -153,7 +153,7 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     prices = np.zeros(n)  # each centre's price of its lower capacity when its knapsack was last sorted
     for it in range(1, iterations + 1):
         interrupt.check()
-        chosen, value, covered = _relaxation(pairs, lam, v, room, low, k, fixed, prices)
+        chosen, value, covered = _relaxation(pairs, lam, room, low, k, fixed, prices)
         bound = float(lam.sum() + value[chosen].sum())
         if bound > best:
             best, best_lam, idle = bound, lam.copy(), 0
@@ -175,7 +175,7 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     return LagrangianBound(best, best_lam, it, time.perf_counter() - t0, None, best_open)
 
 
-def _relaxation(pairs: NearPairs, lam: np.ndarray, v: np.ndarray, room: np.ndarray, low: np.ndarray, k: int,
+def _relaxation(pairs: NearPairs, lam: np.ndarray, room: np.ndarray, low: np.ndarray, k: int,
                 fixed: np.ndarray | None, prices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(open centres, centre values, how much of each unit the open centres take) under `lam`. `room` and
     `low` are each centre's upper and lower capacity once it holds itself. Values are exact for the open

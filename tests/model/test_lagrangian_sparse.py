@@ -90,12 +90,40 @@ def test_shortcuts_give_the_relaxations_value(spec, seed, spread, fixed, priced)
     v = np.asarray(spec.geography.attributes[spec.balance[0].attribute], dtype=float)
     rule = spec.balance[0]
     prices = rng.uniform(0, 1, spec.geography.n) * pairs.fill_price if priced else None
-    chosen, value, _ = _relaxation(pairs, lam, v, rule.upper - v, rule.lower - v, spec.count,
+    chosen, value, _ = _relaxation(pairs, lam, rule.upper - v, rule.lower - v, spec.count,
                                    np.asarray(spec.centres) if fixed else None, prices)
     sparse = lam.sum() + value[chosen].sum()
     assert np.isclose(sparse, plain_bound(spec, lam, pairs.fill_price), rtol=1e-9, atol=1e-9)
     # and it is a relaxation: never above the same multipliers with the lower capacity kept whole
     assert sparse <= plain_bound(spec, lam, np.full(spec.geography.n, np.inf)) + 1e-6
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=larger_grids(), seed=st.integers(0, 1000), fixed=st.booleans())
+def test_the_step_direction_is_a_supergradient(spec, seed, fixed):
+    """1 - covered (what the open centres take of each unit) is a supergradient of the concave bound:
+    at any other multipliers the bound is at most the linear guess from here. A wrong share of any
+    taken pair breaks this for some direction."""
+    spec = lazy(spec)
+    if fixed:
+        spec = replace(spec, centres=tuple(range(spec.count)))
+    pairs = near_pairs(spec, SHORT_LISTS)
+    rng = np.random.default_rng(seed)
+    n = spec.geography.n
+    rule = spec.balance[0]
+    v = np.asarray(spec.geography.attributes[rule.attribute], dtype=float)
+    centres = np.asarray(spec.centres) if fixed else None
+
+    def bound(lam):
+        chosen, value, covered = _relaxation(pairs, lam, rule.upper - v, rule.lower - v, spec.count, centres)
+        return lam.sum() + value[chosen].sum(), covered
+
+    lam = rng.uniform(0, 1, n) * pairs.cap
+    here, covered = bound(lam)
+    for size in (1e-4, 1e-2, 1.0):  # small moves: the same subproblem solution, where a wrong share shows
+        other = np.clip(lam + size * rng.uniform(-1, 1, n) * pairs.cap, 0.0, pairs.cap)
+        there, _ = bound(other)
+        assert there <= here + (1.0 - covered) @ (other - lam) + 1e-9 * (1 + abs(here))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
