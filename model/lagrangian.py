@@ -1,4 +1,4 @@
-"""Lagrangian bound for the Hess model, in numpy: valid at any size, no LP solver needed.
+"""Lagrangian bound for the Hess model, in numpy (the knapsacks compiled): valid at any size, no LP solver needed.
 
 Relaxing `each_unit_assigned_once` with multipliers lam_i splits the model by centre: if centre j
 opens, it picks units minimising sum_i (cost_ij - lam_i) x_ij with x_jj = 1 and its total of the
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.contiguity import lightest_paths
+from model.knapsack_kernels import dense_knapsacks
 from model.spec import TerritorySpec
 from solvers import interrupt
 
@@ -79,52 +80,13 @@ def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray
                weights_by_column: np.ndarray | None = None) -> _Knapsacks:
     """Solve the continuous knapsack of every candidate centre at once (columns of `reduced_cost`);
     `centres` gives each column's own row; `lower` and `upper` are scalars or one capacity per column.
-    `weights_by_column` (rows x columns) replaces `weight` when each column has its own rows."""
-    n, m = reduced_cost.shape
-    cols = np.arange(m)
-    w = weights_by_column if weights_by_column is not None else np.broadcast_to(weight[:, None], (n, m))
-    r = reduced_cost.copy()
-    own_cost = r[centres, cols].copy()
-    own_weight = w[centres, cols]
-    r[centres, cols] = np.inf  # the centre itself is forced in, not chosen
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(w > 0, r / w, np.where(r < 0, -np.inf, np.inf))
-    order = np.argsort(ratio, axis=0, kind="stable")
-    w_sorted = np.take_along_axis(w, order, axis=0)
-    r_sorted = np.take_along_axis(r, order, axis=0)
-    ratio_sorted = np.take_along_axis(ratio, order, axis=0)
-    w_sorted = np.where(np.isfinite(r_sorted), w_sorted, 0.0)
-    negative = r_sorted < 0
-    w_neg = (w_sorted * negative).sum(axis=0)
-    lo = lower - own_weight
-    hi = upper - own_weight
-    target = np.clip(w_neg, lo, hi)
-    cum_w = np.cumsum(w_sorted, axis=0)
-    total_w = cum_w[-1]
-    feasible = (total_w >= lo - 1e-9) & (hi >= -1e-9)
-    target = np.minimum(np.maximum(target, 0.0), total_w)
-    # Items fully taken: cumulative weight within the target (zero-weight items only while negative).
-    full = (cum_w <= target[None, :] + 1e-12) & ((w_sorted > 0) | negative)
-    full &= np.cumprod(full, axis=0).astype(bool)  # a prefix
-    k_full = full.sum(axis=0)
-    taken_w = np.where(k_full > 0, cum_w[np.maximum(k_full - 1, 0), cols], 0.0)
-    taken_w = np.where(k_full > 0, taken_w, 0.0)
-    nxt = np.minimum(k_full, n - 1)
-    nxt_w = w_sorted[nxt, cols]
-    frac = np.where((k_full < n) & (nxt_w > 0), np.clip((target - taken_w) / np.where(nxt_w > 0, nxt_w, 1), 0, 1), 0.0)
-    r_fin = np.where(np.isfinite(r_sorted), r_sorted, 0.0)
-    value = own_cost + (r_fin * full).sum(axis=0) + frac * r_fin[nxt, cols]
-    # Critical ratio: the capacity's price when it binds, else 0.
-    binding = ~np.isclose(target, w_neg)
-    mu = np.where(binding, ratio_sorted[nxt, cols], 0.0)
-    mu = np.where(np.isfinite(mu), mu, 0.0)
-    x_sorted = full.astype(float)
-    x_sorted[nxt, cols] += np.where(k_full < n, frac, 0.0)
-    x = np.zeros_like(x_sorted)
-    np.put_along_axis(x, order, x_sorted, axis=0)
-    x[centres, cols] = 1.0
-    reduced = np.where(np.isfinite(r), r - mu[None, :] * w, 0.0)
-    value = np.where(feasible, value, np.inf)
+    `weights_by_column` (rows x columns) replaces `weight` when each column has its own rows.
+    The loops are compiled (model.knapsack_kernels.dense_knapsacks)."""
+    cols = np.arange(reduced_cost.shape[1])
+    w = weights_by_column if weights_by_column is not None else np.asarray(weight, dtype=float)[:, None]
+    value, mu, x, reduced = dense_knapsacks(np.ascontiguousarray(reduced_cost, dtype=float),
+                                            np.ascontiguousarray(w, dtype=float), np.asarray(centres, dtype=np.int64),
+                                            _at(lower, cols), _at(upper, cols))
     return _Knapsacks(value, x, reduced, mu)
 
 
