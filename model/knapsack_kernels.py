@@ -139,7 +139,7 @@ def dense_knapsacks(reduced_cost, weight, own, lower, upper):
         feasible = total_weight >= lo - 1e-9 and hi >= -1e-9
         target = min(max(target, 0.0), total_weight)
         order = np.argsort(ratio, kind="mergesort")
-        total, cum, full = reduced_cost[j, c], 0.0, 0
+        total, cum, taken, full = reduced_cost[j, c], 0.0, 0.0, 0
         for pos in range(n):  # the prefix of rows taken whole
             i = order[pos]
             r = reduced_cost[i, c]
@@ -148,12 +148,10 @@ def dense_knapsacks(reduced_cost, weight, own, lower, upper):
             if cum <= target + 1e-12 and (w > 0.0 or r < 0.0) and ratio[i] != np.inf:
                 full += 1
                 total += r
+                taken = cum
                 x[i, c] = 1.0
             else:
                 break
-        taken = cum - w if full < n else cum
-        if full == 0:
-            taken = 0.0
         nxt = order[min(full, n - 1)]
         r_next = reduced_cost[nxt, c]
         w_next = 0.0 if (nxt == j or r_next == np.inf) else weight[nxt, col]
