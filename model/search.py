@@ -37,6 +37,7 @@ from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
+from model.regions import REGION_UNITS, improve_regions
 from model.territory_model import (
     build_territory_model,
     contiguity_separator,
@@ -67,7 +68,8 @@ TREE_STARTS = 3
 # 32,984 ZIP cells (600 s): with 308 s and with 122 s of neighbourhood search alone the plan ended the same
 # (1.2013772e12); with 116 s the bound was still rising at the end. Drift steps from that plan: -0.60% after
 # one step (48 s), -1.31% after two, -1.77% after five (238 s).
-LAZY_NEIGHBOURHOOD = 0.25
+LAZY_NEIGHBOURHOOD = 0.4
+REGION_SHARE = 0.75  # of that time, for the regional re-solves (model.regions) before the national drift steps
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
@@ -490,9 +492,16 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         if lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
             lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * (limit - (time.perf_counter() - t0)))
             if best is not None and uses_tree_partition(spec):
+                zone = np.asarray(best.groups[-1]) if spec.levels else None
+                say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
+                    "centres moved on the LP, location-allocation")
+                t = time.perf_counter()
+                best = improve_regions(spec, engine, best, zone, t + REGION_SHARE * lns_budget, options.seed,
+                                       on_plan=report_plan)
+                clock("regions", t)
+                lns_budget -= time.perf_counter() - t
                 say("centres moved one LP step at a time, location-allocation after each")
                 t = time.perf_counter()
-                zone = np.asarray(best.groups[-1]) if spec.levels else None
                 best = drift(spec, engine, best, zone, t + lns_budget, on_plan=report_plan)
                 clock("allocation", t)
                 lns_budget -= time.perf_counter() - t
