@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.allocation import drift, relocate
+from model.allocation import allocate, drift, relocate
 from model.check import is_valid
 from model.neighbourhood import restrict
 from model.plan import Plan
@@ -27,6 +27,7 @@ from solvers import interrupt
 # the LP descent took 8 s on a region of 4,984 units and 146 s on one of 10,281.
 REGION_UNITS = 5_000
 PASSES = 2  # splitting along the wider side first, then along the other
+Fresh = Callable[[TerritorySpec, float], "Plan | None"]
 
 
 def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool = False) -> list[np.ndarray]:
@@ -51,10 +52,11 @@ def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool =
 
 
 def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-                    seed: int = 0, on_plan: Callable[[Plan], None] | None = None) -> Plan:
+                    seed: int = 0, on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None) -> Plan:
     """Each region re-solved with the distance-matrix steps (see the module docstring), for free
-    centres; a region's result is kept only if valid and cheaper. Ctrl-C raises SearchInterrupted with
-    the best national plan so far."""
+    centres; a region's result is kept only if valid and cheaper. `fresh(region spec, deadline)` plans a
+    region from scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national
+    plan so far."""
     if spec.centres is not None or spec.count < 2:
         return plan
     cost = spec.cost()
@@ -73,7 +75,7 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
             share = (deadline - now) * len(units) / left  # time in proportion to the units still to do
             left -= len(units)
             try:
-                better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed)
+                better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed, fresh)
             except (KeyboardInterrupt, SearchInterrupted):  # a region's own plan is no use to the caller
                 raise SearchInterrupted(plan) from None
             if better is not None and better.objective(cost) < plan.objective(cost) * (1 - 1e-9):
@@ -83,17 +85,28 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
     return plan
 
 
+def _moved(sub: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float, seed: int) -> Plan:
+    return drift(sub, engine, relocate(sub, engine, plan, zone, deadline, seed), zone, deadline)
+
+
 def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, units: np.ndarray,
-                    zone: np.ndarray | None, deadline: float, seed: int) -> Plan | None:
-    """The plan with one region's territories re-solved, or None if that found nothing valid and better."""
+                    zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None) -> Plan | None:
+    """The plan with one region's territories re-solved, or None if that found nothing valid and better.
+    With `fresh` (not under nesting, whose districts a fresh plan would ignore) the region is also planned
+    from scratch in the time left, and the better of the two is kept."""
     centre_of = np.asarray(plan.centre_of)
     sub = replace(restrict(spec, units, [int(c) for c in group], list(centre_of)), centres=None)
     at = {int(u): i for i, u in enumerate(units)}
     start = Plan(tuple(at[int(c)] for c in centre_of[units]))
     sub_zone = None if zone is None else np.asarray(zone)[units]
-    moved = relocate(sub, engine, start, sub_zone, deadline, seed)
-    moved = drift(sub, engine, moved, sub_zone, deadline)
     sub_cost = sub.cost()
+    moved = _moved(sub, engine, start, sub_zone, deadline, seed)
+    if fresh is not None and zone is None and time.perf_counter() < deadline:
+        anew = fresh(sub, deadline)
+        if anew is not None and is_valid(sub, anew):
+            anew = _moved(sub, engine, allocate(sub, engine, anew, None, deadline), None, deadline, seed)
+            if is_valid(sub, anew) and anew.objective(sub_cost) < moved.objective(sub_cost):
+                moved = anew
     if not is_valid(sub, moved) or moved.objective(sub_cost) >= start.objective(sub_cost) * (1 - 1e-9):
         return None
     merged = centre_of.copy()

@@ -68,8 +68,8 @@ TREE_STARTS = 3
 # 32,984 ZIP cells (600 s): with 308 s and with 122 s of neighbourhood search alone the plan ended the same
 # (1.2013772e12); with 116 s the bound was still rising at the end. Drift steps from that plan: -0.60% after
 # one step (48 s), -1.31% after two, -1.77% after five (238 s).
-LAZY_NEIGHBOURHOOD = 0.4
-REGION_SHARE = 0.75  # of that time, for the regional re-solves (model.regions) before the national drift steps
+LAZY_NEIGHBOURHOOD = 0.5
+REGION_SHARE = 0.85  # of that time, for the regional re-solves (model.regions) before the national drift steps
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
@@ -494,10 +494,13 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             if best is not None and uses_tree_partition(spec):
                 zone = np.asarray(best.groups[-1]) if spec.levels else None
                 say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
-                    "centres moved on the LP, location-allocation")
+                    "centres moved on the LP, and each region planned afresh; the better kept")
                 t = time.perf_counter()
+                def fresh(region: TerritorySpec, deadline: float) -> Plan | None:
+                    return tree_first_plan(region, options, max(0.0, deadline - time.perf_counter()), engine)
+
                 best = improve_regions(spec, engine, best, zone, t + REGION_SHARE * lns_budget, options.seed,
-                                       on_plan=report_plan)
+                                       on_plan=report_plan, fresh=fresh)
                 clock("regions", t)
                 lns_budget -= time.perf_counter() - t
                 say("centres moved one LP step at a time, location-allocation after each")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--parallel", type=int, default=1, help="cases run at the same time (2 cores: at most 2)")
+    parser.add_argument("--keep", type=Path, help="copy each case's run folder (manifest with stage timings) here")
     args = parser.parse_args()
     names = [c for c in args.cases.split(",") if c]
     unknown = sorted(set(names) - set(CASES))
@@ -91,6 +93,8 @@ def main() -> None:
             proc, began = running.pop(name)
             proc.returncode = os.waitstatus_to_exitcode(status)
             print(row(name, folder, time.perf_counter() - began, usage.ru_maxrss / 1024 / 1024, proc.returncode), flush=True)
+            if args.keep is not None and (folder / "runs" / name).is_dir():
+                shutil.copytree(folder / "runs" / name, args.keep / name, dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

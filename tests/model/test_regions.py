@@ -54,7 +54,8 @@ def test_regions_hold_every_territory_once_and_stay_under_the_size(lazy_grid, mo
         assert sorted(map(tuple, first)) != sorted(map(tuple, second))
 
 
-def test_regional_plans_are_valid_and_each_cheaper(lazy_grid, monkeypatch):
+@pytest.mark.parametrize("afresh", [False, True])
+def test_regional_plans_are_valid_and_each_cheaper(lazy_grid, monkeypatch, afresh):
     import model.regions as regions
 
     monkeypatch.setattr(regions, "REGION_UNITS", 150)
@@ -62,7 +63,15 @@ def test_regional_plans_are_valid_and_each_cheaper(lazy_grid, monkeypatch):
     assert plan_violations(lazy_grid, plan) == []
     cost = lazy_grid.cost()
     seen = [plan]
-    better = improve_regions(lazy_grid, HighsEngine(), plan, None, time.perf_counter() + 60, on_plan=seen.append)
+    asked = []
+
+    def fresh(region, deadline):
+        asked.append(region.geography.n)
+        return tree_first_plan(region, SolverOptions(seed=2), max(0.0, deadline - time.perf_counter()), HighsEngine())
+
+    better = improve_regions(lazy_grid, HighsEngine(), plan, None, time.perf_counter() + 60, on_plan=seen.append,
+                             fresh=fresh if afresh else None)
+    assert bool(asked) == afresh and all(n <= 150 for n in asked)
     assert len(seen) >= 2 and better is seen[-1]
     for before, after in zip(seen, seen[1:]):
         assert plan_violations(lazy_grid, after) == []
