@@ -64,10 +64,10 @@ SEPARATOR_PAIRS_MAX = 8_000
 TREE_UNITS = 1_500
 TREE_STARTS = 3
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
-# stored (model.allocation.drift, then the neighbourhood search); the bound gets the rest. Measured on the
-# 32,984 ZIP cells (600 s): with 308 s and with 122 s of neighbourhood search alone the plan ended the same
-# (1.2013772e12); with 116 s the bound was still rising at the end. Drift steps from that plan: -0.60% after
-# one step (48 s), -1.31% after two, -1.77% after five (238 s).
+# stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
+# cells (600 s): with 308 s and with 122 s of neighbourhood search alone the plan ended the same
+# (1.2013772e12), so the regions replace it there. Drift steps from that plan: -0.60% after one step (48 s),
+# -1.31% after two, -1.77% after five (238 s); regions from a later plan: -2.76% in 330 s (benchmarks README).
 LAZY_NEIGHBOURHOOD = 0.5
 REGION_SHARE = 0.85  # of that time, for the regional re-solves (model.regions) before the national drift steps
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
@@ -508,7 +508,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 best = drift(spec, engine, best, zone, t + lns_budget, on_plan=report_plan)
                 clock("allocation", t)
                 lns_budget -= time.perf_counter() - t
-        if (best or fallback) is not None and spec.count > 1:
+        # On the large path without a distance matrix the regions take the neighbourhood search's place
+        # (zips-6x5x6 at 600 s: 103 s of it after the regions, and the bound 1.02e12 against 1.07e12 without).
+        if (best or fallback) is not None and spec.count > 1 and not (lazy and uses_tree_partition(spec)):
             say("neighbourhood search: re-solving pairs of adjacent territories")
             t = time.perf_counter()
             start = best or fallback
