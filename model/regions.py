@@ -3,9 +3,11 @@
 The territories are split into regions of whole territories, each small enough to store its own
 distance matrix, and each region is improved on its own with the steps that need one: centres moved on
 the transportation LP, rounded and repaired (`model.allocation.relocate`), then moved one LP step at a
-time (`drift`). A region's territories keep their units inside the region and their balance bounds
-are their own, so a valid, cheaper regional plan makes a valid, cheaper national plan. A second pass
-splits the other way round, so that territories on a first-pass border meet their other neighbours.
+time (`drift`); it is also planned afresh (spanning-tree cuts, location-allocation, the same steps), and
+the cheaper of the two is kept. A region's territories keep their units inside the region and their
+balance bounds are their own, so a valid, cheaper regional plan makes a valid, cheaper national plan.
+A second pass splits the other way round, so that territories on a first-pass border meet their other
+neighbours.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
 
 
 def _moved(sub: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float, seed: int) -> Plan:
+    """Centres moved on the LP and rounded once, then one LP step at a time; never worse than `plan`."""
     return drift(sub, engine, relocate(sub, engine, plan, zone, deadline, seed), zone, deadline)
 
 
