@@ -67,8 +67,10 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
         if len(groups) < 2 and turn > 0:
             break
         units_in = [np.flatnonzero(np.isin(plan.centre_of, g)) for g in groups]
-        left = float(sum(len(u) for u in units_in))
-        for group, units in zip(groups, units_in):
+        # A single territory above the cap would need the very matrix this path avoids (16,000 units: 2 GB).
+        kept = [(g, u) for g, u in zip(groups, units_in) if len(u) <= REGION_UNITS]
+        left = float(sum(len(u) for _, u in kept))
+        for group, units in kept:
             if interrupt.requested():
                 raise SearchInterrupted(plan)
             now = time.perf_counter()

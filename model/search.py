@@ -496,6 +496,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
                     "centres moved on the LP, and each region planned afresh; the better kept")
                 t = time.perf_counter()
+
                 def fresh(region: TerritorySpec, deadline: float) -> Plan | None:
                     return tree_first_plan(region, options, max(0.0, deadline - time.perf_counter()), engine)
 

@@ -106,3 +106,14 @@ def test_fixed_centres_are_left_alone(lazy_grid):
     plan = _poor_plan(lazy_grid)
     fixed = replace(lazy_grid, centres=tuple(sorted(set(plan.centre_of))))
     assert improve_regions(fixed, HighsEngine(), plan, None, time.perf_counter() + 10) is plan
+
+
+def test_a_territory_above_the_cap_gets_no_matrix_of_its_own(lazy_grid, monkeypatch):
+    import model.regions as regions
+
+    monkeypatch.setattr(regions, "REGION_UNITS", 30)  # every territory holds about 50 units
+    built = []
+    monkeypatch.setattr(regions, "restrict", lambda *args, **kw: built.append(1))
+    plan = _poor_plan(lazy_grid)
+    assert improve_regions(lazy_grid, HighsEngine(), plan, None, time.perf_counter() + 10) is plan
+    assert built == []
