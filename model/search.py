@@ -59,6 +59,14 @@ EXACT_MAX_PAIRS = 750_000  # above this many pairs left after fixing, building t
 # Neighbour separator rows from the start pay off on small models (fewer cut rounds) and slow the LP
 # of large ones (measured on the county benchmark): used when at most this many pairs are left.
 SEPARATOR_PAIRS_MAX = 8_000
+# Above this many pairs the final exact model, warm-started from the search's plan, is run for its bound: the
+# engine skips its improvement heuristics and solves the root LP by interior point. On 500 generated cells
+# (38,093 pairs, 441 s from the same plan) HiGHS's sub-MIPs took 100 s and found nothing and branching began
+# only at 376 s (gap 1.014%); without them 0.693%; with the interior-point root too, whose reduced costs fixed
+# 29% of the columns at once (6% after the simplex root), branching began at 100 s and the gap ended at
+# 0.560%. On the county instances (at most 8,105 pairs) the sub-MIPs find better plans (GA k = 6 and 10 at
+# ±5%) and the interior root gained nothing for sure (NC k = 10 ±5%: 38 s either way), so both stay off there.
+PROOF_PAIRS_MIN = 20_000
 # From this many units (or with nested levels) the first plan comes from spanning-tree cuts
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
@@ -578,7 +586,10 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             first_seen = time.perf_counter() - t0
         live.solver(p)
 
-    plan, result, built = solve_exact(spec, engine, replace(options, time_limit=left), best, watch, allowed)
+    # With the search's plan as warm start, a large model's time goes to the bound (PROOF_PAIRS_MIN).
+    proving = best is not None and _pairs(spec, allowed) > PROOF_PAIRS_MIN
+    final_options = replace(options, time_limit=left, improvement_heuristics=not proving, interior_root=proving)
+    plan, result, built = solve_exact(spec, engine, final_options, best, watch, allowed)
     if first_seen is None and plan is not None:
         first_seen = time.perf_counter() - t0  # found by the solver in its last moments
     stages["build"] = built

@@ -136,6 +136,11 @@ class HighsEngine:
 def apply_options(h: highspy.Highs, o: SolverOptions) -> None:
     """Set the standard and pass-through options; a rejected one is a user error naming it."""
     settings = {"mip_rel_gap": float(o.rel_gap), "random_seed": int(o.seed), "threads": int(o.threads)}
+    if not o.improvement_heuristics:  # the scenario's own options (extra) still win
+        settings.update(mip_heuristic_run_rins=False, mip_heuristic_run_rens=False,
+                        mip_heuristic_run_root_reduced_cost=False)
+    if o.interior_root:
+        settings["mip_lp_solver"] = "ipm"
     for key, val in {**settings, **o.extra}.items():
         try:
             ok = h.setOptionValue(key, val) == highspy.HighsStatus.kOk

@@ -32,6 +32,11 @@ class SolverOptions:
     seed: int = 0
     log_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # False: the caller hands over its own plan and wants the time spent on the bound, so the engine
+    # skips its costly improvement heuristics (HiGHS: the RINS, RENS and root reduced-cost sub-MIPs).
+    improvement_heuristics: bool = True
+    # True: the root LP of a MIP by interior point (HiGHS: IPM, then crossover) instead of dual simplex.
+    interior_root: bool = False
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,50 @@ def test_max_distance_the_checker_and_the_precheck_name_units():
         precheck(alone)
     free = replace(grid_spec(2, 3, [1] * 6, 2, 0.5), max_distance=12.0)
     assert any("beyond max_distance" in p for p in plan_violations(free, Plan((0, 0, 0, 0, 0, 0))))
+
+
+def test_without_improvement_heuristics_highs_skips_its_sub_mips_unless_the_scenario_says_otherwise():
+    """The solver-neutral switch maps to HiGHS's sub-MIP heuristics; a scenario's own option still wins."""
+    import highspy
+
+    from solvers.highs import apply_options
+
+    h = highspy.Highs()
+    apply_options(h, SolverOptions(improvement_heuristics=False))
+    assert [h.getOptionValue(k)[1] for k in ("mip_heuristic_run_rins", "mip_heuristic_run_rens",
+                                             "mip_heuristic_run_root_reduced_cost")] == [False, False, False]
+    h = highspy.Highs()
+    apply_options(h, SolverOptions(improvement_heuristics=False, extra={"mip_heuristic_run_rins": True}))
+    assert h.getOptionValue("mip_heuristic_run_rins")[1] is True
+    h = highspy.Highs()
+    apply_options(h, SolverOptions())
+    assert h.getOptionValue("mip_heuristic_run_rens")[1] is True
+    assert h.getOptionValue("mip_lp_solver")[1] == "choose"
+    apply_options(h, SolverOptions(interior_root=True))
+    assert h.getOptionValue("mip_lp_solver")[1] == "ipm"
+
+
+def test_a_large_warm_started_model_is_proven_without_the_engines_heuristics(monkeypatch):
+    """Above PROOF_PAIRS_MIN pairs the final solve asks the engine for no improvement heuristics and an
+    interior-point root (the search's plan is its start) and still proves the brute-force optimum; below
+    it, the engine's defaults stay."""
+    import model.search as search
+
+    spec = grid_spec(3, 3, [1, 2, 3, 4, 5, 6, 7, 8, 9], 3, 0.2)
+    seen = []
+    real = search.solve_exact
+
+    def spy(sub, engine, options, warm=None, progress=None, allowed=None):
+        if sub is spec:
+            seen.append((warm is not None, options.improvement_heuristics, options.interior_root))
+        return real(sub, engine, options, warm, progress, allowed)
+
+    monkeypatch.setattr(search, "solve_exact", spy)
+    for threshold, expected in ((0, False), (10**9, True)):
+        monkeypatch.setattr(search, "PROOF_PAIRS_MIN", threshold)
+        seen.clear()
+        outcome = solve_territories(spec, ENGINE, OPTIONS)
+        assert seen == [(True, expected, not expected)]
+        check_plan(spec, outcome.plan)
+        assert outcome.result.termination is Termination.OPTIMAL
+        assert outcome.plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
