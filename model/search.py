@@ -65,7 +65,8 @@ SEPARATOR_PAIRS_MAX = 8_000
 # only at 376 s (gap 1.014%); without them 0.693%; with the interior-point root too, whose reduced costs fixed
 # 29% of the columns at once (6% after the simplex root), branching began at 100 s and the gap ended at
 # 0.560%. On the county instances (at most 8,105 pairs) the sub-MIPs find better plans (GA k = 6 and 10 at
-# ±5%) and the interior root gained nothing for sure (NC k = 10 ±5%: 38 s either way), so both stay off there.
+# ±5%) and the interior root gained nothing for sure (NC k = 10 ±5%: 38 s either way), so HiGHS keeps its
+# defaults there.
 PROOF_PAIRS_MIN = 20_000
 # From this many units (or with nested levels) the first plan comes from spanning-tree cuts
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
