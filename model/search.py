@@ -28,6 +28,7 @@ from model.check import is_valid
 from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
+from model.lp_bound import lp_dual_bound
 from model.live import Live
 from model.local_search import polish, tight_band
 from model.neighbourhood import improve_pairs
@@ -68,6 +69,10 @@ SEPARATOR_PAIRS_MAX = 8_000
 # ±5%) and the interior root gained nothing for sure (NC k = 10 ±5%: 38 s either way), so HiGHS keeps its
 # defaults there.
 PROOF_PAIRS_MIN = 20_000
+# Above PROOF_PAIRS_MIN pairs (and without the LP relaxation's reduced costs) the Lagrangian bound is also
+# taken at the duals of the LP relaxation solved by a first-order method (model.lp_bound), with at most
+# this share of the time limit for the LP.
+LP_DUAL_SHARE = 0.1
 # From this many units (or with nested levels) the first plan comes from spanning-tree cuts
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
@@ -82,7 +87,8 @@ REGION_SHARE = 0.85  # of that time, for the regional re-solves (model.regions) 
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
-    "relaxed, continuous knapsack per centre) and (c) the HiGHS branch-and-bound dual bound of the Hess "
+    "relaxed, continuous knapsack per centre; by subgradient ascent and, above 20,000 pairs, also at the "
+    "duals of the LP relaxation solved by a first-order method) and (c) the HiGHS branch-and-bound dual bound of the Hess "
     "model with separator cuts on the pairs left by safe Lagrangian and LP reduced-cost fixing (reduced "
     "costs summed along the lightest path from the centre, which a connected territory holds; each "
     "round of lazy cuts is a relaxation); all on the pairs left by path fixing (a unit whose lightest "
@@ -544,6 +550,16 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                     allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, BOUND_SHARE * limit,
                                              on_bound=live.lower, possible=possible)
                     clock("bound", t)
+        if (not heuristic_only and best is not None and lag is not None and relaxation is None
+                and spec.centres is None and _pairs(spec, allowed) > PROOF_PAIRS_MIN):
+            say("bound: LP relaxation on the pairs left, by a first-order method; the Lagrangian at its duals")
+            t = time.perf_counter()
+            at_lp = lp_dual_bound(spec, engine, best.objective(cost), allowed, LP_DUAL_SHARE * limit,
+                                  on_bound=live.lower)
+            clock("bound", t)
+            if at_lp is not None and at_lp.bound > lag.bound:
+                lag, allowed = at_lp, at_lp.allowed
+                allowed[np.arange(spec.geography.n), list(best.centre_of)] = True
         left = limit - (time.perf_counter() - t0)
         if heuristic_only and best is not None and left > 1.0:
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")

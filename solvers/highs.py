@@ -54,23 +54,33 @@ class HighsEngine:
                  row_bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
         """min cost.x with row_lower <= matrix x <= row_upper and column bounds, for large plain LPs
         (no Pyomo model: building one would take longer than solving). The optimal x, or None."""
-        matrix = matrix.tocsc()
-        lp = highspy.HighsLp()
-        lp.num_row_, lp.num_col_ = matrix.shape
-        lp.col_cost_ = cost
-        lp.col_lower_, lp.col_upper_ = col_bounds
-        lp.row_lower_, lp.row_upper_ = row_bounds
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
-        lp.a_matrix_.num_row_, lp.a_matrix_.num_col_ = matrix.shape
-        h = highspy.Highs()
-        h.silent()
+        h = _plain_lp(cost, matrix, col_bounds, row_bounds)
         h.setOptionValue("threads", 1)
-        h.passModel(lp)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         return np.asarray(h.getSolution().col_value)
+
+    @staticmethod
+    def lp_row_duals(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                     row_bounds: tuple[np.ndarray, np.ndarray], iterations: int,
+                     time_limit: float | None = None) -> np.ndarray | None:
+        """Approximate row duals of a large plain LP (as in `solve_lp`) by a first-order method, HiGHS's
+        PDLP, stopped after `iterations` (deterministic) or `time_limit`. Not an optimality certificate:
+        for callers that turn any duals into a valid bound of their own. None if PDLP gave no duals."""
+        h = _plain_lp(cost, matrix, col_bounds, row_bounds)
+        h.setOptionValue("solver", "pdlp")
+        h.setOptionValue("pdlp_iteration_limit", int(iterations))
+        h.setOptionValue("presolve", "off")  # a presolved LP stopped early gives no duals to postsolve
+        h.setOptionValue("threads", 1)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+        h.run()
+        solution = h.getSolution()
+        if not solution.dual_valid:
+            return None
+        duals = np.asarray(solution.row_dual, dtype=float)
+        return duals if np.all(np.isfinite(duals)) else None
 
     @staticmethod
     def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> BooleanResult:
@@ -410,3 +420,21 @@ class _Run:
         if bound is None or not np.isfinite(bound):
             return None
         return float(bound)
+
+
+def _plain_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+              row_bounds: tuple[np.ndarray, np.ndarray]) -> highspy.Highs:
+    """A silent HiGHS instance holding min cost.x, row_lower <= matrix x <= row_upper, column bounds."""
+    matrix = matrix.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_row_, lp.num_col_ = matrix.shape
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = col_bounds
+    lp.row_lower_, lp.row_upper_ = row_bounds
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+    lp.a_matrix_.num_row_, lp.a_matrix_.num_col_ = matrix.shape
+    h = highspy.Highs()
+    h.silent()
+    h.passModel(lp)
+    return h
