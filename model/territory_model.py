@@ -22,7 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from model.check import is_valid
-from model.contiguity import violated_separators
+from model.contiguity import POCKET_STRIKE, pocket_separators, separator, stray_parts
 from model.local_search import polish
 from model.plan import Plan
 from model.spec import TerritorySpec
@@ -202,15 +202,32 @@ def start_from_plan(m: pyo.ConcreteModel, plan: Plan) -> list[tuple]:
 
 
 def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable | None:
-    """The lazy-row routine for an engine: separator cuts for every disconnected territory."""
+    """The lazy-row routine for an engine: separator cuts for every disconnected territory, and the
+    pocket cuts around a piece once its centre has left POCKET_STRIKE different pieces behind."""
     if not spec.contiguity:
         return None
     nbrs = spec.geography.neighbours()
+    pieces: dict[int, set[tuple[int, ...]]] = {}  # centre -> the stray pieces seen so far
+
+    def usable(j: int) -> np.ndarray:
+        mask = np.zeros(spec.geography.n, dtype=bool)
+        mask[m.by_centre[j]] = True
+        return mask
 
     def separate(get: Callable) -> list[LinearCut]:
         plan = plan_from_values(m, get)
+        found = []
+        for j, part in stray_parts(np.asarray(plan.centre_of), nbrs):
+            sep = separator(part, j, nbrs)
+            found.extend((int(i), j, sep) for i in part)
+            seen = pieces.setdefault(j, set())
+            seen.add(tuple(int(u) for u in part))
+            if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
+                found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
         cuts = []
-        for i, j, sep in violated_separators(np.asarray(plan.centre_of), nbrs):
+        for i, j, sep in found:
+            if (i, j) not in m.pair_set:
+                continue  # fixing removed the pair: nothing to cut
             terms = [(m.assign[i, j], 1.0)] + [(m.assign[c, j], -1.0) for c in sep if (c, j) in m.pair_set]
             cuts.append(LinearCut(tuple(terms), -np.inf, 0.0))
         return cuts
