@@ -220,10 +220,11 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
         for j, part in stray_parts(np.asarray(plan.centre_of), nbrs):
             sep = separator(part, j, nbrs)
             found.extend((int(i), j, sep) for i in part)
-            seen = pieces.setdefault(j, set())
-            seen.add(tuple(int(u) for u in part))
-            if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
-                found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
+            seen, piece = pieces.setdefault(j, set()), tuple(int(u) for u in part)
+            if piece not in seen:  # (a piece seen before has had its cuts)
+                seen.add(piece)
+                if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
+                    found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
         cuts = []
         for i, j, sep in found:
             if (i, j) not in m.pair_set:
