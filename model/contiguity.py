@@ -69,10 +69,10 @@ def stray_parts(centre_of: np.ndarray, neighbours: list[list[int]]) -> list[tupl
 
 
 # Pocket cuts: connected sets of up to POCKET_SIZE units within POCKET_RADIUS steps of a stray piece.
-# Measured on GA k = 10 ±5% (exact phase, same plan and pairs, 200 s; benchmarks README): the rounds
-# without them each cut off one more piece of the same pocket, and the run ended 0.83% from its bound;
-# with them, from the second piece a centre leaves, 0.14%. From the first piece they slowed GA k = 6
-# ±0.5% (proven in 93 s against 75 s), whose rounds each find a piece of a different centre.
+# On GA k = 10 ±5% the rounds without them each cut off one more piece of the same pocket; the exact
+# phase from the same plan and pairs ended 0.717% from its bound at 300 s, with them (from the second
+# piece a centre leaves) 0.128% (tests/benchmarks/bench_exact_phase.py). From the first piece they slowed
+# GA k = 6 ±0.5% (proven in 93 s against 75 s), whose rounds each find a piece of a different centre.
 # At most POCKET_SETS sets per piece, smallest first: dense adjacency (an edge list) could have millions.
 POCKET_SIZE, POCKET_RADIUS, POCKET_STRIKE, POCKET_SETS = 5, 2, 2, 20_000
 
