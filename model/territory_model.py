@@ -226,9 +226,7 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
                 if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
                     found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
         cuts = []
-        for i, j, sep in found:
-            if (i, j) not in m.pair_set:
-                continue  # fixing removed the pair: nothing to cut
+        for i, j, sep in found:  # (every unit of a piece or pocket may join j: it is in j's plan or usable)
             terms = [(m.assign[i, j], 1.0)] + [(m.assign[c, j], -1.0) for c in sep if (c, j) in m.pair_set]
             cuts.append(LinearCut(tuple(terms), -np.inf, 0.0))
         return cuts
