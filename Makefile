@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py
 	$(BIN)/python tests/benchmarks/bench_territories.py --scale
+	$(BIN)/python tests/benchmarks/bench_exact_phase.py --cases GA:10:0.05 --seconds 300
 	$(BIN)/python tests/benchmarks/bench_redesign.py 60
 	$(BIN)/python tests/benchmarks/bench_coverage.py 100000 200 60
 	$(BIN)/python tests/benchmarks/bench_sweep.py 10 2
