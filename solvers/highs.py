@@ -9,6 +9,8 @@ round is a relaxation of the full model, so its dual bound is a valid bound for 
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,6 +39,24 @@ Repair = Callable[[Callable[[VarData], float]], Sequence[tuple[VarData, float]] 
 INF = highspy.kHighsInf
 
 
+def silent_highs() -> highspy.Highs:
+    """A HiGHS object that prints nothing. Its constructor writes a banner to the process's standard
+    output (file descriptor 1, below Python), which would land in the middle of `tplan run`'s display;
+    it is sent to the null device while the object is made."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    h.silent()
+    return h
+
+
 class HighsEngine:
     """HiGHS through highspy, the default engine."""
 
@@ -45,8 +65,7 @@ class HighsEngine:
     @staticmethod
     def check_options(options: SolverOptions) -> None:
         """Raise SolverError now for an option HiGHS would reject, before any work starts."""
-        h = highspy.Highs()
-        h.silent()
+        h = silent_highs()
         apply_options(h, options)
 
     @staticmethod
@@ -90,7 +109,7 @@ class HighsEngine:
 
     @staticmethod
     def version() -> str:
-        h = highspy.Highs()
+        h = silent_highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
     def solve(
@@ -168,8 +187,7 @@ class _Run:
         self.separate = separate
         self.progress = progress
         self.start = start
-        self.highs = highspy.Highs()
-        self.highs.silent()
+        self.highs = silent_highs()
         self.columns, self.offset = self._load(model)
         self.col_of = {id(v): c for c, v in enumerate(self.columns)}
         self.best: np.ndarray | None = None
@@ -434,7 +452,6 @@ def _plain_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
     lp.a_matrix_.num_row_, lp.a_matrix_.num_col_ = matrix.shape
-    h = highspy.Highs()
-    h.silent()
+    h = silent_highs()
     h.passModel(lp)
     return h

@@ -217,3 +217,20 @@ def test_a_large_warm_started_model_is_proven_without_the_engines_heuristics(mon
         check_plan(spec, outcome.plan)
         assert outcome.result.termination is Termination.OPTIMAL
         assert outcome.plan.objective(spec.cost()) == pytest.approx(brute_force(spec), rel=1e-6)
+
+
+def test_the_engine_prints_nothing_of_its_own_on_standard_output():
+    """HiGHS's constructor writes a banner below Python (file descriptor 1); in `tplan run` it landed in
+    the middle of the display. A fresh process (the banner comes once per process) solves a tiny model."""
+    import subprocess
+    import sys
+
+    code = ("from tests.conftest import grid_spec\n"
+            "from model.search import solve_territories\n"
+            "from solvers import SolverOptions\n"
+            "from solvers.highs import HighsEngine\n"
+            "out = solve_territories(grid_spec(2, 3, [1] * 6, 2, 0.5), HighsEngine(), SolverOptions(time_limit=10))\n"
+            "assert out.plan is not None\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
