@@ -304,6 +304,8 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     pairs = _pairs(spec, allowed)
     m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
+    if options.time_limit is not None:  # building counts against the limit (2 s on 1,000 units)
+        options = replace(options, time_limit=max(1.0, options.time_limit - built))
     result = engine.solve(
         m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,
         separate=contiguity_separator(m, spec), progress=_scaled_progress(progress, m.cost_scale),

@@ -37,6 +37,7 @@ from solvers.result import (
 Separate = Callable[[Callable[[VarData], float]], Sequence[LinearCut]]
 Repair = Callable[[Callable[[VarData], float]], Sequence[tuple[VarData, float]] | None]
 INF = highspy.kHighsInf
+DEADLINE_GRACE = 0.5  # seconds past the time limit after which the callbacks stop HiGHS themselves
 
 
 def silent_highs() -> highspy.Highs:
@@ -201,6 +202,10 @@ class _Run:
         self.repair: Repair | None = None
         self.queued: np.ndarray | None = None  # a repaired solution waiting to be handed to HiGHS
         self._last_report = 0.0
+        # HiGHS checks its own time limit between steps, and some steps (a cut round's LP on a large
+        # model) ran 15 s past it; the callbacks stop it at the limit plus this grace instead.
+        self.deadline = None if options.time_limit is None else start + options.time_limit + DEADLINE_GRACE
+        self.past_deadline = False
         self._set_options()
 
     # --- model loading -------------------------------------------------
@@ -326,6 +331,9 @@ class _Run:
     def _on_poll(self, event: Any) -> None:
         if interrupt.requested():  # Ctrl-C: HiGHS stops and keeps what it found, like a time limit
             event.interrupt()
+        elif self.deadline is not None and time.perf_counter() > self.deadline:
+            self.past_deadline = True
+            event.interrupt()
 
     def _report(self, round_bound: float | None) -> None:
         if self.progress is None:
@@ -416,6 +424,9 @@ class _Run:
             if solution.value_valid:
                 x = np.array(solution.col_value, dtype=float)
                 self._accept(x, float(info.objective_function_value))
+            if status == highspy.HighsModelStatus.kInterrupt and self.past_deadline and not interrupted:
+                self.termination = Termination.TIME_LIMIT
+                return
             if interrupted or status == highspy.HighsModelStatus.kInterrupt:
                 self.termination = Termination.INTERRUPTED
                 return

@@ -98,3 +98,21 @@ def test_a_stop_request_reaches_cp_sat():
         result = solve_boolean(program, seconds=60.0)
         assert time.perf_counter() - t < 5.0
     assert not result.optimal
+
+
+def test_the_engine_stops_highs_at_the_time_limit_itself(monkeypatch):
+    """HiGHS checks its own limit between steps and once ran 15 s past it (a cut round's LP on 1,000
+    units); the engine's callbacks stop it at the limit plus a grace, reported as a time limit, not as
+    a Ctrl-C. Here the grace is made negative so that the callbacks' deadline comes long before HiGHS's."""
+    import time
+
+    import solvers.highs as highs_module
+    from model.territory_model import build_territory_model, contiguity_separator
+
+    monkeypatch.setattr(highs_module, "DEADLINE_GRACE", -29.8)
+    spec = grid_spec(9, 9, list(np.arange(81) % 7 + 1), 6, 0.005)
+    m = build_territory_model(spec, separators_up_front=True)
+    t = time.perf_counter()
+    result = HighsEngine().solve(m, SolverOptions(time_limit=30), separate=contiguity_separator(m, spec))
+    assert time.perf_counter() - t < 10
+    assert result.termination is Termination.TIME_LIMIT
