@@ -116,3 +116,39 @@ def test_the_engine_stops_highs_at_the_time_limit_itself(monkeypatch):
     result = HighsEngine().solve(m, SolverOptions(time_limit=30), separate=contiguity_separator(m, spec))
     assert time.perf_counter() - t < 10
     assert result.termination is Termination.TIME_LIMIT
+
+
+def test_lazy_rows_reach_highs_once_each_with_their_coefficients():
+    """Queued lazy rows go to HiGHS in one call (one at a time, 12,000 rows took minutes); a row seen
+    before is skipped, and each row keeps its columns, coefficients and sides."""
+    import time
+
+    import highspy
+    from pyomo.environ import Binary, ConcreteModel, Objective, Var
+
+    from solvers.highs import _Run
+    from solvers.result import LinearCut
+
+    m = ConcreteModel()
+    m.x = Var(range(4), domain=Binary)
+    m.obj = Objective(expr=sum(m.x[i] for i in range(4)))
+    run = _Run(m, SolverOptions(time_limit=5), None, None, time.perf_counter())
+    rows = run.highs.getNumRow()
+    run.pending = [LinearCut(((m.x[2], 1.0), (m.x[0], -2.0)), 0.0, np.inf),
+                   LinearCut(((m.x[1], 1.0),), -np.inf, 1.0),
+                   LinearCut(((m.x[0], -2.0), (m.x[2], 1.0)), 0.0, np.inf)]  # the first again
+    assert run._add_pending() == 2 and run.highs.getNumRow() == rows + 2 and not run.pending
+    lp = run.highs.getLp()
+    assert (lp.row_lower_[rows], lp.row_upper_[rows + 1]) == (0.0, 1.0)
+    assert lp.row_upper_[rows] >= 1e30 and lp.row_lower_[rows + 1] <= -1e30
+    a = lp.a_matrix_
+    dense = np.zeros((rows + 2, 4))
+    rowwise = a.format_ == highspy.MatrixFormat.kRowwise
+    for outer in range(len(a.start_) - 1):
+        for k in range(a.start_[outer], a.start_[outer + 1]):
+            dense[(outer, a.index_[k]) if rowwise else (a.index_[k], outer)] = a.value_[k]
+    column = [run.col_of[id(m.x[i])] for i in range(4)]
+    assert dense[rows, column].tolist() == [-2.0, 0.0, 1.0, 0.0]
+    assert dense[rows + 1, column].tolist() == [0.0, 1.0, 0.0, 0.0]
+    run.pending = [LinearCut(((m.x[1], 1.0),), -np.inf, 1.0)]
+    assert run._add_pending() == 0
