@@ -202,8 +202,8 @@ class _Run:
         self.repair: Repair | None = None
         self.queued: np.ndarray | None = None  # a repaired solution waiting to be handed to HiGHS
         self._last_report = 0.0
-        # HiGHS checks its own time limit between steps, and some steps (a cut round's LP on a large
-        # model) ran 15 s past it; the callbacks stop it at the limit plus this grace instead.
+        # HiGHS checks its own time limit between steps, and some steps (a root cut round on 1,000
+        # units) ran about 9 s past it; the callbacks stop it at the limit plus this grace instead.
         self.deadline = None if options.time_limit is None else start + options.time_limit + DEADLINE_GRACE
         self.past_deadline = False
         self._set_options()
@@ -374,8 +374,8 @@ class _Run:
         )
 
     def _add_pending(self) -> int:
-        """Add the queued rows not seen before, in one call: HiGHS re-forms its matrix on every
-        addRow, so thousands of pocket cuts added one by one took minutes."""
+        """Add the queued rows not seen before, in one call: one addRow per row took 230 s for the
+        190,466 pocket-cut rows of a 9 x 9 grid's round, one addRows call about a second."""
         lower, upper, starts, index, value = [], [], [0], [], []
         for cut in self.pending:
             cols = np.array([self.col_of[id(v)] for v, _ in cut.terms], dtype=np.int32)

@@ -101,8 +101,8 @@ def test_a_stop_request_reaches_cp_sat():
 
 
 def test_the_engine_stops_highs_at_the_time_limit_itself(monkeypatch):
-    """HiGHS checks its own limit between steps and once ran 15 s past it (a cut round's LP on 1,000
-    units); the engine's callbacks stop it at the limit plus a grace, reported as a time limit, not as
+    """HiGHS checks its own limit between steps and once ran about 9 s past it (a root cut round on
+    1,000 units); the engine's callbacks stop it at the limit plus a grace, reported as a time limit, not as
     a Ctrl-C. Here the grace is made negative so that the callbacks' deadline comes long before HiGHS's."""
     import time
 
