@@ -37,23 +37,29 @@ from solvers.result import (
 Separate = Callable[[Callable[[VarData], float]], Sequence[LinearCut]]
 Repair = Callable[[Callable[[VarData], float]], Sequence[tuple[VarData, float]] | None]
 INF = highspy.kHighsInf
+_banner_swallowed = False  # HiGHS prints its banner once per process, at the first object
 DEADLINE_GRACE = 0.5  # seconds past the time limit after which the callbacks stop HiGHS themselves
 
 
 def silent_highs() -> highspy.Highs:
-    """A HiGHS object that prints nothing. Its constructor writes a banner to the process's standard
-    output (file descriptor 1, below Python), which would land in the middle of `tplan run`'s display;
-    it is sent to the null device while the object is made."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
+    """A HiGHS object that prints nothing. The first one made in a process writes a banner to the
+    process's standard output (file descriptor 1, below Python), which would land in the middle of
+    `tplan run`'s display; that one is made with the descriptor sent to the null device."""
+    global _banner_swallowed
+    if _banner_swallowed:
         h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _banner_swallowed = True
     h.silent()
     return h
 
