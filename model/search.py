@@ -77,6 +77,8 @@ LP_DUAL_SHARE = 0.1
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
 TREE_STARTS = 3
+FIRST_PLAN_SHARE = 0.9  # share of the limit the spanning-tree partitions may take when they find no plan at first
+RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
 # cells (600 s): with 308 s and with 122 s of neighbourhood search alone the plan ended the same
@@ -450,6 +452,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
             best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy, on_plan=report_plan)
+            if best is None:  # without a plan nothing else can run: keep drawing trees (new seeds) while time lasts
+                more = FIRST_PLAN_SHARE * limit - (time.perf_counter() - t0)
+                say(f"first plan: none yet; more spanning-tree partitions for up to {more:.0f} s")
+                best = tree_first_plan(spec, replace(options, seed=options.seed + RETRY_SEED), more, engine,
+                                       allocate_each=not lazy, on_plan=report_plan)
         else:
             say("first plan: local search from several starts")
             best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)

@@ -148,3 +148,24 @@ def test_sparse_bound_on_lazy_distances_is_valid(spec, scale):
     start = scale * spec.cost()[np.arange(geo.n), np.asarray(plan.centre_of)]
     bound = sparse_lagrangian_bound(lazy_spec, start, optimum, iterations=100).bound
     assert bound <= optimum * (1 + 1e-9) + 1e-9
+
+
+def test_when_the_first_partitions_find_no_plan_the_search_draws_more_with_new_seeds(monkeypatch):
+    """Large instances whose units come close to a territory's size can defeat the first spanning-tree
+    draws; the search then keeps drawing (other seeds) instead of ending without a plan."""
+    import model.search as search
+
+    real, seeds = search.tree_first_plan, []
+
+    def first_draws_fail(spec, options, budget, *args, **kwargs):
+        seeds.append(options.seed)
+        return None if len(seeds) == 1 else real(spec, options, budget, *args, **kwargs)
+
+    monkeypatch.setattr(search, "TREE_UNITS", 10)  # a 4 x 4 grid takes the large instances' path
+    monkeypatch.setattr(search, "tree_first_plan", first_draws_fail)
+    spec = grid_spec(4, 4, np.arange(1, 17), 4, 0.3)
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, seed=3), stage=said.append)
+    assert seeds == [3, 3 + search.RETRY_SEED]
+    assert any("none yet" in s for s in said)
+    assert outcome.plan is not None and not plan_violations(spec, outcome.plan)
