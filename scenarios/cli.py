@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from geodata.errors import GeodataError
+from geodata.read_units import short_list
+from geodata.split_units import split_parents
 from model.spec import ModelError
 from scenarios.errors import ScenarioError
 from scenarios.loading import format_validation, load_scenario
@@ -72,6 +74,10 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
               f"{prepared.spec.count} territories", highlight=False)
     for a, b in geo.joined:
         out.print(f"  island joined: {a} -> nearest unit {b}", highlight=False)
+    split = split_parents(prepared.frame)
+    if split:
+        out.print(f"  split: {len(split)} unit{'s' if len(split) > 1 else ''} into {sum(split.values())} finer units "
+                  f"({short_list(list(split))})", highlight=False)
     for rule in prepared.spec.balance:
         out.print(f"  balance {rule.attribute}: [{rule.lower:,.1f}, {rule.upper:,.1f}] per territory", highlight=False)
     spec = prepared.spec

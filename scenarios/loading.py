@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
 
-PATH_KEYS = (("units", "path"), ("adjacency", "edges"), ("adjacency", "remove"), ("distances", "matrix"),
-             ("reps", "path"), ("alignment", "path"), ("accounts", "path"), ("coverage", "data", "path"))
+PATH_KEYS = (("units", "path"), ("units", "split", "path"), ("adjacency", "edges"), ("adjacency", "remove"),
+             ("distances", "matrix"), ("reps", "path"), ("alignment", "path"), ("accounts", "path"), ("coverage", "data", "path"))
 PACKAGE_SCHEME = "package://"
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.maps import draw_change_map, draw_map, draw_pdf, territory_colours
+from geodata.split_units import PARENT_COLUMN
 from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
@@ -33,6 +34,8 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     territory = [names[c] for c in plan.centre_of]
     centre_ids = [geo.ids[c] for c in plan.centre_of]
     assignment = pd.DataFrame({"unit": list(geo.ids), "territory": territory, "centre": centre_ids})
+    if PARENT_COLUMN in frame.columns:  # mixed geography: the unit each finer unit was cut from
+        assignment.insert(1, PARENT_COLUMN, frame[PARENT_COLUMN].reindex(list(geo.ids)).to_numpy())
     groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
     for level, codes in groups.items():
         assignment[level] = codes
@@ -54,7 +57,7 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
             totals[f"{level}s_contiguous"] = bool(part["contiguous"].all())
 
     units = frame.copy()
-    keep = [c for c in [prepared.scenario.units.label, *geo.attributes] if c and c in units.columns]
+    keep = [c for c in [prepared.scenario.units.label, PARENT_COLUMN, *geo.attributes] if c and c in units.columns]
     units = gpd.GeoDataFrame(units[keep], geometry=frame.geometry, crs=frame.crs)
     units["territory"] = territory
     units["centre"] = centre_ids

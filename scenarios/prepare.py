@@ -12,6 +12,7 @@ from geodata.build import build_geography, locate
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units
+from geodata.split_units import split_units
 from model.coverage import build_options
 from model.precheck import precheck
 from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
@@ -45,6 +46,8 @@ class Prepared:
 def input_files(scenario: Scenario) -> dict[str, str]:
     """Every input file of the run, by role, including a shapefile's sidecars."""
     files = {"units": scenario.units.path}
+    if scenario.units.split is not None:
+        files["units.split"] = scenario.units.split.path
     if scenario.adjacency.edges:
         files["adjacency.edges"] = scenario.adjacency.edges
     if scenario.adjacency.remove:
@@ -66,6 +69,52 @@ def input_files(scenario: Scenario) -> dict[str, str]:
     return files
 
 
+def units_to_split(scenario: Scenario, frame: gpd.GeoDataFrame) -> set[str]:
+    """The units named in units.split.units, and those whose value of a balance attribute is above
+    units.split.threshold times a territory's maximum in `frame`."""
+    split, count = scenario.units.split, scenario.territories.count
+    chosen = set(split.units)
+    for b in scenario.balance:
+        if b.attribute not in frame.columns:
+            continue
+        values = frame[b.attribute].to_numpy(dtype=float)
+        if b.tolerance is not None:
+            upper = balance_bounds(values, count, b.tolerance)[1]
+        elif b.max is not None:
+            upper = b.max
+        else:
+            continue
+        chosen |= set(frame.index[values > split.threshold * upper])
+    return chosen
+
+
+def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -> gpd.GeoDataFrame:
+    """The units with those too large for a territory replaced by their finer units (units.split).
+    Splitting changes the totals, and so a territory's maximum (the finer units' values need not add
+    up to their unit's): units are split until no other unit is above the threshold."""
+    u, split = scenario.units, scenario.units.split
+    if scenario.reps is not None:
+        raise ScenarioError("units.split: a redesign (reps, alignment, accounts) needs its units as they are; "
+                            "remove units.split or split the units file itself")
+    chosen = units_to_split(scenario, frame)
+    if not chosen:
+        return frame
+    parts = read_units(Path(split.path), split.id, attributes, crs=split.crs or u.crs,
+                       repair_geometry=u.repair_geometry)
+    if u.label and split.label:
+        if split.label not in parts.columns:
+            raise ScenarioError(f"units.split.label: column '{split.label}' not found in {Path(split.path).name}")
+        parts = parts.rename(columns={split.label: u.label}) if split.label != u.label else parts
+    elif u.label:
+        parts = parts.assign(**{u.label: parts.index.astype(str)})
+    while True:
+        merged = split_units(frame, parts, split.parent, sorted(chosen), split.prefix, Path(split.path).name)
+        more = (units_to_split(scenario, merged) & set(frame.index)) - chosen
+        if not more:
+            return merged
+        chosen |= more
+
+
 def disruption_terms(scenario: Scenario) -> DisruptionTerms:
     d = scenario.disruption
     if d is None:
@@ -85,6 +134,8 @@ def prepare(scenario: Scenario) -> Prepared:
     frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry)
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
+    if u.split is not None:
+        frame = _split(scenario, frame, from_file)
     inputs = None
     if scenario.reps is not None and len(frame) > DENSE_MAX_UNITS:
         raise ScenarioError(f"{Path(u.path).name}: {len(frame):,} units; a redesign (reps, alignment, accounts) works on "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from geodata.split_units import split_parents
 from model.check import check_plan
 from model.coverage import build_options, check_coverage
 from model.coverage_search import solve_coverage
@@ -143,6 +144,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             "units": prepared.geography.n,
             "edges": len(prepared.geography.edges),
             "islands_joined": [list(p) for p in prepared.geography.joined],
+            "units_split": split_parents(prepared.frame),
             "distance_unit": prepared.geography.distance_unit,
         },
         "status": result.termination.value,

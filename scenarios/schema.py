@@ -15,6 +15,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SplitConfig(Strict):
+    """Finer units (e.g. ZIP cells) that replace the units too large for a territory (mixed geography)."""
+
+    path: str = Field(description="file of the finer units (same formats as units.path); each names its parent unit")
+    id: str = Field(description="column holding the finer unit's id")
+    parent: str = Field(description="column holding the id of the unit it lies in (e.g. the county FIPS code)")
+    crs: str | None = Field(None, description="CRS of a file that has none (default: units.crs)")
+    label: str | None = Field(None, description="column with a readable name for the finer units")
+    prefix: str = Field("", description="text put before every finer id, so it cannot clash with a unit id")
+    units: list[str] = Field(default_factory=list, description="unit ids to split whatever their size")
+    threshold: float = Field(0.5, gt=0, description="also split every unit whose value of a balance attribute is above "
+                             "this share of a territory's maximum (1: only the units too large for any territory)")
+
+
 class UnitsConfig(Strict):
     """Where the geographic units come from."""
 
@@ -26,6 +40,7 @@ class UnitsConfig(Strict):
     lon: str | None = Field(None, description="longitude column of a CSV (default: longitude, lon or lng)")
     label: str | None = Field(None, description="column with a readable unit name, used on maps")
     repair_geometry: bool = Field(False, description="repair invalid polygons with make_valid instead of stopping")
+    split: SplitConfig | None = Field(None, description="replace units too large for a territory by their finer units")
 
 
 class AdjacencyConfig(Strict):

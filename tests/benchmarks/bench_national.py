@@ -2,8 +2,9 @@
 
     .venv/bin/python tests/benchmarks/bench_national.py [--time-limit 600] [--cases a,b,...] [--parallel 1]
 
-Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`, `scenarios/us_zips.yaml`;
-the ZIP cells come from `make zips`), run by `tplan run` in its own process so that its peak memory
+Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`,
+`scenarios/us_counties_mixed.yaml`: counties too large for a territory split into ZIP cells,
+`scenarios/us_zips.yaml`; the ZIP cells come from `make zips`), run by `tplan run` in its own process so that its peak memory
 (maximum resident set, from os.wait4) is its own. Prints one Markdown row per case: status, objective,
 bound, gap, when the first valid plan existed, wall time and peak memory; a case the tool refuses
 (e.g. a ±5% band no plan can meet) shows the tool's message.
@@ -31,6 +32,10 @@ CASES = {
     "counties-20": ("us_counties.yaml", {"territories": {"count": 20}}),
     "counties-4x5": ("us_counties.yaml", {"territories": {"count": 20, "nesting": [{"name": "region", "count": 4}]}}),
     "counties-100": ("us_counties.yaml", {"territories": {"count": 100}}),
+    "mixed-100": ("us_counties_mixed.yaml", {"territories": {"count": 100}}),
+    "mixed-200": ("us_counties_mixed.yaml", {"territories": {"count": 200}}),
+    "mixed-6x5x6": ("us_counties_mixed.yaml", {"territories": {"count": 180, "nesting": [
+        {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
     "zips-200": ("us_zips.yaml", {"territories": {"count": 200}}),
     "zips-6x5x6": ("us_zips.yaml", {"territories": {"count": 180, "nesting": [
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
