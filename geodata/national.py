@@ -10,7 +10,9 @@ Potential rule (documented here and in the README): a county's potential is the 
 GeoNames cities (15,000 people and more) inside it plus a floor of 10,000 for the rest of its people and
 businesses. A ZIP cell gets an equal share of its county's floor plus a share of every city near it: a
 city's population is split equally among its nearest ZIP points, one per 25,000 people (at least one), so
-that Los Angeles (3.9 million people) spreads over its 156 nearest ZIP cells instead of landing on one. GeoNames
+that Los Angeles (3.9 million people) spreads over its 156 nearest ZIP cells instead of landing on one.
+`county_potential` shares the county's potential among its cells in proportion to their potential, so
+that the cells of a county add up to it (for mixed geographies, units.split). GeoNames
 lists New York City and its boroughs, so the city entry is left out. Counties too small for the 1:10M
 boundaries (Falls Church, VA) are left out. Tarballs are
 pinned by version and checked against the registry's sha512 before use.
@@ -164,7 +166,12 @@ def zip_cells(county_frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     sites["city_population"] = _spread_cities(sites[["px", "py"]].to_numpy(), cities())
     per_county = sites.groupby("fips")["zip"].transform("count")
     sites["potential"] = sites["city_population"] + COUNTY_FLOOR / per_county
-    return sites[["zip", "zips", "fips", "city_population", "potential", "geometry"]]
+    # The county's own potential shared among its cells by their potential: cells that replace a county in a
+    # mixed geography (units.split) then add up to it (a city's spread reaches cells of other counties).
+    county_potential = county_frame.set_index("fips")["potential"]
+    share = sites["potential"] / sites.groupby("fips")["potential"].transform("sum")
+    sites["county_potential"] = share * sites["fips"].map(county_potential)
+    return sites[["zip", "zips", "fips", "city_population", "potential", "county_potential", "geometry"]]
 
 
 def main(argv: list[str]) -> None:

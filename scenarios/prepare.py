@@ -99,8 +99,14 @@ def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -
     chosen = units_to_split(scenario, frame)
     if not chosen:
         return frame
-    parts = read_units(Path(split.path), split.id, attributes, crs=split.crs or u.crs,
-                       repair_geometry=u.repair_geometry)
+    unknown = sorted(set(split.columns) - set(attributes))
+    if unknown:
+        raise ScenarioError(f"units.split.columns: '{unknown[0]}' is not an attribute the scenario uses; "
+                            f"use one of: {', '.join(attributes)}")
+    parts = read_units(Path(split.path), split.id, [split.columns.get(a, a) for a in attributes],
+                       crs=split.crs or u.crs, repair_geometry=u.repair_geometry)
+    parts = parts.drop(columns=[a for a in split.columns if a in parts.columns and split.columns[a] != a])
+    parts = parts.rename(columns={column: a for a, column in split.columns.items()})
     if u.label and split.label:
         if split.label not in parts.columns:
             raise ScenarioError(f"units.split.label: column '{split.label}' not found in {Path(split.path).name}")

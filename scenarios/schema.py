@@ -24,6 +24,8 @@ class SplitConfig(Strict):
     crs: str | None = Field(None, description="CRS of a file that has none (default: units.crs)")
     label: str | None = Field(None, description="column with a readable name for the finer units")
     prefix: str = Field("", description="text put before every finer id, so it cannot clash with a unit id")
+    columns: dict[str, str] = Field(default_factory=dict, description="attribute -> the finer file's column that "
+                                    "holds it, where the names differ (e.g. potential: county_potential)")
     units: list[str] = Field(default_factory=list, description="unit ids to split whatever their size")
     threshold: float = Field(0.5, gt=0, description="also split every unit whose value of a balance attribute is above "
                              "this share of a territory's maximum (1: only the units too large for any territory)")

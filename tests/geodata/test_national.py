@@ -62,3 +62,25 @@ def test_a_tarball_that_does_not_match_the_registry_is_refused(monkeypatch):
                         lambda url, timeout=0: Reply(answers["tarball" if url == "tarball" else "meta"]))
     with pytest.raises(GeodataError, match="does not match the registry's sha512"):
         national.npm_file(national.US_ATLAS, "counties-10m.json")
+
+
+def test_zip_cells_share_their_county_potential_so_that_a_split_county_keeps_its_total(monkeypatch):
+    """Two square counties; a city in A spreads over ZIP points of A and of B. `potential` follows the
+    spread, `county_potential` shares each county's own potential among its cells."""
+    from shapely.geometry import Point, box
+
+    crs = national.CRS
+    counties = gpd.GeoDataFrame({"fips": ["01001", "01003"], "potential": [110_000.0, 10_000.0]},
+                                geometry=[box(0, 0, 100_000, 100_000), box(100_000, 0, 200_000, 100_000)], crs=crs)
+    points = gpd.GeoSeries([Point(20_000, 50_000), Point(80_000, 50_000), Point(120_000, 50_000)], crs=crs).to_crs(4326)
+    csv = "zip_code,latitude,longitude\n" + "".join(
+        f"{z},{p.y},{p.x}\n" for z, p in zip(["10001", "10002", "10003"], points))
+    monkeypatch.setattr(national, "npm_file", lambda package, member: csv.encode())
+    city = gpd.GeoDataFrame({"city": ["Town"], "population": [75_000]}, geometry=[Point(79_000, 50_000)], crs=crs)
+    monkeypatch.setattr(national, "cities", lambda: city)
+    cells = national.zip_cells(counties).set_index("zip")
+    assert cells["fips"].to_dict() == {"10001": "01001", "10002": "01001", "10003": "01003"}
+    # the city's 75,000 people go to its 3 nearest ZIP points, one of them in county B
+    assert cells["potential"].to_dict() == pytest.approx({"10001": 30_000, "10002": 30_000, "10003": 35_000})
+    assert cells.groupby("fips")["county_potential"].sum().to_dict() == pytest.approx({"01001": 110_000, "01003": 10_000})
+    assert cells.loc["10001", "county_potential"] == pytest.approx(55_000)

@@ -115,6 +115,15 @@ def test_named_units_are_split_whatever_their_size_and_unknown_ones_are_named(tm
             "territories": {"count": 2}, "balance": [{"attribute": "pop", "tolerance": 0.5}]}
     prepared = prepare(load_scenario(write_scenario(tmp_path, "named", body)))
     assert prepared.geography.ids == ("B", "a", "b")
-    body["units"]["split"]["units"] = ["Q"]
+    assert list(prepared.geography.attributes["pop"]) == [1.0, 0.5, 0.5]
+    shares = gpd.read_file(tmp_path / "parts.gpkg").assign(share=[0.4, 0.6])
+    shares.to_file(tmp_path / "parts.gpkg")
+    body["units"]["split"]["columns"] = {"pop": "share"}  # the finer file's column that holds pop
+    prepared = prepare(load_scenario(write_scenario(tmp_path, "renamed", body)))
+    assert list(prepared.geography.attributes["pop"]) == [1.0, 0.4, 0.6]
+    body["units"]["split"]["columns"] = {"people": "share"}
+    result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "wrong", body))])
+    assert result.exit_code == 2 and "units.split.columns: 'people' is not an attribute" in result.output
+    body["units"]["split"]["units"], body["units"]["split"]["columns"] = ["Q"], {}
     result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "unknown", body))])
     assert result.exit_code == 2 and "units.split.units: Q not among the units" in result.output
