@@ -169,3 +169,23 @@ def test_when_the_first_partitions_find_no_plan_the_search_draws_more_with_new_s
     assert seeds == [3, 3 + search.RETRY_SEED]
     assert any("none yet" in s for s in said)
     assert outcome.plan is not None and not plan_violations(spec, outcome.plan)
+
+
+def test_time_the_large_instances_bound_leaves_goes_back_to_the_plan(monkeypatch):
+    """Without a distance matrix the bound gets the time left at the end; when its steps shrink to
+    nothing early, the regions improve the plan in the rest (the bound does not depend on the plan)."""
+    import model.search as search
+    from geodata.distances import lazy_distance
+
+    monkeypatch.setattr(search, "TREE_UNITS", 10)
+    spec = grid_spec(6, 6, np.random.default_rng(5).integers(1, 9, size=36), 4, 0.3)
+    geo = spec.geography
+    spec = replace(spec, geography=replace(geo, distance=lazy_distance(geo.x, geo.y, False, geo.frame.crs)[0]))
+    said = []
+    started = time.perf_counter()
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20), stage=said.append)
+    assert sum(s.startswith("regions of at most") for s in said) == 2
+    assert said.index(next(s for s in said if s.startswith("bound: Lagrangian"))) < len(said) - 2
+    assert outcome.plan is not None and not plan_violations(spec, outcome.plan)
+    assert outcome.result.bound <= outcome.plan.objective(spec.cost()) * (1 + 1e-9)
+    assert time.perf_counter() - started < 25
