@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+LEGEND_BESIDE = 30  # legend lines beside the map; more go in columns below it
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
@@ -44,7 +46,12 @@ def _centres_and_legend(ax, centres: gpd.GeoDataFrame, colours: dict[str, str], 
         ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
                     textcoords="offset points", fontsize=8, fontweight="bold")
     handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)] + extra
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title=title)
+    if len(handles) <= LEGEND_BESIDE:
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
+                  title=title)
+    else:  # many territories (national plans): in columns below the map, which keeps the figure's width
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7, frameon=False,
+                  title=title, ncol=min(4, math.ceil(len(handles) / LEGEND_BESIDE)))
 
 
 def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str],

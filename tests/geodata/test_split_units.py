@@ -66,3 +66,4 @@ def test_a_prefix_keeps_clashing_ids_apart():
     parts.index = ["A", "b2", "x1"]
     merged = split_units(row_of_squares(), parts, "county", ["B"], "Z", "parts.gpkg")
     assert list(merged.index) == ["A", "C", "ZA", "Zb2"]
+
