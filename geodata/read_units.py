@@ -32,6 +32,13 @@ def parse_crs(crs: str, where: str) -> CRS:
         raise GeodataError(f"{where}: '{crs}' is not a known CRS; use e.g. 'EPSG:4326'") from None
 
 
+def require_file(path: Path, key: str) -> None:
+    """Stop with a message naming the file and the scenario key when a data file is not there."""
+    if not path.is_file():
+        built = " (the ZIP cells are built by `make zips`)" if path.name == "us_zip_cells.gpkg" else ""
+        raise GeodataError(f"{path}: file not found; check {key} in the scenario{built}")
+
+
 def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None) -> gpd.GeoDataFrame:
     frame = pd.read_csv(path, dtype_backend="numpy_nullable")
     lower = {c.lower(): c for c in frame.columns}
@@ -65,9 +72,7 @@ def read_units(
     `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
     non-null and non-negative.
     """
-    if not path.is_file():
-        built = " (the ZIP cells are built by `make zips`)" if path.name == "us_zip_cells.gpkg" else ""
-        raise GeodataError(f"{path}: file not found; check units.path in the scenario{built}")
+    require_file(path, "units.path")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_points_csv(path, crs, lat, lon)

@@ -11,7 +11,7 @@ import numpy as np
 from geodata.build import build_geography, locate
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
-from geodata.read_units import read_units
+from geodata.read_units import read_units, require_file
 from geodata.split_units import split_units
 from model.coverage import build_options
 from model.precheck import precheck
@@ -96,6 +96,7 @@ def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -
     if scenario.reps is not None:
         raise ScenarioError("units.split: a redesign (reps, alignment, accounts) needs its units as they are; "
                             "remove units.split or split the units file itself")
+    require_file(Path(split.path), "units.split.path")  # even when no unit needs splitting: the run hashes it
     chosen = units_to_split(scenario, frame)
     if not chosen:
         return frame

@@ -127,3 +127,11 @@ def test_named_units_are_split_whatever_their_size_and_unknown_ones_are_named(tm
     body["units"]["split"]["units"], body["units"]["split"]["columns"] = ["Q"], {}
     result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "unknown", body))])
     assert result.exit_code == 2 and "units.split.units: Q not among the units" in result.output
+
+
+def test_a_missing_finer_units_file_is_named_even_when_nothing_needs_splitting(tmp_path):
+    squares(tmp_path, "units.gpkg", ["A", "B"], [1, 1])
+    body = {"units": {"path": "units.gpkg", "id": "uid", "split": {"path": "nope.gpkg", "id": "uid", "parent": "p"}},
+            "territories": {"count": 2}, "balance": [{"attribute": "pop", "tolerance": 0.5}]}
+    result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "missing", body))])
+    assert result.exit_code == 2 and "nope.gpkg: file not found; check units.split.path" in result.output
