@@ -39,15 +39,15 @@ def require_file(path: Path, key: str) -> None:
         raise GeodataError(f"{path}: file not found; check {key} in the scenario{built}")
 
 
-def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None) -> gpd.GeoDataFrame:
+def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None, key: str) -> gpd.GeoDataFrame:
     frame = pd.read_csv(path, dtype_backend="numpy_nullable")
     lower = {c.lower(): c for c in frame.columns}
     lat = lat or next((lower[n] for n in LAT_NAMES if n in lower), None)
     lon = lon or next((lower[n] for n in LON_NAMES if n in lower), None)
-    for key, col in (("units.lat", lat), ("units.lon", lon)):
+    for name, col in ((f"{key}.lat", lat), (f"{key}.lon", lon)):
         if col is None or col not in frame.columns:
             raise GeodataError(
-                f"{path.name}: no coordinate column for {key}; name it in the scenario "
+                f"{path.name}: no coordinate column for {name}; name it in the scenario "
                 f"(columns are: {short_list(list(frame.columns), 12)})"
             )
     coords = frame[[lon, lat]].apply(pd.to_numeric, errors="coerce")
@@ -66,16 +66,17 @@ def read_units(
     lat: str | None = None,
     lon: str | None = None,
     repair_geometry: bool = False,
+    key: str = "units",
 ) -> gpd.GeoDataFrame:
     """Read the units file, index it by id (as text, sorted) and check ids, columns, geometry, CRS.
 
     `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
-    non-null and non-negative.
+    non-null and non-negative. `key` is the scenario block the messages name (units, units.split).
     """
-    require_file(path, "units.path")
+    require_file(path, f"{key}.path")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame = _read_points_csv(path, crs, lat, lon)
+        frame = _read_points_csv(path, crs, lat, lon, key)
     elif suffix in POLYGON_FORMATS:
         try:
             frame = gpd.read_file(path, engine="pyogrio")
@@ -84,13 +85,13 @@ def read_units(
         if frame.crs is None:
             if crs is None:
                 raise GeodataError(
-                    f"{path.name}: the file has no CRS; add 'crs:' (e.g. EPSG:26916) under units in the scenario"
+                    f"{path.name}: the file has no CRS; add 'crs:' (e.g. EPSG:26916) under {key} in the scenario"
                 )
-            frame = frame.set_crs(parse_crs(crs, "units.crs"))
-        elif crs is not None and not frame.crs.equals(parse_crs(crs, "units.crs")):
+            frame = frame.set_crs(parse_crs(crs, f"{key}.crs"))
+        elif crs is not None and not frame.crs.equals(parse_crs(crs, f"{key}.crs")):
             raise GeodataError(
                 f"{path.name}: the file says its CRS is {frame.crs.to_string()} but the scenario says {crs}; "
-                "remove units.crs or reproject the file"
+                f"remove {key}.crs or reproject the file"
             )
     else:
         raise GeodataError(
@@ -99,7 +100,7 @@ def read_units(
 
     if id_column not in frame.columns:
         raise GeodataError(
-            f"{path.name}: id column '{id_column}' not found; set units.id to one of: "
+            f"{path.name}: id column '{id_column}' not found; set {key}.id to one of: "
             f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
         )
     ids = frame[id_column]

@@ -105,7 +105,8 @@ def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -
         raise ScenarioError(f"units.split.columns: '{unknown[0]}' is not an attribute the scenario uses; "
                             f"use one of: {', '.join(attributes)}")
     parts = read_units(Path(split.path), split.id, [split.columns.get(a, a) for a in attributes],
-                       crs=split.crs or u.crs, repair_geometry=u.repair_geometry)
+                       crs=split.crs or u.crs, lat=split.lat, lon=split.lon, repair_geometry=u.repair_geometry,
+                       key="units.split")
     parts = parts.drop(columns=[a for a in split.columns if a in parts.columns and split.columns[a] != a])
     parts = parts.rename(columns={column: a for a, column in split.columns.items()})
     if u.label and split.label:

@@ -22,6 +22,8 @@ class SplitConfig(Strict):
     id: str = Field(description="column holding the finer unit's id")
     parent: str = Field(description="column holding the id of the unit it lies in (e.g. the county FIPS code)")
     crs: str | None = Field(None, description="CRS of a file that has none (default: units.crs)")
+    lat: str | None = Field(None, description="latitude column of a CSV of points (default: latitude or lat)")
+    lon: str | None = Field(None, description="longitude column of a CSV of points (default: longitude, lon or lng)")
     label: str | None = Field(None, description="column with a readable name for the finer units")
     prefix: str = Field("", description="text put before every finer id, so it cannot clash with a unit id")
     columns: dict[str, str] = Field(default_factory=dict, description="attribute -> the finer file's column that "

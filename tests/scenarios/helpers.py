@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import grid_frame
+from tests.conftest import GEORGIA, grid_frame
 
 
 def write_scenario(folder: Path, name: str, body: dict) -> Path:
@@ -33,3 +33,16 @@ def grid_scenario(folder: Path, name: str = "grid", k: int = 2, tol: float = 0.2
     for key, val in extra.items():
         body[key] = val
     return write_scenario(folder, name, body)
+
+
+def georgia_body(**changes) -> dict:
+    """A scenario on the real Georgia counties (4 territories, population ±5%), with `changes` laid over it."""
+    body = {
+        "units": {"path": str(GEORGIA), "id": "AreaKey", "crs": "EPSG:26916"},
+        "territories": {"count": 4},
+        "balance": [{"attribute": "TotPop90", "tolerance": 0.05}],
+        "objective": {"weight": "TotPop90"},
+        "solver": {"time_limit": 30},
+    }
+    body.update(changes)
+    return body

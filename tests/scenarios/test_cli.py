@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scenarios.cli import app
 from tests.conftest import GEORGIA, REPO, grid_frame
-from tests.scenarios.helpers import grid_scenario, grid_units, write_scenario
+from tests.scenarios.helpers import georgia_body, grid_scenario, grid_units, write_scenario
 
 runner = CliRunner()
 
@@ -26,18 +26,6 @@ def tplan(*args):
 
 def run_folders(root: Path) -> list[Path]:
     return sorted(p for p in (root / "runs").glob("*/*") if p.is_dir())
-
-
-def georgia_body(**changes) -> dict:
-    body = {
-        "units": {"path": str(GEORGIA), "id": "AreaKey", "crs": "EPSG:26916"},
-        "territories": {"count": 4},
-        "balance": [{"attribute": "TotPop90", "tolerance": 0.05}],
-        "objective": {"weight": "TotPop90"},
-        "solver": {"time_limit": 30},
-    }
-    body.update(changes)
-    return body
 
 
 def test_validate_bundled_demo():

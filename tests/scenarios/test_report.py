@@ -15,7 +15,7 @@ from tests.browser import CHROMIUM, open_page
 from tests.conftest import REPO
 from tests.scenarios.test_coverage_cli import grid_coverage
 from tests.scenarios.test_redesign_cli import only_run
-from tests.scenarios.test_cli import georgia_body
+from tests.scenarios.helpers import georgia_body
 from tests.scenarios.helpers import write_scenario
 from typer.testing import CliRunner
 

@@ -16,7 +16,7 @@ from scenarios.cli import app
 from scenarios.loading import load_scenario
 from scenarios.prepare import prepare
 from tests.conftest import GEORGIA
-from tests.scenarios.helpers import write_scenario
+from tests.scenarios.helpers import georgia_body, write_scenario
 
 runner = CliRunner()
 FULTON = "13121"  # 648,951 people in 1990: above a territory's maximum at 12 territories, ±5%
@@ -39,13 +39,7 @@ def fulton_quarters(folder: Path) -> Path:
 
 
 def georgia_12(folder: Path, split: bool, threshold: float = 1.0) -> Path:
-    body = {
-        "units": {"path": str(GEORGIA), "id": "AreaKey", "crs": "EPSG:26916"},
-        "territories": {"count": 12},
-        "balance": [{"attribute": "TotPop90", "tolerance": 0.05}],
-        "objective": {"weight": "TotPop90"},
-        "solver": {"time_limit": 15},
-    }
+    body = georgia_body(territories={"count": 12}, solver={"time_limit": 15})
     if split:
         body["units"]["split"] = {"path": fulton_quarters(folder).name, "id": "cell", "parent": "county",
                                   "threshold": threshold}
@@ -135,3 +129,13 @@ def test_a_missing_finer_units_file_is_named_even_when_nothing_needs_splitting(t
             "territories": {"count": 2}, "balance": [{"attribute": "pop", "tolerance": 0.5}]}
     result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "missing", body))])
     assert result.exit_code == 2 and "nope.gpkg: file not found; check units.split.path" in result.output
+
+
+def test_messages_about_the_finer_units_file_name_the_split_keys(tmp_path):
+    squares(tmp_path, "units.gpkg", ["A", "B"], [1, 1])
+    squares(tmp_path, "parts.gpkg", ["a", "b"], [0.5, 0.5], parents=["A", "A"], width=5)
+    body = {"units": {"path": "units.gpkg", "id": "uid",
+                      "split": {"path": "parts.gpkg", "id": "code", "parent": "parent", "units": ["A"]}},
+            "territories": {"count": 2}, "balance": [{"attribute": "pop", "tolerance": 0.5}]}
+    result = runner.invoke(app, ["validate", str(write_scenario(tmp_path, "bad_id", body))])
+    assert result.exit_code == 2 and "id column 'code' not found; set units.split.id to one of" in result.output
