@@ -37,7 +37,13 @@ from scenarios.tradeoff import run_tradeoff
 from solvers import Progress, SolverOptions, Termination, get_engine, interrupt
 
 
-WRITE_SECONDS_PER_UNIT = 0.001  # checking the plan and writing a run folder, per unit (a margin above measured)
+# Checking the plan and writing a run folder, about a fifth above a least-squares fit of four plans
+# written with the other core busy (2026-12-02): Georgia 1.7 s (159 units, 10 territories), US counties
+# with ZIP cells 9.1 s (4,619, 100) and 17.3 s (7,995, 180 in 6 x 5 x 6), ZIP cells 24.9 s (32,984, 200).
+# Most of it is per territory (the report's pages and tables, the map's legend), not per unit.
+WRITE_SECONDS = 0.8
+WRITE_SECONDS_PER_UNIT = 0.0003
+WRITE_SECONDS_PER_TERRITORY = 0.09
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,18 @@ def solver_options(scenario: Scenario, log_path: Path | None = None) -> SolverOp
     )
 
 
-def search_options(options: SolverOptions, units: int) -> SolverOptions:
-    """The options for the search: its time limit shortened by what checking and writing the plan will
-    take (WRITE_SECONDS_PER_UNIT, measured: about 27 s for 33,000 ZIP cells), so that the run ends
-    within the limit the user gave."""
+def write_seconds(prepared: Prepared) -> float:
+    """What checking and writing this plan's run folder will take (see WRITE_SECONDS)."""
+    return (WRITE_SECONDS + WRITE_SECONDS_PER_UNIT * prepared.geography.n
+            + WRITE_SECONDS_PER_TERRITORY * prepared.spec.count)
+
+
+def search_options(options: SolverOptions, spent: float, writing: float) -> SolverOptions:
+    """The options for the search: its time limit shortened by the seconds already `spent` loading and
+    by what `writing` the run will take, so that the run ends within the limit the user gave."""
     if options.time_limit is None:
         return options
-    return replace(options, time_limit=max(1.0, options.time_limit - WRITE_SECONDS_PER_UNIT * units))
+    return replace(options, time_limit=max(1.0, options.time_limit - spent - writing))
 
 
 def versions() -> dict[str, str]:
@@ -91,11 +102,14 @@ def run_scenario(
     scenario: Scenario,
     progress: Callable[[Progress], None] | None = None,
     stage: Callable[[str], None] | None = None,
+    started: float | None = None,
 ) -> RunRecord:
-    """Run a validated scenario end to end and return where its folder is."""
+    """Run a validated scenario end to end and return where its folder is. The time limit counts from
+    `started` (a `time.perf_counter()` value; default now)."""
     say = stage or (lambda _: None)
     timings: dict[str, float] = {}
     t = time.perf_counter()
+    started = t if started is None else started
     say("load")
     prepared = prepare(scenario)
     timings["load"] = time.perf_counter() - t
@@ -110,7 +124,7 @@ def run_scenario(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     folder = NewFolder(root, f"{stamp}-{digest}")
     with folder as tmp:
-        record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs)
+        record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs, started)
     final = folder.path
     try:
         run_index.record(root.parent, final)
@@ -119,13 +133,15 @@ def run_scenario(
     return RunRecord(final, record["termination"], record["objective"], record["bound"], record["gap"], record["totals"])
 
 
-def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, resolved, inputs) -> dict:
+def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, resolved, inputs,
+                     started: float) -> dict:
     scenario = prepared.scenario
     (folder / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     options = solver_options(scenario, folder / "solver.log")
     engine = get_engine(scenario.solver.engine)
     t = time.perf_counter()
-    outcome = solve_territories(prepared.spec, engine, search_options(options, prepared.geography.n),
+    limit = search_options(options, t - started, write_seconds(prepared))
+    outcome = solve_territories(prepared.spec, engine, limit,
                                 progress=progress, stage=say)
     timings["solve"] = time.perf_counter() - t
     timings.update({f"solve.{k}": v for k, v in outcome.stage_seconds.items()})
@@ -137,7 +153,8 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
         "inputs": inputs,
         "versions": versions() | {"highs": engine.version()},
         "solver_options": {
-            "engine": engine.name, "time_limit": options.time_limit, "rel_gap": options.rel_gap,
+            "engine": engine.name, "time_limit": options.time_limit, "search_time_limit": limit.time_limit,
+            "rel_gap": options.rel_gap,
             "threads": options.threads, "seed": options.seed, "extra": options.extra,
         },
         "geography": {

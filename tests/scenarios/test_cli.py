@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -111,6 +112,37 @@ def test_time_limit_returns_best_plan_with_gap(tmp_cwd):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] in ("time_limit", "optimal")
     assert manifest["gap"] is not None and manifest["plan_checked"]
+
+
+def test_console_script_ends_within_its_time_limit(tmp_cwd):
+    """`--time-limit` covers the whole command: imports (about 3 s), loading, the search, checking and
+    writing. Georgia at 10 territories is far from proven in 12 s, so the search uses all it is given."""
+    scenario = write_scenario(tmp_cwd, "ga10", georgia_body(territories={"count": 10}))
+    tplan_exe = Path(sys.executable).parent / "tplan"
+    start = time.perf_counter()
+    proc = subprocess.run([str(tplan_exe), "run", str(scenario), "--time-limit", "12"], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    [folder] = run_folders(tmp_cwd)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "time_limit"
+    # the search got the limit less the imports, loading and the estimate for writing (about 1.75 s here)
+    assert 4.0 < manifest["solver_options"]["search_time_limit"] < 12 - 1.5
+    assert wall < 12 + 2.0  # 16-17 s when the limit was the search's alone
+
+
+def test_write_estimate_and_the_search_limit(tmp_path):
+    from scenarios.loading import load_scenario
+    from scenarios.prepare import prepare
+    from scenarios.runner import search_options, write_seconds
+    from solvers import SolverOptions
+
+    georgia = write_seconds(prepare(load_scenario(write_scenario(tmp_path, "ga", georgia_body()))))
+    assert 1.0 < georgia < 3.0  # measured 1.35-1.7 s for checking and writing the Georgia run (4 territories: less)
+    options = search_options(SolverOptions(time_limit=60), spent=2.5, writing=georgia)
+    assert options.time_limit == pytest.approx(60 - 2.5 - georgia)
+    assert search_options(SolverOptions(time_limit=3), spent=2.5, writing=georgia).time_limit == 1.0  # never below 1 s
+    assert search_options(SolverOptions(), spent=2.5, writing=georgia).time_limit is None
 
 
 def test_console_script_reports_user_error_without_traceback(tmp_path):
