@@ -7,7 +7,8 @@ time (`drift`); it is also planned afresh (spanning-tree cuts, location-allocati
 the cheaper of the two is kept. A region's territories keep their units inside the region and their
 balance bounds are their own, so a valid, cheaper regional plan makes a valid, cheaper national plan.
 A second pass splits the other way round, so that territories on a first-pass border meet their other
-neighbours.
+neighbours. Under nesting the regions only move centres inside each unit's district; the districts
+themselves are re-solved one by one, planned afresh too (`improve_districts`).
 """
 
 from __future__ import annotations
@@ -61,31 +62,56 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
     plan so far."""
     if spec.centres is not None or spec.count < 2:
         return plan
-    cost = spec.cost()
     for turn in range(PASSES):
         groups = split_regions(spec, plan, REGION_UNITS, flip=bool(turn % 2))
         if len(groups) < 2 and turn > 0:
             break
         units_in = [np.flatnonzero(np.isin(plan.centre_of, g)) for g in groups]
-        # A single territory above the cap would need the very matrix this path avoids (16,000 units: 2 GB).
-        kept = [(g, u) for g, u in zip(groups, units_in) if len(u) <= REGION_UNITS]
-        left = float(sum(len(u) for _, u in kept))
-        for group, units in kept:
-            if interrupt.requested():
-                raise SearchInterrupted(plan)
-            now = time.perf_counter()
-            if now >= deadline:
-                return plan
-            share = (deadline - now) * len(units) / left  # time in proportion to the units still to do
-            left -= len(units)
-            try:
-                better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed, fresh)
-            except (KeyboardInterrupt, SearchInterrupted):  # a region's own plan is no use to the caller
-                raise SearchInterrupted(plan) from None
-            if better is not None and better.objective(cost) < plan.objective(cost) * (1 - 1e-9):
-                plan = better
-                if on_plan is not None:
-                    on_plan(plan)
+        plan = _sweep(spec, engine, plan, list(zip(groups, units_in)), zone, deadline, seed, fresh, on_plan)
+    return plan
+
+
+def improve_districts(spec: TerritorySpec, engine, plan: Plan, deadline: float, seed: int = 0,
+                      on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None) -> Plan:
+    """Under nesting: each group of the finest level (a district) re-solved on its own, its territories
+    free to take any of its units: centres moved on the LP and, with `fresh`, the district planned afresh,
+    the cheaper kept. A district keeps its units, so every level stays as it was (the regions above only
+    move centres inside the districts: `improve_regions` with a zone). Largest districts first.
+    Ctrl-C raises SearchInterrupted with the best plan so far."""
+    if spec.centres is not None or not spec.levels or not plan.groups:
+        return plan
+    labels = np.asarray(plan.groups[-1])
+    districts = sorted((np.flatnonzero(labels == d) for d in np.unique(labels)), key=len, reverse=True)
+    pieces = [(np.unique(np.asarray(plan.centre_of)[units]), units) for units in districts]
+    return _sweep(spec, engine, plan, [(g, u) for g, u in pieces if len(g) > 1], None, deadline, seed, fresh,
+                  on_plan)
+
+
+def _sweep(spec: TerritorySpec, engine, plan: Plan, pieces: list[tuple[np.ndarray, np.ndarray]],
+           zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None,
+           on_plan: Callable[[Plan], None] | None) -> Plan:
+    """Each piece (its territories' centres, its units) re-solved in turn by `_improve_region`, with time
+    in proportion to the units still to do; a cheaper valid result replaces the piece's territories."""
+    cost = spec.cost()
+    # A single territory above the cap would need the very matrix this path avoids (16,000 units: 2 GB).
+    pieces = [(g, u) for g, u in pieces if len(u) <= REGION_UNITS]
+    left = float(sum(len(u) for _, u in pieces))
+    for group, units in pieces:
+        if interrupt.requested():
+            raise SearchInterrupted(plan)
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+        share = (deadline - now) * len(units) / left
+        left -= len(units)
+        try:
+            better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed, fresh)
+        except (KeyboardInterrupt, SearchInterrupted):  # a piece's own plan is no use to the caller
+            raise SearchInterrupted(plan) from None
+        if better is not None and better.objective(cost) < plan.objective(cost) * (1 - 1e-9):
+            plan = better
+            if on_plan is not None:
+                on_plan(plan)
     return plan
 
 
@@ -97,8 +123,8 @@ def _moved(sub: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, dead
 def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, units: np.ndarray,
                     zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None) -> Plan | None:
     """The plan with one region's territories re-solved, or None if that found nothing valid and better.
-    With `fresh` (not under nesting, whose districts a fresh plan would ignore) the region is also planned
-    from scratch in the time left, and the better of the two is kept."""
+    With `fresh` and no `zone` (a zone's districts would be ignored by a fresh plan; a single district
+    has none) the region is also planned from scratch in the time left, and the better of the two is kept."""
     centre_of = np.asarray(plan.centre_of)
     sub = replace(restrict(spec, units, [int(c) for c in group], list(centre_of)), centres=None)
     at = {int(u): i for i, u in enumerate(units)}

@@ -38,7 +38,7 @@ from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
-from model.regions import REGION_UNITS, improve_regions
+from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
     build_territory_model,
     contiguity_separator,
@@ -518,15 +518,21 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         def by_regions(plan: Plan, seconds: float, seed: int) -> Plan:
             """Regions re-solved with their own distance matrix, then national drift steps (no matrix)."""
             zone = np.asarray(plan.groups[-1]) if spec.levels else None
-            say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
-                "centres moved on the LP, and each region planned afresh; the better kept")
             t = time.perf_counter()
 
             def fresh(region: TerritorySpec, deadline: float) -> Plan | None:
                 return tree_first_plan(region, options, max(0.0, deadline - time.perf_counter()), engine)
 
-            plan = improve_regions(spec, engine, plan, zone, t + REGION_SHARE * seconds, seed, on_plan=report_plan,
-                                   fresh=fresh)
+            if spec.levels:  # a district keeps its units; inside it the territories are free (-2.0% on mixed-6x5x6)
+                say("districts re-solved one by one with their own distance matrix: centres moved on the LP, "
+                    "and each district planned afresh; the better kept")
+                plan = improve_districts(spec, engine, plan, t + REGION_SHARE * seconds, seed, on_plan=report_plan,
+                                         fresh=fresh)
+            say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
+                "centres moved on the LP" + (" inside their districts" if spec.levels else
+                                             ", and each region planned afresh; the better kept"))
+            plan = improve_regions(spec, engine, plan, zone, t + REGION_SHARE * seconds, seed,
+                                   on_plan=report_plan, fresh=fresh)
             clock("regions", t)
             say("centres moved one LP step at a time, location-allocation after each")
             now = time.perf_counter()

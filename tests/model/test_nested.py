@@ -101,6 +101,33 @@ def test_moving_centres_on_the_lp_keeps_every_level_valid(georgia_spec):  # noqa
     assert moved.objective(spec.cost()) < plan.objective(spec.cost())
 
 
+def test_districts_planned_afresh_keep_their_units_and_every_level(georgia_spec):  # noqa: F811
+    """model.regions.improve_districts: Georgia, 9 territories (±15%) in 3 districts, from a spanning-tree
+    plan. Each district keeps its units (so regions and districts stay as they were), its territories
+    are re-planned inside it, the plan stays valid at every level and gets cheaper; planning each district
+    afresh as well does at least as well as moving centres alone."""
+    from model.regions import improve_districts
+
+    mean = float(georgia_spec.geography.attributes["TotPop90"].sum()) / 9
+    spec = replace(georgia_spec, count=9, balance=(BalanceRule("TotPop90", 0.85 * mean, 1.15 * mean, 0.15),),
+                   levels=(("district", 3),))
+    plan = tree_first_plan(spec, SolverOptions(seed=0), 30)  # no engine: no location-allocation yet
+    assert plan is not None and plan_violations(spec, plan) == []
+    engine, cost = HighsEngine(), spec.cost()
+
+    def fresh(sub, deadline):
+        return tree_first_plan(sub, SolverOptions(seed=0), max(0.0, deadline - time.perf_counter()), engine)
+
+    moved = improve_districts(spec, engine, plan, time.perf_counter() + 60)
+    anew = improve_districts(spec, engine, plan, time.perf_counter() + 60, fresh=fresh)
+    for better in (moved, anew):
+        assert plan_violations(spec, better) == [] and better.groups == plan.groups
+        district = np.asarray(plan.groups[-1])
+        assert (district[np.asarray(better.centre_of)] == district).all()  # each unit's centre in its district
+        assert better.objective(cost) < plan.objective(cost)
+    assert anew.objective(cost) <= moved.objective(cost) * (1 + 1e-9)
+
+
 def test_live_progress_reports_incumbents_and_bounds_from_every_stage(georgia_spec):  # noqa: F811
     """The display hears every better plan and bound of a nested run, whichever stage finds them."""
     from model.search import solve_territories
