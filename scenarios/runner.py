@@ -87,8 +87,9 @@ def write_seconds(prepared: Prepared) -> float:
 
 
 def search_options(options: SolverOptions, spent: float, writing: float) -> SolverOptions:
-    """The options for the search: its time limit shortened by the seconds already `spent` loading and
-    by what `writing` the run will take, so that the run ends within the limit the user gave."""
+    """The options for the search: its time limit shortened by the seconds already `spent` (imports when
+    started by the console script, loading) and by what `writing` the run will take, so that the run
+    ends within the limit the user gave."""
     if options.time_limit is None:
         return options
     return replace(options, time_limit=max(1.0, options.time_limit - spent - writing))
@@ -146,9 +147,8 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     options = solver_options(scenario, folder / "solver.log")
     engine = get_engine(scenario.solver.engine)
     t = time.perf_counter()
-    limit = search_options(options, t - started, write_seconds(prepared))
-    outcome = solve_territories(prepared.spec, engine, limit,
-                                progress=progress, stage=say)
+    search = search_options(options, t - started, write_seconds(prepared))
+    outcome = solve_territories(prepared.spec, engine, search, progress=progress, stage=say)
     timings["solve"] = time.perf_counter() - t
     timings.update({f"solve.{k}": v for k, v in outcome.stage_seconds.items()})
     result = outcome.result
@@ -159,7 +159,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
         "inputs": inputs,
         "versions": versions() | {"highs": engine.version()},
         "solver_options": {
-            "engine": engine.name, "time_limit": options.time_limit, "search_time_limit": limit.time_limit,
+            "engine": engine.name, "time_limit": options.time_limit, "search_time_limit": search.time_limit,
             "rel_gap": options.rel_gap,
             "threads": options.threads, "seed": options.seed, "extra": options.extra,
         },
