@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import draw_change_map, draw_map, draw_pdf, territory_colours
+from geodata.maps import draw_change_map, draw_map_and_report, territory_colours
 from geodata.split_units import PARENT_COLUMN
 from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
@@ -147,8 +147,7 @@ def _draw(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.GeoD
     """map.png and its printable twin report.pdf (map, then the KPI table)."""
     centre_pts, colours, legend, title = map_parts(prepared, plan, names, units, table)
     levels = tuple(level for level, _ in prepared.spec.levels)
-    draw_map(units, centre_pts, colours, legend, title, path, levels)
-    draw_pdf(units, centre_pts, colours, legend, title, table, path.with_name("report.pdf"), levels=levels)
+    draw_map_and_report(units, centre_pts, colours, legend, title, table, path, path.with_name("report.pdf"), levels)
 
 
 def _jsonable(value):
