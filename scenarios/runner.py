@@ -38,16 +38,15 @@ from scenarios.tradeoff import run_tradeoff
 from solvers import Progress, SolverOptions, Termination, get_engine, interrupt
 
 
-# Checking the plan and writing a run folder, about a fifth above a least-squares fit of four plans
-# written with the other core busy (2026-12-02): Georgia 1.7 s (159 units, 10 territories), US counties
-# with ZIP cells 9.1 s (4,619, 100) and 17.3 s (7,995, 180 in 6 x 5 x 6), ZIP cells 24.9 s (32,984, 200).
-# Most of it is per territory (the report's pages and tables, the map's legend), not per unit.
+# Checking the plan and writing a run folder: above what five plans took with the other core busy
+# (2026-12-03, map drawn once for map.png and report.pdf): Georgia 1.1 s (159 units, 10 territories), US
+# counties with ZIP cells 6.8 s (4,619, 100) and 14.3 s (7,995, 180 in 6 x 5 x 6), ZIP cells 18.5 s
+# (32,984, 200) and 25.1 s (32,984, 180 in 6 x 5 x 6); estimates 1.3, 6.9, 18.8, 23.6 and 30.0 s.
 WRITE_SECONDS = 0.8
-WRITE_SECONDS_PER_UNIT = 0.0003
-WRITE_SECONDS_PER_TERRITORY = 0.09
-# Each region and district adds its layer rows, map colours and report lines: the 6 x 5 x 6 runs wrote
-# 8-11 s more than the estimate without this term (36 groups).
-WRITE_SECONDS_PER_GROUP = 0.35
+WRITE_SECONDS_PER_UNIT = 0.00045
+WRITE_SECONDS_PER_TERRITORY = 0.04
+# Each region and district adds its layer rows, outlines, map colours and report lines (36 groups in 6 x 5 x 6).
+WRITE_SECONDS_PER_GROUP = 0.2
 
 
 @dataclass(frozen=True)
