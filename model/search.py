@@ -627,8 +627,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     left = limit - (time.perf_counter() - t0)
     if best is not None and left < MIN_EXACT_SECONDS:  # the stages spent the limit: keep it (was 1 s minimum)
         say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
-        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
+        kept = _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
                                     Termination.TIME_LIMIT)
+        if kept.result.gap is not None and kept.result.gap <= options.rel_gap + 1e-12:  # proven by the bound alone
+            kept = replace(kept, result=replace(kept.result, termination=Termination.OPTIMAL))
+        return kept
     left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
     say("solve")
     t = time.perf_counter()

@@ -212,6 +212,7 @@ class _Run:
         # units) ran about 9 s past it; the callbacks stop it at the limit plus this grace instead.
         self.deadline = None if options.time_limit is None else start + options.time_limit + DEADLINE_GRACE
         self.past_deadline = False
+        self.closed = False  # the best plan is proven by a round's bound (see _gap_closed)
         self._set_options()
 
     # --- model loading -------------------------------------------------
@@ -333,6 +334,21 @@ class _Run:
     def _on_tick(self, event: Any) -> None:
         self._on_poll(event)
         self._report(event.data_out.mip_dual_bound)
+        bound = event.data_out.mip_dual_bound
+        if self._gap_closed(bound):  # no later round can beat the best plan by more than the gap
+            self.bound = bound if self.bound is None else max(self.bound, bound)
+            self.closed = True
+            event.interrupt()
+
+    def _gap_closed(self, round_bound: float | None) -> bool:
+        """The best lazy-feasible plan is within the relative gap of a round's dual bound. That bound is valid
+        for the whole model (a round lacks only lazy rows), while HiGHS compares it with its own incumbent,
+        which may break lazy rows and be cheaper: so it can go on for a plan that is already proven."""
+        if self.best_obj is None or round_bound is None or not np.isfinite(round_bound):
+            return False
+        bound = round_bound if self.bound is None else max(self.bound, round_bound)
+        gap = relative_gap(self.best_obj, bound)
+        return gap is not None and gap <= self.options.rel_gap
 
     def _on_poll(self, event: Any) -> None:
         if interrupt.requested():  # Ctrl-C: HiGHS stops and keeps what it found, like a time limit
@@ -437,6 +453,9 @@ class _Run:
             if solution.value_valid:
                 x = np.array(solution.col_value, dtype=float)
                 self._accept(x, float(info.objective_function_value))
+            if self.closed or self._gap_closed(self.bound):  # a round's bound already proves the best plan
+                self.termination = Termination.OPTIMAL
+                return
             if status == highspy.HighsModelStatus.kInterrupt and self.past_deadline and not interrupted:
                 self.termination = Termination.TIME_LIMIT
                 return

@@ -152,3 +152,30 @@ def test_lazy_rows_reach_highs_once_each_with_their_coefficients():
     assert dense[rows + 1, column].tolist() == [0.0, 1.0, 0.0, 0.0]
     run.pending = [LinearCut(((m.x[1], 1.0),), -np.inf, 1.0)]
     assert run._add_pending() == 0
+
+
+def test_a_round_bound_within_the_gap_of_the_best_plan_ends_the_solve():
+    """A round lacks only lazy rows, so its bound holds for the whole model: when the best plan that keeps
+    every lazy row is within the gap of it, no further round is needed, even though HiGHS's own answer
+    (cheaper by less than the gap) breaks a lazy row. With rel_gap 0 the second round runs as before."""
+    from pyomo.environ import Binary, ConcreteModel, Constraint, Objective, Var
+
+    from solvers.result import LinearCut
+
+    def model():
+        m = ConcreteModel()
+        m.x = Var([1, 2], domain=Binary)
+        m.obj = Objective(expr=m.x[1] + 0.99999 * m.x[2])
+        m.one = Constraint(expr=m.x[1] + m.x[2] >= 1)
+        return m
+
+    def separate(m):
+        return lambda get: [] if get(m.x[1]) > 0.5 else [LinearCut(((m.x[1], 1.0),), 1.0, np.inf)]
+
+    for gap, rounds in ((1e-4, 1), (0.0, 2)):
+        m = model()
+        result = HighsEngine().solve(m, SolverOptions(time_limit=10, rel_gap=gap), separate=separate(m),
+                                     warm_start=[(m.x[1], 1.0), (m.x[2], 0.0)])
+        assert result.termination is Termination.OPTIMAL
+        assert result.objective == pytest.approx(1.0) and result.rounds == rounds
+        assert result.bound == pytest.approx(0.99999 if rounds == 1 else 1.0)
