@@ -179,3 +179,22 @@ def test_a_round_bound_within_the_gap_of_the_best_plan_ends_the_solve():
         assert result.termination is Termination.OPTIMAL
         assert result.objective == pytest.approx(1.0) and result.rounds == rounds
         assert result.bound == pytest.approx(0.99999 if rounds == 1 else 1.0)
+
+
+@pytest.mark.parametrize("gap", [0.0, 1.0])
+def test_with_the_time_spent_the_exact_model_is_skipped_and_the_plan_keeps_its_bound(monkeypatch, gap):
+    """Less than MIN_EXACT_SECONDS left: no exact model (it would overrun the limit); the search's checked
+    plan is returned with the LP or Lagrangian bound, as a time limit, or as optimal if that bound proves it."""
+    import model.search as search
+
+    monkeypatch.setattr(search, "MIN_EXACT_SECONDS", 1e9)
+    spec = grid_spec(5, 5, list(np.arange(25) % 4 + 1), 3, 0.1)
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, rel_gap=gap), stage=said.append)
+    assert any(s.startswith("exact model skipped: the time limit is spent") for s in said)
+    assert "solve" not in said and "build" not in outcome.stage_seconds
+    check_plan(spec, outcome.plan)
+    result = outcome.result
+    assert result.bound is not None and result.bound <= result.objective + 1e-6
+    assert result.termination is (Termination.OPTIMAL if gap == 1.0 else Termination.TIME_LIMIT) or (
+        gap == 0.0 and result.gap == 0.0 and result.termination is Termination.OPTIMAL)
