@@ -342,15 +342,19 @@ def unscale(result: SolveResult, scale: float) -> SolveResult:
 def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation: Relaxation | None,
                          value: float | None, stages: dict, allowed: np.ndarray | None,
                          first_seen: float | None, termination: Termination = Termination.INTERRUPTED,
-                         method: str = "heuristic") -> SearchOutcome:
-    """What to report when the exact model does not run (Ctrl-C, or too large): the best plan and the
-    best bound proven so far (Lagrangian or LP relaxation)."""
+                         method: str = "heuristic", rel_gap: float | None = None) -> SearchOutcome:
+    """What to report when the exact model does not run (Ctrl-C, too large, or no time left): the best plan
+    and the best bound proven so far (Lagrangian or LP relaxation); a time limit whose bound is within
+    `rel_gap` of the plan is reported as optimal."""
     bounds = [b for b in (lag.bound if lag is not None else None,
                           relaxation.value if relaxation is not None else None) if b is not None]
     bound = None if value is None or not bounds else float(min(max(bounds), value))
+    gap = relative_gap(value, bound)
+    if termination is Termination.TIME_LIMIT and rel_gap is not None and gap is not None and gap <= rel_gap + 1e-12:
+        termination = Termination.OPTIMAL  # the bound alone proves the plan
     result = SolveResult(
         termination=termination, has_solution=best is not None, objective=value, bound=bound,
-        gap=relative_gap(value, bound), seconds=sum(stages.values()), engine="heuristic", version="",
+        gap=gap, seconds=sum(stages.values()), engine="heuristic", version="",
         options=SolverOptions(),
     )
     kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
@@ -623,15 +627,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             method += "; for the territories without the nesting, valid because dropping it only allows more plans"
         say("exact model skipped: " + method.split(": ", 1)[-1])
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT, method)
+                                    Termination.TIME_LIMIT, method, rel_gap=options.rel_gap)
     left = limit - (time.perf_counter() - t0)
     if best is not None and left < MIN_EXACT_SECONDS:  # the stages spent the limit: keep it (was 1 s minimum)
         say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
-        kept = _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT)
-        if kept.result.gap is not None and kept.result.gap <= options.rel_gap + 1e-12:  # proven by the bound alone
-            kept = replace(kept, result=replace(kept.result, termination=Termination.OPTIMAL))
-        return kept
+        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
+                                    Termination.TIME_LIMIT, rel_gap=options.rel_gap)
     left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
     say("solve")
     t = time.perf_counter()

@@ -212,7 +212,6 @@ class _Run:
         # units) ran about 9 s past it; the callbacks stop it at the limit plus this grace instead.
         self.deadline = None if options.time_limit is None else start + options.time_limit + DEADLINE_GRACE
         self.past_deadline = False
-        self.closed = False  # the best plan is proven by a round's bound (see _gap_closed)
         self._set_options()
 
     # --- model loading -------------------------------------------------
@@ -333,11 +332,10 @@ class _Run:
 
     def _on_tick(self, event: Any) -> None:
         self._on_poll(event)
-        self._report(event.data_out.mip_dual_bound)
         bound = event.data_out.mip_dual_bound
-        if self._gap_closed(bound):  # no later round can beat the best plan by more than the gap
+        self._report(bound)
+        if self._gap_closed(bound):  # no later round can beat the best plan by more than the gap: the loop ends
             self.bound = bound if self.bound is None else max(self.bound, bound)
-            self.closed = True
             event.interrupt()
 
     def _gap_closed(self, round_bound: float | None) -> bool:
@@ -453,7 +451,7 @@ class _Run:
             if solution.value_valid:
                 x = np.array(solution.col_value, dtype=float)
                 self._accept(x, float(info.objective_function_value))
-            if self.closed or self._gap_closed(self.bound):  # a round's bound already proves the best plan
+            if self._gap_closed(self.bound):  # a round's bound (here or at a tick) already proves the best plan
                 self.termination = Termination.OPTIMAL
                 return
             if status == highspy.HighsModelStatus.kInterrupt and self.past_deadline and not interrupted:
