@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py
+	$(BIN)/python tests/benchmarks/bench_territories.py --threads 2
 	$(BIN)/python tests/benchmarks/bench_territories.py --scale
 	$(BIN)/python tests/benchmarks/bench_exact_phase.py --cases GA:10:0.05 --seconds 300
 	$(BIN)/python tests/benchmarks/bench_redesign.py 60

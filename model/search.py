@@ -446,7 +446,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             clock("relaxation", t)
             if relaxation is not None:
                 live.lower(relaxation.value)
-        sub_options = replace(options, rel_gap=1e-6, log_path=None)
+        sub_options = replace(options, rel_gap=1e-6, log_path=None, threads=1)  # small: no second process
 
         def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
             """Solve a sub-problem (a few territories' units) exactly, on the pairs fixing left."""

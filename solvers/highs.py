@@ -22,6 +22,7 @@ from pyomo.environ import ConcreteModel, Objective, minimize, value
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers import cpsat, interrupt
+from solvers.portfolio import Partner
 from solvers.result import (
     BooleanProgram,
     BooleanResult,
@@ -39,6 +40,16 @@ Repair = Callable[[Callable[[VarData], float]], Sequence[tuple[VarData, float]] 
 INF = highspy.kHighsInf
 _banner_swallowed = False  # HiGHS prints its banner once per process, at the first object
 DEADLINE_GRACE = 0.5  # seconds past the time limit after which the callbacks stop HiGHS themselves
+# With `threads` >= 2 a MIP with lazy rows gets a second process (solvers.portfolio) when it has at least
+# this many seconds: forking and the partner's first LP cost about a second.
+PARTNER_MIN_SECONDS = 3.0
+# The partner cuts a round short, adds the lazy rows its new plan breaks and starts the next one, at most
+# this many times; then it runs full rounds like the first process. Alone this loses where full rounds
+# prove strong bounds (benchmarks README, "rounds stopped early"); beside them it wins: the exact phase of
+# GA k = 6 ±0.5% proven in 29 s against 53 s in one process (benchmarks README, "Two processes").
+PARTNER_EARLY_STOPS = 3
+PARTNER_SEED = 1  # added to the seed: the partner branches differently even where its rounds match
+HEAR_EVERY = 0.05  # seconds between looks at the pipe from HiGHS's callbacks
 
 
 def silent_highs() -> highspy.Highs:
@@ -140,7 +151,12 @@ class HighsEngine:
             run.relax()
         if warm_start:
             run.offer_start(warm_start)
-        run.loop()
+        if not relax and _wants_partner(run, options, separate):
+            run.partner = Partner.fork(run.second)
+        try:
+            run.loop()
+        finally:
+            run.end_partner()
         seconds = time.perf_counter() - start
         if run.best is not None:
             for col, var in enumerate(run.columns):
@@ -148,6 +164,8 @@ class HighsEngine:
         objective = None if run.best_obj is None else float(run.best_obj)
         gap = relative_gap(objective, run.bound)
         termination = run.termination
+        if termination in (Termination.TIME_LIMIT, Termination.ERROR) and run.gap_closed(run.bound):
+            termination = Termination.OPTIMAL  # the partner's bound proves the best plan
         if termination is Termination.OPTIMAL and (gap is None or gap > options.rel_gap * 1.0001 + 1e-9):
             # HiGHS proved its round, but the best lazy-feasible plan is further from the bound.
             termination = Termination.TIME_LIMIT
@@ -169,9 +187,17 @@ class HighsEngine:
         )
 
 
+def _wants_partner(run: _Run, options: SolverOptions, separate: Separate | None) -> bool:
+    """A second process pays off on a MIP with lazy rows (rounds to cut short) and a few seconds to run."""
+    long_enough = options.time_limit is None or options.time_limit >= PARTNER_MIN_SECONDS
+    return options.threads >= 2 and separate is not None and run.has_integers and long_enough
+
+
 def apply_options(h: highspy.Highs, o: SolverOptions) -> None:
-    """Set the standard and pass-through options; a rejected one is a user error naming it."""
-    settings = {"mip_rel_gap": float(o.rel_gap), "random_seed": int(o.seed), "threads": int(o.threads)}
+    """Set the standard and pass-through options; a rejected one is a user error naming it. HiGHS itself
+    runs on one thread: its branch-and-bound is serial, and `threads` buys a second process instead
+    (solvers.portfolio), which a forked HiGHS with worker threads could not safely be."""
+    settings = {"mip_rel_gap": float(o.rel_gap), "random_seed": int(o.seed), "threads": 1}
     if not o.improvement_heuristics:  # the scenario's own options (extra) still win
         settings.update(mip_heuristic_run_rins=False, mip_heuristic_run_rens=False,
                         mip_heuristic_run_root_reduced_cost=False)
@@ -212,6 +238,13 @@ class _Run:
         # units) ran about 9 s past it; the callbacks stop it at the limit plus this grace instead.
         self.deadline = None if options.time_limit is None else start + options.time_limit + DEADLINE_GRACE
         self.past_deadline = False
+        self.partner: Partner | None = None  # the second process (solvers.portfolio), on either side
+        self.shared_rows: list[tuple] = []  # lazy rows the partner found, for the next round
+        self.early_stops = 0  # rounds this process may still cut short (the partner's strategy)
+        self.cut_short = False  # the round's new plan broke lazy rows: stop it at the next tick
+        self.stop_asked = False  # the first process has finished: the partner stops
+        self._last_heard = 0.0
+        self._sent_bound: float | None = None
         self._set_options()
 
     # --- model loading -------------------------------------------------
@@ -300,11 +333,18 @@ class _Run:
         cuts = self._cuts_for(x)
         if cuts:
             self.pending.extend(cuts)
+            self.cut_short = self.early_stops > 0
             self._try_repair(x)
             return False
         if self.best_obj is None or objective < self.best_obj - 1e-9:
-            self.best, self.best_obj = np.array(x, dtype=float), float(objective)
+            self._keep(np.array(x, dtype=float), float(objective))
         return True
+
+    def _keep(self, x: np.ndarray, objective: float, share: bool = True) -> None:
+        """x is the best lazy-feasible solution so far; the partner hears of it."""
+        self.best, self.best_obj = x, objective
+        if share and self.partner is not None:
+            self.partner.send("plan", x, objective)
 
     def _try_repair(self, x: np.ndarray) -> None:
         if self.repair is None:
@@ -317,7 +357,7 @@ class _Run:
             return
         objective = float(self.cost @ y) + self.offset
         if self.best_obj is None or objective < self.best_obj - 1e-9:
-            self.best, self.best_obj = y, objective
+            self._keep(y, objective)
             self.queued = y
 
     def _on_user_solution(self, event: Any) -> None:
@@ -334,11 +374,14 @@ class _Run:
         self._on_poll(event)
         bound = event.data_out.mip_dual_bound
         self._report(bound)
-        if self._gap_closed(bound):  # no later round can beat the best plan by more than the gap: the loop ends
+        self._share_bound(bound)
+        if self.gap_closed(bound):  # no later round can beat the best plan by more than the gap: the loop ends
             self.bound = bound if self.bound is None else max(self.bound, bound)
             event.interrupt()
+        elif self.cut_short:  # the partner's strategy: the next round starts with the new rows
+            event.interrupt()
 
-    def _gap_closed(self, round_bound: float | None) -> bool:
+    def gap_closed(self, round_bound: float | None) -> bool:
         """The best lazy-feasible plan is within the relative gap of a round's dual bound. That bound is valid
         for the whole model (a round lacks only lazy rows), while HiGHS compares it with its own incumbent,
         which may break lazy rows and be cheaper: so it can go on for a plan that is already proven."""
@@ -349,7 +392,9 @@ class _Run:
         return gap is not None and gap <= self.options.rel_gap
 
     def _on_poll(self, event: Any) -> None:
-        if interrupt.requested():  # Ctrl-C: HiGHS stops and keeps what it found, like a time limit
+        event.data_in.user_interrupt = False  # HiGHS keeps the flag of a round cut short into the next one
+        self._hear()
+        if interrupt.requested() or self.stop_asked:  # Ctrl-C: HiGHS stops and keeps what it found, like a time limit
             event.interrupt()
         elif self.deadline is not None and time.perf_counter() > self.deadline:
             self.past_deadline = True
@@ -394,23 +439,32 @@ class _Run:
         )
 
     def _add_pending(self) -> int:
-        """Add the queued rows not seen before, in one call: one addRow per row took 230 s for the
-        190,466 pocket-cut rows of a 9 x 9 grid's round, one addRows call about a second."""
-        lower, upper, starts, index, value = [], [], [0], [], []
+        """Add the queued rows not seen before (and the partner's), in one call: one addRow per row took
+        230 s for the 190,466 pocket-cut rows of a 9 x 9 grid's round, one addRows call about a second."""
+        own = []
         for cut in self.pending:
             cols = np.array([self.col_of[id(v)] for v, _ in cut.terms], dtype=np.int32)
             vals = np.array([c for _, c in cut.terms], dtype=float)
             order = np.argsort(cols)
-            key = (tuple(cols[order]), tuple(np.round(vals[order], 9)), cut.lower, cut.upper)
+            own.append((cols[order], vals[order], cut.lower, cut.upper))
+        self.pending.clear()
+        lower, upper, starts, index, value, own_new = [], [], [0], [], [], []
+        for mine, row in [(True, r) for r in own] + [(False, r) for r in self.shared_rows]:
+            cols, vals, low, up = row
+            key = (tuple(cols), tuple(np.round(vals, 9)), low, up)
             if key in self.cut_keys:
                 continue
             self.cut_keys.add(key)
-            lower.append(-INF if cut.lower == -np.inf else cut.lower)
-            upper.append(INF if cut.upper == np.inf else cut.upper)
-            index.append(cols[order])
-            value.append(vals[order])
+            if mine:
+                own_new.append(row)
+            lower.append(-INF if low == -np.inf else low)
+            upper.append(INF if up == np.inf else up)
+            index.append(cols)
+            value.append(vals)
             starts.append(starts[-1] + len(cols))
-        self.pending.clear()
+        self.shared_rows = []
+        if self.partner is not None and own_new:
+            self.partner.send("rows", own_new)
         if lower:
             self.highs.addRows(len(lower), np.array(lower, dtype=float), np.array(upper, dtype=float),
                                starts[-1], np.array(starts[:-1], dtype=np.int32),
@@ -433,6 +487,7 @@ class _Run:
                 sol.col_value = list(self.best)
                 sol.value_valid = True
                 h.setSolution(sol)
+            self.cut_short = False
             h.run()
             interrupted = interrupt.requested()
             status = h.getModelStatus()
@@ -441,6 +496,8 @@ class _Run:
             round_bound = self._round_bound(status, info)
             if round_bound is not None:
                 self.bound = round_bound if self.bound is None else max(self.bound, round_bound)
+            self._share_bound(self.bound)
+            self._hear(wait=False)
             if status == highspy.HighsModelStatus.kInfeasible:
                 self.termination = Termination.INFEASIBLE if self.best is None else Termination.ERROR
                 return
@@ -451,12 +508,16 @@ class _Run:
             if solution.value_valid:
                 x = np.array(solution.col_value, dtype=float)
                 self._accept(x, float(info.objective_function_value))
-            if self._gap_closed(self.bound):  # a round's bound (here or at a tick) already proves the best plan
+            if self.gap_closed(self.bound):  # a round's bound (here or at a tick) already proves the best plan
                 self.termination = Termination.OPTIMAL
                 return
             if status == highspy.HighsModelStatus.kInterrupt and self.past_deadline and not interrupted:
                 self.termination = Termination.TIME_LIMIT
                 return
+            if status == highspy.HighsModelStatus.kInterrupt and self.cut_short and not (interrupted or self.stop_asked):
+                self.early_stops -= 1  # the partner's strategy: the next round starts with the rows just found
+                self._add_pending()
+                continue
             if interrupted or status == highspy.HighsModelStatus.kInterrupt:
                 self.termination = Termination.INTERRUPTED
                 return
@@ -471,6 +532,55 @@ class _Run:
                 self.termination = Termination.TIME_LIMIT
                 return
             self._add_pending()
+
+    # --- the partner process (solvers.portfolio) -------------------------
+    def second(self, partner: Partner) -> None:
+        """The forked process's solve: another seed, rounds cut short at first; what it finds goes across."""
+        self.partner = partner
+        self.progress = None
+        self.early_stops = PARTNER_EARLY_STOPS
+        self.highs.setOptionValue("random_seed", int(self.options.seed) + PARTNER_SEED)
+        self.loop()
+
+    def end_partner(self) -> None:
+        """On the first process: stop the partner and take in its last plans and bounds."""
+        if self.partner is None:
+            return
+        partner, self.partner = self.partner, None
+        for message in partner.finish():
+            self._take(message)
+
+    def _hear(self, wait: bool = True) -> None:
+        """Take in what the partner sent (at most every HEAR_EVERY seconds from the callbacks)."""
+        if self.partner is None:
+            return
+        now = time.perf_counter()
+        if wait and now - self._last_heard < HEAR_EVERY:
+            return
+        self._last_heard = now
+        for message in self.partner.received():
+            self._take(message)
+
+    def _take(self, message: tuple) -> None:
+        """A better plan becomes the incumbent (handed to HiGHS too), a bound is folded in (every round
+        of either process is a relaxation of the same model), lazy rows wait for the next round."""
+        kind = message[0]
+        if kind == "plan" and (self.best_obj is None or message[2] < self.best_obj - 1e-9):
+            self._keep(message[1], float(message[2]), share=False)
+            self.queued = message[1]
+        elif kind == "bound":
+            self.bound = message[1] if self.bound is None else max(self.bound, message[1])
+        elif kind == "rows":
+            self.shared_rows.extend(message[1])
+        elif kind == "stop":
+            self.stop_asked = True
+
+    def _share_bound(self, bound: float | None) -> None:
+        if self.partner is None or bound is None or not np.isfinite(bound):
+            return
+        if self._sent_bound is None or bound > self._sent_bound + 1e-9 * abs(bound):
+            self._sent_bound = float(bound)
+            self.partner.send("bound", float(bound))
 
     def _round_bound(self, status, info) -> float | None:
         if status == highspy.HighsModelStatus.kOptimal and not self.has_integers:

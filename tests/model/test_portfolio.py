@@ -1,0 +1,137 @@
+"""With `threads` of 2 or more the exact model runs in two processes (solvers.portfolio) that trade plans,
+bounds and lazy rows: they find the optimum one process finds, and no process outlives the solve."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import numpy as np
+import pytest
+from pyomo.environ import Binary, ConcreteModel, Constraint, Objective, Var
+
+import solvers.highs as highs_module
+from model.check import check_plan
+from model.search import solve_exact
+from model.territory_model import build_territory_model, contiguity_separator
+from solvers import SolverOptions, Termination, interrupt
+from solvers.highs import HighsEngine, _Run
+from solvers.portfolio import Partner
+from solvers.result import LinearCut
+from tests.conftest import grid_spec
+
+HARD = grid_spec(10, 10, list(np.arange(100) % 7 + 1), 8, 0.02)  # gap 2.7% after 20 s in two processes
+
+
+class Counted(Partner):
+    """Partner.fork, counted."""
+
+    made = 0
+
+    @classmethod
+    def fork(cls, child_main):
+        cls.made += 1
+        return super().fork(child_main)
+
+
+class Recorder:
+    """A stand-in partner that keeps what is sent to it."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, *message):
+        self.sent.append(message)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    Counted.made = 0
+    monkeypatch.setattr(highs_module, "Partner", Counted)
+    return Counted
+
+
+def test_two_processes_prove_the_optimum_one_process_proves(counted):
+    spec = grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1)
+    one, r1, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0))
+    assert counted.made == 0  # one thread: no second process
+    two, r2, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0, threads=2))
+    assert counted.made == 1
+    assert r1.termination is Termination.OPTIMAL and r2.termination is Termination.OPTIMAL
+    check_plan(spec, two)
+    assert r2.objective == pytest.approx(r1.objective, rel=1e-9)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("stop", ["time limit", "ctrl-c"])
+def test_the_second_process_ends_with_the_solve(counted, stop):
+    """A time limit or Ctrl-C ends both processes; the best plan either found is kept, with its bound."""
+    m = build_territory_model(HARD, separators_up_front=True)
+    limit = 4.0 if stop == "time limit" else 60.0
+    timer = threading.Timer(2.0, interrupt.request) if stop == "ctrl-c" else None
+    t = time.perf_counter()
+    with interrupt.stop_on_ctrl_c():
+        if timer is not None:
+            timer.start()
+        result = HighsEngine().solve(m, SolverOptions(time_limit=limit, threads=2),
+                                     separate=contiguity_separator(m, HARD))
+    took = time.perf_counter() - t
+    assert counted.made == 1
+    expected = Termination.TIME_LIMIT if stop == "time limit" else Termination.INTERRUPTED
+    assert result.termination is expected and took < 8.0
+    assert multiprocessing.active_children() == []
+    if result.has_solution:
+        assert result.bound is not None and result.bound <= result.objective + 1e-9
+
+
+def tiny_run(gap: float = 1e-4) -> tuple[_Run, ConcreteModel]:
+    m = ConcreteModel()
+    m.x = Var([1, 2, 3], domain=Binary)
+    m.obj = Objective(expr=m.x[1] + 2 * m.x[2] + 4 * m.x[3])
+    m.one = Constraint(expr=m.x[1] + m.x[2] + m.x[3] >= 1)
+    return _Run(m, SolverOptions(time_limit=5, rel_gap=gap), None, None, time.perf_counter()), m
+
+
+def test_a_partners_plan_bound_and_rows_are_taken_in():
+    """A better plan becomes the incumbent (and goes to HiGHS), a worse one is ignored; a bound within the
+    gap proves the plan; the partner's rows join the next round, and only this process's own go across."""
+    run, m = tiny_run()
+    run.offer_start([(m.x[3], 1.0)])
+    assert run.best_obj == pytest.approx(4.0)
+    run._take(("plan", np.array([0.0, 1.0, 0.0]), 2.0))
+    assert run.best_obj == pytest.approx(2.0) and run.queued is not None
+    run._take(("plan", np.array([0.0, 0.0, 1.0]), 4.0))
+    assert run.best_obj == pytest.approx(2.0)
+    assert not run.gap_closed(run.bound)
+    run._take(("bound", 1.9999))
+    assert run.gap_closed(run.bound)
+
+    run.partner = Recorder()
+    theirs = (np.array([0], dtype=np.int32), np.array([1.0]), -np.inf, 0.0)
+    run._take(("rows", [theirs]))
+    run.pending = [LinearCut(((m.x[2], 1.0),), -np.inf, 0.0)]
+    assert run._add_pending() == 2
+    assert [kind for kind, *_ in run.partner.sent] == ["rows"]
+    (sent,) = run.partner.sent[0][1]
+    assert sent[0].tolist() == [1] and run.shared_rows == []
+    run._take(("stop",))
+    assert run.stop_asked
+
+
+def test_rounds_cut_short_reach_the_same_optimum():
+    """The partner's strategy alone: a round ends at the first plan that breaks a lazy row, and the next
+    starts with its rows; the optimum is the one full rounds prove."""
+    spec = grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1)
+    results = []
+    for stops in (0, 3):
+        m = build_territory_model(spec)
+        run = _Run(m, SolverOptions(time_limit=60, rel_gap=0.0), contiguity_separator(m, spec), None,
+                   time.perf_counter())
+        run.early_stops = stops
+        run.loop()
+        assert run.termination is Termination.OPTIMAL
+        results.append((run.best_obj, run.early_stops))
+    (full, _), (short, left) = results
+    assert short == pytest.approx(full, rel=1e-9)
+    assert left < 3  # at least one round was cut short
