@@ -34,15 +34,22 @@ class Partner:
 
     @classmethod
     def fork(cls, child_main: Callable[[Partner], None]) -> Partner | None:
-        """Start the fork running `child_main` with its own end of the pipe; None where fork is missing."""
-        if "fork" not in multiprocessing.get_all_start_methods():
+        """Start the fork running `child_main` with its own end of the pipe. None where there is no fork,
+        inside a daemonic process (a sweep's worker may not have children) or when the system refuses one:
+        the solve then runs alone."""
+        if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
             return None
         ctx = multiprocessing.get_context("fork")
         mine, theirs = ctx.Pipe(duplex=True)
         sys.stdout.flush()
         sys.stderr.flush()  # else the fork would write out the parent's buffered text a second time
         process = ctx.Process(target=_child, args=(child_main, theirs, mine), daemon=True)
-        process.start()
+        try:
+            process.start()
+        except OSError:
+            mine.close()
+            theirs.close()
+            return None
         theirs.close()
         return cls(mine, process)
 

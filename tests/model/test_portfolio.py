@@ -135,3 +135,13 @@ def test_rounds_cut_short_reach_the_same_optimum():
     (full, _), (short, left) = results
     assert short == pytest.approx(full, rel=1e-9)
     assert left < 3  # at least one round was cut short
+
+
+def test_no_second_process_inside_a_daemonic_one(monkeypatch):
+    """A sweep's Dask worker is daemonic and may not have children: the solve runs alone there."""
+
+    class Daemonic:
+        daemon = True
+
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
+    assert Partner.fork(lambda partner: None) is None
