@@ -243,6 +243,7 @@ class _Run:
         self.early_stops = 0  # rounds this process may still cut short (the partner's strategy)
         self.cut_short = False  # the round's new plan broke lazy rows: stop it at the next tick
         self.stop_asked = False  # the first process has finished: the partner stops
+        self.is_partner = False  # this is the forked process
         self._last_heard = 0.0
         self._sent_bound: float | None = None
         self._set_options()
@@ -537,6 +538,7 @@ class _Run:
     def second(self, partner: Partner) -> None:
         """The forked process's solve: another seed, rounds cut short at first; what it finds goes across."""
         self.partner = partner
+        self.is_partner = True
         self.progress = None
         self.early_stops = PARTNER_EARLY_STOPS
         self.highs.setOptionValue("random_seed", int(self.options.seed) + PARTNER_SEED)
@@ -560,6 +562,8 @@ class _Run:
         self._last_heard = now
         for message in self.partner.received():
             self._take(message)
+        if self.is_partner and self.partner.gone:
+            self.stop_asked = True  # the first process has ended without a word (killed): nothing to work for
 
     def _take(self, message: tuple) -> None:
         """A better plan becomes the incumbent (handed to HiGHS too), a bound is folded in (every round

@@ -145,3 +145,13 @@ def test_no_second_process_inside_a_daemonic_one(monkeypatch):
 
     monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
     assert Partner.fork(lambda partner: None) is None
+
+
+def test_the_partner_stops_when_the_first_process_is_gone():
+    """A killed first process closes the pipe: the partner hears it and stops instead of running on."""
+    run, _ = tiny_run()
+    mine, theirs = multiprocessing.Pipe()
+    run.partner, run.is_partner = Partner(mine), True
+    theirs.close()
+    run._hear(wait=False)
+    assert run.stop_asked
