@@ -77,8 +77,8 @@ class Partner:
         self.send("stop")
         messages: list[tuple] = []
         if self.process is not None:
-            deadline_hit = not self._wait_for_done(messages)
-            if deadline_hit and self.process.is_alive():
+            done = self._wait_for_done(messages)
+            if not done and self.process.is_alive():
                 self.process.kill()
             self.process.join(timeout=STOP_WAIT)
         self.conn.close()
