@@ -86,6 +86,15 @@ def test_the_program_finds_the_best_assignment_the_rule_allows(case):
     assert plan.objective(fixed.cost()) == pytest.approx(expected, rel=1e-6)
 
 
+def test_the_optimum_survives_the_constraint_solvers_presolve():
+    """A case hypothesis found: OR-Tools 9.15's presolve cut off the optimum (1,000) and reported 1,033
+    as optimal (google/or-tools#5293); solvers.cpsat switches that presolve step off."""
+    spec = replace(grid_spec(3, 3, np.array([1, 7, 1, 9, 4, 2, 8, 4, 9]) / 3, 3, 0.6), centres=(3, 4, 5))
+    plan = star_plan(spec, ENGINE, [3, 4, 5], seconds=5.0)
+    assert _best_by_enumeration(spec, [3, 4, 5]) == pytest.approx(1000.0)
+    assert plan is not None and plan.objective(spec.cost()) == pytest.approx(1000.0, rel=1e-9)
+
+
 def test_non_integer_attributes_stay_inside_the_band():
     """Values in thirds and a band barely wider than one unit: rounding must not push a total out."""
     spec = replace(grid_spec(3, 3, np.array([3, 5, 4, 2, 6, 3, 4, 2, 5]) / 3, 3, 0.1), centres=(0, 4, 8))
