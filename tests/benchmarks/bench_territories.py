@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_territories.py                  # NC and GA counties, k 2..10, ±5% and ±0.5%
     python tests/benchmarks/bench_territories.py --scale          # 500 and 1,000 generated cells, 600 s each
     python tests/benchmarks/bench_territories.py --threads 2      # the exact model in two processes (both cores)
+    python tests/benchmarks/bench_territories.py --states NC --ks 10 --tolerances 0.005 --seed 1   # one row, seed 1
 
 Prints a markdown table and writes it to tests/benchmarks/out/; every plan is checked by the
 independent checker before it is counted.
@@ -48,10 +49,12 @@ def state_spec(state: str, k: int, tolerance: float) -> TerritorySpec:
     return spec_for(build_geography(frame, [attr]), attr, k, tolerance)
 
 
-def run_row(name: str, spec: TerritorySpec, time_limit: float, engine: HighsEngine, threads: int = 1) -> str:
+def run_row(name: str, spec: TerritorySpec, time_limit: float, engine: HighsEngine, threads: int = 1,
+            seed: int = 0) -> str:
     """Solve one instance and format its table row."""
     t0 = time.perf_counter()
-    outcome = solve_territories(spec, engine, SolverOptions(time_limit=time_limit, rel_gap=1e-4, threads=threads))
+    options = SolverOptions(time_limit=time_limit, rel_gap=1e-4, threads=threads, seed=seed)
+    outcome = solve_territories(spec, engine, options)
     seconds = time.perf_counter() - t0
     r = outcome.result
     ok = outcome.plan is not None and not plan_violations(spec, outcome.plan)
@@ -65,13 +68,14 @@ def run_row(name: str, spec: TerritorySpec, time_limit: float, engine: HighsEngi
             f"{'yes' if ok else 'NO PLAN' if outcome.plan is None else 'INVALID'} |")
 
 
-def write_table(name: str, rows: list[str], time_limit: float, engine: HighsEngine, threads: int = 1) -> None:
+def write_table(name: str, rows: list[str], time_limit: float, engine: HighsEngine, threads: int = 1,
+                seed: int = 0) -> None:
     OUT.mkdir(exist_ok=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = (
         f"Measured {date.today().isoformat()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, HiGHS {engine.version()}, "
-        f"time limit {time_limit:g} s per instance, {threads} thread{'s' if threads > 1 else ''}, gap target 0.01%, peak memory {peak_mb:.0f} MB.\n\n"
+        f"time limit {time_limit:g} s per instance, {threads} thread{'s' if threads > 1 else ''}, gap target 0.01%, seed {seed}, peak memory {peak_mb:.0f} MB.\n\n"
     )
     (OUT / f"{name}.md").write_text(meta + HEADER + "\n|" + "---|" * 12 + "\n" + "\n".join(rows) + "\n")
 
@@ -86,6 +90,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,1000")
     parser.add_argument("--scale-ks", default="10")
     parser.add_argument("--threads", type=int, default=1, help="solver threads (2: a second HiGHS process)")
+    parser.add_argument("--seed", type=int, default=0, help="the search's random seed (solver.seed)")
     args = parser.parse_args()
     engine = HighsEngine()
     rows: list[str] = []
@@ -99,17 +104,18 @@ def main() -> None:
             frame = georgia_cells(n, seed=0).rename_axis("unit")
             geo = build_geography(frame, ["potential"])
             for k in [int(k) for k in args.scale_ks.split(",")]:
-                rows.append(run_row(f"GA cells {n}", spec_for(geo, "potential", k, 0.05), limit, engine, args.threads))
+                rows.append(run_row(f"GA cells {n}", spec_for(geo, "potential", k, 0.05), limit, engine, args.threads,
+                                    args.seed))
                 print(rows[-1], flush=True)
-        write_table("scale", rows, limit, engine, args.threads)
+        write_table("scale", rows, limit, engine, args.threads, args.seed)
         return
     limit = args.time_limit or 60.0
     for state in args.states.split(","):
         for tol in [float(t) for t in args.tolerances.split(",")]:
             for k in [int(k) for k in args.ks.split(",")]:
-                rows.append(run_row(state, state_spec(state, k, tol), limit, engine, args.threads))
+                rows.append(run_row(state, state_spec(state, k, tol), limit, engine, args.threads, args.seed))
                 print(rows[-1], flush=True)
-    write_table("territories", rows, limit, engine, args.threads)
+    write_table("territories", rows, limit, engine, args.threads, args.seed)
 
 
 if __name__ == "__main__":
