@@ -7,8 +7,10 @@ For each case (state:k:tolerance, the county instances of bench_territories.py) 
 territories: a centre and a connected set of units around it inside the balance band, costing its
 compactness. Columns are priced exactly, per centre, by a 0/1 program (HiGHS) over the pairs path fixing
 leaves, with the band, a neighbour row per unit and separator rows added until the chosen set is
-connected. Every pass gives a valid bound: the unit duals, k times the count dual and the k smallest
-reduced costs (one territory per centre). Not part of the engine: it measures how strong a bound over
+connected (at most PRICE_SECONDS each; one cut short adds no column and counts with its dual bound).
+Each pass prices at a point between the best duals so far and the master's (smoothing), and at the
+master's own when that adds no column. Every priced point gives a valid bound: the unit duals, k times
+the count dual and the k smallest reduced-cost bounds (one territory per centre). Not part of the engine: it measures how strong a bound over
 whole territories is (see "Column generation over connected territories" in README.md here).
 """
 
@@ -27,6 +29,8 @@ from solvers import SolverOptions
 from solvers.highs import HighsEngine
 
 INF = highspy.kHighsInf
+PRICE_SECONDS = 10.0  # per pricing program: early passes' duals can make one very hard
+SMOOTHING = 0.5  # weight of the best duals so far in the point priced
 PRICE_TOLERANCE = 1e-9  # a column enters when its reduced cost is below this share of the LP value (not float noise)
 HEADER = ("| instance | k | balance | plan | engine bound | engine gap % | column bound | column gap % | passes "
           "| columns | seconds | integer program on the columns |")
@@ -126,33 +130,47 @@ def column_bound(spec, plan: np.ndarray, limit: float) -> dict:
     master.addRows(n + 1, np.r_[np.ones(n), k], np.r_[np.ones(n), k], 0, none, none, np.array([]))
     columns: set[tuple[int, tuple[int, ...]]] = set()
 
-    def add(centre: int, units: list[int]) -> None:
+    def add(centre: int, units: list[int]) -> bool:
         key = (centre, tuple(sorted(units)))
-        if key not in columns:
-            columns.add(key)
-            idx = np.array(list(key[1]) + [n], dtype=np.int32)
-            master.addCol(float(cost[list(key[1]), centre].sum()), 0.0, INF, len(idx), idx, np.ones(len(idx)))
+        if key in columns:
+            return False
+        columns.add(key)
+        idx = np.array(list(key[1]) + [n], dtype=np.int32)
+        master.addCol(float(cost[list(key[1]), centre].sum()), 0.0, INF, len(idx), idx, np.ones(len(idx)))
+        return True
 
     for c in sorted(set(plan.tolist())):
         add(c, np.flatnonzero(plan == c).tolist())
-    best, passes, value_lp = -np.inf, 0, None
+    best, passes, value_lp, stable = -np.inf, 0, None, None  # stable: the duals of the best bound so far
     while time.perf_counter() - t0 < limit:
         master.run()
         value_lp = master.getInfo().objective_function_value
-        dual = np.array(master.getSolution().row_dual)
-        prices, count_price = dual[:n], dual[n]
-        reduced, before = [], len(columns)
-        for pricer in pricers:
-            units, low = pricer.price(prices, max(1.0, limit - (time.perf_counter() - t0)))
-            if np.isfinite(low):
-                reduced.append(low - count_price)
-            if units is not None and low - count_price < -PRICE_TOLERANCE * abs(value_lp):
-                add(pricer.centre, units)
+        current = np.array(master.getSolution().row_dual)
+        # Priced first between the best duals and the master's (smoothing: a degenerate master's duals
+        # jump and make the pricing programs hard); at the master's own when that adds no column.
+        points = [current] if stable is None else [SMOOTHING * stable + (1 - SMOOTHING) * current, current]
+        added = 0
+        for point in points:
+            prices, count_price = point[:n], point[n]
+            reduced, found = [], []
+            for pricer in pricers:
+                units, low = pricer.price(prices, PRICE_SECONDS)  # cut short: its dual bound, still valid
+                if np.isfinite(low):
+                    reduced.append(low - count_price)
+                if units is not None:
+                    found.append((pricer.centre, units))
+            bound = prices.sum() + k * count_price + np.sort(reduced)[:k].sum()  # valid at any duals
+            if bound > best:
+                best, stable = bound, point.copy()
+            for centre, units in found:  # enters if it prices out at the master's duals
+                if cost[units, centre].sum() - current[units].sum() - current[n] < -PRICE_TOLERANCE * abs(value_lp):
+                    added += add(centre, units)
+            if added:
+                break
         passes += 1
-        best = max(best, prices.sum() + k * count_price + np.sort(reduced)[:k].sum())
         print(f"  pass {passes}: LP {value_lp * scale:.6g}, bound {best * scale:.6g}, {len(columns)} columns, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-        if len(columns) == before:
+        if not added:
             break
     seconds = time.perf_counter() - t0
     master.changeColsIntegrality(len(columns), np.arange(len(columns), dtype=np.int32),
