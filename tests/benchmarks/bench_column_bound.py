@@ -10,8 +10,9 @@ leaves, with the band, a neighbour row per unit and separator rows added until t
 connected (at most PRICE_SECONDS each; one cut short adds no column and counts with its dual bound).
 Each pass prices at a point between the best duals so far and the master's (smoothing), and at the
 master's own when that adds no column. Every priced point gives a valid bound: the unit duals, k times
-the count dual and the k smallest reduced-cost bounds (one territory per centre). Not part of the engine: it measures how strong a bound over
-whole territories is (see "Column generation over connected territories" in README.md here).
+the count dual and the k smallest reduced-cost bounds (one territory per centre). Not part of the
+engine: it measures how strong a bound over whole territories is (see "Column generation over
+connected territories" in README.md here).
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ class Pricer:
             if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
                 return None, np.inf
             info = h.getInfo()
-            if status != highspy.HighsModelStatus.kOptimal:
+            if status == highspy.HighsModelStatus.kTimeLimit:
                 return None, float(info.mip_dual_bound)
+            if status != highspy.HighsModelStatus.kOptimal:
+                return None, -np.inf  # no trustworthy bound: this pass gives none
             chosen = {int(self.units[p]) for p in np.flatnonzero(np.array(h.getSolution().col_value) > 0.5)}
             stray = [piece for piece in _pieces(chosen, self.nbrs) if self.centre not in piece]
             if not stray:
@@ -155,7 +158,7 @@ def column_bound(spec, plan: np.ndarray, limit: float) -> dict:
             reduced, found = [], []
             for pricer in pricers:
                 units, low = pricer.price(prices, PRICE_SECONDS)  # cut short: its dual bound, still valid
-                if np.isfinite(low):
+                if low != np.inf:  # +inf: no territory around this centre fits the band
                     reduced.append(low - count_price)
                 if units is not None:
                     found.append((pricer.centre, units))
