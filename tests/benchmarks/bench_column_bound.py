@@ -24,6 +24,7 @@ import highspy
 import numpy as np
 
 from bench_territories import OUT, state_spec
+from model.contiguity import separator, stray_components
 from model.fixing import path_fixing
 from model.search import solve_territories
 from solvers import SolverOptions
@@ -42,26 +43,6 @@ def _quiet_highs() -> highspy.Highs:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     return h
-
-
-def _pieces(units: set[int], nbrs: list[list[int]]) -> list[list[int]]:
-    """Connected pieces of a set of units."""
-    seen: set[int] = set()
-    pieces = []
-    for u in units:
-        if u in seen:
-            continue
-        seen.add(u)
-        stack, piece = [u], []
-        while stack:
-            a = stack.pop()
-            piece.append(a)
-            for b in nbrs[a]:
-                if b in units and b not in seen:
-                    seen.add(b)
-                    stack.append(b)
-        pieces.append(piece)
-    return pieces
 
 
 class Pricer:
@@ -104,23 +85,23 @@ class Pricer:
                 return None, float(info.mip_dual_bound)
             if status != highspy.HighsModelStatus.kOptimal:
                 return None, -np.inf  # no trustworthy bound: this pass gives none
-            chosen = {int(self.units[p]) for p in np.flatnonzero(np.array(h.getSolution().col_value) > 0.5)}
-            stray = [piece for piece in _pieces(chosen, self.nbrs) if self.centre not in piece]
+            chosen = self.units[np.flatnonzero(np.array(h.getSolution().col_value) > 0.5)]
+            stray = stray_components(chosen, self.centre, self.nbrs)
             if not stray:
-                return sorted(chosen), float(info.mip_dual_bound)
-            for piece in stray:  # every unit of a stray piece needs a unit of the piece's border
-                inside = set(piece)
-                border = sorted({v for u in piece for v in self.nbrs[u] if v not in inside and v in self.pos})
-                for u in piece:
-                    self._at_most(u, border)
+                return sorted(int(u) for u in chosen), float(info.mip_dual_bound)
+            for part in stray:  # every unit of a stray part needs a unit of its separator (outside units are 0)
+                cut = [v for v in separator(part, self.centre, self.nbrs) if v in self.pos]
+                for u in part:
+                    self._at_most(int(u), cut)
 
 
 def column_bound(spec, plan: np.ndarray, limit: float) -> dict:
     """Column generation from the plan's territories until no column prices out or `limit` seconds."""
     geo, k = spec.geography, spec.count
     n = geo.n
-    scale = float(spec.cost()[np.arange(n), plan].sum()) / 1e4  # costs near 1 keep HiGHS's tolerances meaningful
-    cost = spec.cost() / scale
+    cost = spec.cost()
+    scale = float(cost[np.arange(n), plan].sum()) / 1e4  # costs near 1 keep HiGHS's tolerances meaningful
+    cost = cost / scale
     rule = spec.balance[0]
     value = geo.attributes[rule.attribute].astype(float)
     nbrs = geo.neighbours()
@@ -145,7 +126,7 @@ def column_bound(spec, plan: np.ndarray, limit: float) -> dict:
     for c in sorted(set(plan.tolist())):
         add(c, np.flatnonzero(plan == c).tolist())
     best, passes, value_lp, stable = -np.inf, 0, None, None  # stable: the duals of the best bound so far
-    while time.perf_counter() - t0 < limit:
+    while True:  # at least one pass, then until no column prices out or the limit
         master.run()
         value_lp = master.getInfo().objective_function_value
         current = np.array(master.getSolution().row_dual)
@@ -173,7 +154,7 @@ def column_bound(spec, plan: np.ndarray, limit: float) -> dict:
         passes += 1
         print(f"  pass {passes}: LP {value_lp * scale:.6g}, bound {best * scale:.6g}, {len(columns)} columns, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-        if not added:
+        if not added or time.perf_counter() - t0 >= limit:
             break
     seconds = time.perf_counter() - t0
     master.changeColsIntegrality(len(columns), np.arange(len(columns), dtype=np.int32),
