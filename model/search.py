@@ -38,6 +38,7 @@ from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
+from model.two_origins import improve_origins
 from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
     build_territory_model,
@@ -91,6 +92,11 @@ NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the 
 # Below this many seconds left the exact model is not built: building it and the solver's least time
 # (1 s, `solve_exact`) took 1.3 s on Georgia's 159 counties, and a 12 s `tplan run` ended 1-1.5 s late.
 MIN_EXACT_SECONDS = 1.5
+# With `threads` of 2 or more the neighbourhood search runs its two origins at once (model.two_origins); with
+# one origin the fork draws its own: another seed (its k-medoid starts disjoint from the first's three) assigned
+# by CP-SAT within this share of the stage's time, the rest for its pairs.
+SECOND_SEED = 3
+SECOND_START_SHARE = 0.75
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 40,000 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre; by subgradient ascent and, above 20,000 pairs, also at the "
@@ -151,16 +157,19 @@ def nearest_plan(spec: TerritorySpec, centres: list[int]) -> np.ndarray:
 
 
 def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: SolverOptions,
-               budget: float) -> tuple[Plan | None, Plan | None]:
-    """(best valid plan, an invalid fallback) from several starts repaired by iterated local search."""
+               budget: float, seeded_only: bool = False) -> tuple[Plan | None, Plan | None]:
+    """(best valid plan, an invalid fallback) from several starts repaired by iterated local search.
+    `seeded_only`: only the seeded k-medoid starts, not the relaxations' open centres (a second start
+    that differs from the first; in a fork, where the Lagrangian's compiled parallel loops would stop
+    the process: GNU OpenMP is not fork-safe)."""
     start = time.perf_counter()
     cost = spec.cost()
     seed = options.seed
     if spec.centres is not None:
         starts = [list(spec.centres)]
     else:
-        starts = [relaxation.centres(spec.count)] if relaxation is not None else []
-        if not isinstance(spec.geography.distance, LazyPairs):  # its n x n arrays are what lazy distances avoid
+        starts = [relaxation.centres(spec.count)] if relaxation is not None and not seeded_only else []
+        if not isinstance(spec.geography.distance, LazyPairs) and not seeded_only:  # (n x n arrays: not lazy)
             relaxed = lagrangian_bound(spec, iterations=150, time_limit=0.3 * budget)
             starts += [list(relaxed.centres)] if len(relaxed.centres) == spec.count else []
         starts += [initial_centres(spec, seed + s) for s in range(3)]
@@ -188,13 +197,13 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
 
 
 def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
-                    plan: Plan | None) -> Plan | None:
+                    plan: Plan | None, seeded_only: bool = False) -> Plan | None:
     """CP-SAT assigns the units to the centres of `plan` (under a narrow band: of a plan under a wider
-    band, where local search works well), re-centring while it gains (model.star_assignment); about
-    `budget` seconds. None if it finds no valid plan."""
+    band, where local search works well, from `first_plan`'s starts), re-centring while it gains
+    (model.star_assignment); about `budget` seconds. None if it finds no valid plan."""
     t = time.perf_counter()
-    if tight_band(spec):
-        plan, _ = first_plan(widened(spec), None, options, budget / 3)  # Ctrl-C: its plan is not valid here
+    if tight_band(spec):  # Ctrl-C: the wider band's plan is not valid here
+        plan, _ = first_plan(widened(spec), None, options, budget / 3, seeded_only=seeded_only)
     return None if plan is None else star_descent(spec, engine, plan, t + budget, options.seed)
 
 
@@ -565,10 +574,25 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 if is_valid(spec, plan):
                     report_plan(plan)
 
+            def improve(origin: Plan, seconds: float, on_plan) -> Plan:
+                return improve_pairs(spec, origin, exact, seconds, zone=zone, on_plan=on_plan)
+
+            def second_start(deadline: float) -> Plan | None:
+                """Another seed's plan, assigned by CP-SAT: the fork's origin when there is only one."""
+                other = replace(options, seed=options.seed + SECOND_SEED)
+                seconds = min(0.2 * limit, SECOND_START_SHARE * (deadline - time.perf_counter()))
+                if tight_band(spec):
+                    return assignment_plan(spec, engine, other, seconds, None, seeded_only=True)
+                plan, _ = first_plan(spec, relaxation, other, seconds / 3, seeded_only=True)
+                star = star_descent(spec, engine, plan, time.perf_counter() + seconds, other.seed) if plan else None
+                return star if star is not None and star.objective(cost) < plan.objective(cost) else plan
+
             # From the local-search plan too when CP-SAT's beat it: they end in different local optima.
             origins = [start] + ([runner_up] if runner_up is not None else [])
-            ends = [replace(improve_pairs(spec, origin, exact, lns_budget / len(origins), zone=zone, on_plan=improving),
-                            groups=start.groups) for origin in origins]
+            two = options.threads >= 2 and not lazy and not uses_tree_partition(spec)
+            ends = improve_origins(origins, improve, lns_budget, improving, parallel=two,
+                                   second_start=second_start if usable(spec) else None)
+            ends = [replace(plan, groups=start.groups) for plan in ends]
             improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(cost)))
             clock("neighbourhood", t)
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):

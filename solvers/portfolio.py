@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -72,22 +73,23 @@ class Partner:
             self.gone = True
         return out
 
-    def finish(self) -> list[tuple]:
-        """On the first process: ask the fork to stop, collect its last messages, and end it."""
+    def finish(self, wait: float = STOP_WAIT) -> list[tuple]:
+        """On the first process: ask the fork to stop, collect its last messages for up to `wait` seconds
+        (until it says it is done), and end it."""
         self.send("stop")
         messages: list[tuple] = []
         if self.process is not None:
-            done = self._wait_for_done(messages)
+            done = self._wait_for_done(messages, time.monotonic() + wait)
             if not done and self.process.is_alive():
                 self.process.kill()
             self.process.join(timeout=STOP_WAIT)
         self.conn.close()
         return messages
 
-    def _wait_for_done(self, messages: list[tuple]) -> bool:
-        """Collect messages until the fork says it is done (True) or STOP_WAIT passes (False)."""
+    def _wait_for_done(self, messages: list[tuple], until: float) -> bool:
+        """Collect messages until the fork says it is done (True) or the clock passes `until` (False)."""
         try:
-            while not self.gone and self.conn.poll(STOP_WAIT):
+            while not self.gone and self.conn.poll(max(0.0, until - time.monotonic())):
                 message = self.conn.recv()
                 if message[0] == "done":
                     return True
