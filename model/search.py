@@ -8,7 +8,8 @@
    at a time (model.allocation.drift; without a distance matrix only the latter).
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
-3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs.
+3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs (with
+   `threads` of 2 or more from two origins at once, one in a fork: model.two_origins).
 4. The exact model on the reduced pairs, warm-started from the best plan, with lazy contiguity cuts.
 
 The engine is passed in, so this module stays solver-agnostic.

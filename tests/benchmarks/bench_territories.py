@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="generated 500 and 1,000-unit instances instead")
     parser.add_argument("--sizes", default="500,1000")
     parser.add_argument("--scale-ks", default="10")
-    parser.add_argument("--threads", type=int, default=1, help="solver threads (2: a second HiGHS process)")
+    parser.add_argument("--threads", type=int, default=1, help="solver threads (2: a second process for the neighbourhood search and the exact model)")
     parser.add_argument("--seed", type=int, default=0, help="the search's random seed (solver.seed)")
     args = parser.parse_args()
     engine = HighsEngine()
