@@ -87,9 +87,10 @@ class Partner:
         return messages
 
     def _wait_for_done(self, messages: list[tuple], until: float) -> bool:
-        """Collect messages until the fork says it is done (True) or the clock passes `until` (False)."""
+        """Collect messages until the fork says it is done (True) or the clock passes `until` (False). A fork that
+        has already ended (so that the "stop" could not be sent) still has its last messages in the pipe."""
         try:
-            while not self.gone and self.conn.poll(max(0.0, until - time.monotonic())):
+            while self.conn.poll(max(0.0, until - time.monotonic())):
                 message = self.conn.recv()
                 if message[0] == "done":
                     return True

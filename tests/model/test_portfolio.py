@@ -155,3 +155,12 @@ def test_the_partner_stops_when_the_first_process_is_gone():
     theirs.close()
     run._hear(wait=False)
     assert run.stop_asked
+
+
+def test_the_last_words_of_a_fork_that_has_already_ended_are_kept():
+    """A fork that ends before the first process asks it to stop has closed its pipe: the "stop" cannot be sent,
+    but what it sent before is still read."""
+    partner = Partner.fork(lambda p: p.send("plan", (1, 2, 3), 6.0))
+    time.sleep(0.5)  # the fork has ended
+    assert partner.finish() == [("plan", (1, 2, 3), 6.0)]
+    assert multiprocessing.active_children() == []

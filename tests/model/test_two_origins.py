@@ -51,10 +51,23 @@ def test_one_origin_and_a_second_start_drawn_in_the_fork():
                            second_start=lambda deadline: Plan((1, 1, 3, 3)))
     assert ends == [Plan((2, 0, 2, 2)), Plan((3, 1, 3, 3))]
     assert multiprocessing.active_children() == []
-    # One process (threads 1): the origins one after the other, and no second start.
+    # One process: the second start follows the origin, with the same time again.
+    t = time.perf_counter()
     alone = improve_origins([a], slow_improve(0.2), budget=2.0, on_plan=lambda p: None,
                             second_start=lambda deadline: Plan((1, 1, 3, 3)))
-    assert alone == [Plan((2, 0, 2, 2))]
+    assert alone == [Plan((2, 0, 2, 2)), Plan((3, 1, 3, 3))]
+    assert time.perf_counter() - t >= 0.4  # one after the other
+    assert improve_origins([a], slow_improve(0.2), budget=2.0, on_plan=lambda p: None) == [Plan((2, 0, 2, 2))]
+
+
+def test_two_origins_here_and_a_second_start_in_the_fork():
+    a, b = Plan((0, 0, 2, 2)), Plan((1, 1, 3, 3))
+    t = time.perf_counter()
+    ends = improve_origins([a, b], slow_improve(0.5), budget=2.0, on_plan=lambda p: None, parallel=True,
+                           second_start=lambda deadline: Plan((3, 3, 1, 1)))
+    assert ends == [Plan((2, 0, 2, 2)), Plan((3, 1, 3, 3)), Plan((1, 3, 1, 1))]
+    assert time.perf_counter() - t < 1.9  # the fork's start and its improvement ran beside the two origins
+    assert multiprocessing.active_children() == []
 
 
 def test_a_fork_that_overruns_is_ended_and_its_last_plan_kept():
@@ -115,3 +128,24 @@ def test_the_search_with_two_processes_proves_the_optimum_of_one(tolerance, monk
         check_plan(spec, outcome.plan)
     assert outcomes[1].result.objective == pytest.approx(outcomes[0].result.objective, rel=1e-9)
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("gap, drawn", [(1.0, False), (-1.0, True)])
+def test_one_process_draws_a_second_start_only_far_from_the_bound(monkeypatch, gap, drawn):
+    """In one process the second start costs the exact phase time: only under a tight band whose bound so far is
+    more than SECOND_START_GAP below the plan (here forced either way); the optimum is the same."""
+    import model.search as search
+
+    calls = []
+
+    def recording(origins, improve, budget, on_plan, parallel=False, second_start=None):
+        calls.append((len(origins), parallel, second_start is not None))
+        return improve_origins(origins, improve, budget, on_plan, parallel, second_start)
+
+    monkeypatch.setattr(search, "improve_origins", recording)
+    monkeypatch.setattr(search, "SECOND_START_GAP", gap)
+    spec = grid_spec(7, 7, list(np.arange(49) % 5 + 1), 5, 0.02)
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0))
+    assert outcome.result.termination is Termination.OPTIMAL
+    check_plan(spec, outcome.plan)
+    assert len(calls) == 1 and calls[0][1:] == (False, drawn)
