@@ -13,6 +13,7 @@ from shapely.geometry import box
 
 from geodata.build import build_geography
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
+from solvers.portfolio import Partner
 
 GEORGIA = Path(libpysal.examples.get_path("G_utm.shp"))
 NORTH_CAROLINA = Path(libpysal.examples.get_path("sids2.shp"))
@@ -63,3 +64,14 @@ def random_grid_specs(draw, min_rows: int = 1, min_k: int = 1) -> TerritorySpec:
     k = min(draw(st.integers(min_k, 3)), rows * cols)
     values = np.random.default_rng(draw(st.integers(0, 10_000))).integers(1, 10, size=rows * cols)
     return grid_spec(rows, cols, values, k, draw(st.sampled_from([0.1, 0.3, 0.6])))
+
+
+class CountedPartner(Partner):
+    """Partner.fork, counted (patched in where a test checks how many forks a solve made)."""
+
+    made = 0
+
+    @classmethod
+    def fork(cls, child_main):
+        cls.made += 1
+        return super().fork(child_main)

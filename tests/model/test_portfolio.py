@@ -19,20 +19,9 @@ from solvers import SolverOptions, Termination, interrupt
 from solvers.highs import HighsEngine, _Run
 from solvers.portfolio import Partner
 from solvers.result import LinearCut
-from tests.conftest import grid_spec
+from tests.conftest import CountedPartner as Counted, grid_spec
 
 HARD = grid_spec(10, 10, list(np.arange(100) % 7 + 1), 8, 0.02)  # gap 2.7% after 20 s in two processes
-
-
-class Counted(Partner):
-    """Partner.fork, counted."""
-
-    made = 0
-
-    @classmethod
-    def fork(cls, child_main):
-        cls.made += 1
-        return super().fork(child_main)
 
 
 class Recorder:

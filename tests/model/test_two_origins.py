@@ -17,8 +17,7 @@ from model import two_origins
 from model.two_origins import improve_origins
 from solvers import SolverOptions, Termination
 from solvers.highs import HighsEngine
-from solvers.portfolio import Partner
-from tests.conftest import grid_spec
+from tests.conftest import CountedPartner as Counted, grid_spec
 
 
 def slow_improve(seconds_each: float):
@@ -100,17 +99,6 @@ def test_ctrl_c_in_the_first_process_ends_the_fork_at_once():
                         parallel=True)
     assert time.perf_counter() - t < 3.0
     assert multiprocessing.active_children() == []
-
-
-class Counted(Partner):
-    """Partner.fork, counted."""
-
-    made = 0
-
-    @classmethod
-    def fork(cls, child_main):
-        cls.made += 1
-        return super().fork(child_main)
 
 
 @pytest.mark.parametrize("tolerance", [0.02, 0.2])  # a tight band (CP-SAT start in the fork) and a loose one
