@@ -603,6 +603,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             # Two processes with two origins keep the stage at half its time: drawing a third start there (both origins
             # here, the start in the fork) cost GA k = 8 ±0.5% 7 s of exact phase and 1 point of gap (3.3% to 4.3%).
             draw = usable(spec) and ((two and len(origins) == 1) or (far and not two))
+            if two and (draw or len(origins) > 1):
+                say("neighbourhood search: " + ("a second start (another seed's plan)" if draw else "the second origin")
+                    + " at the same time, in a second process")
+            elif draw:
+                say(f"neighbourhood search: then from a second start (another seed's plan), the bound being more than "
+                    f"{SECOND_START_GAP:.0%} below the plan")
             ends = improve_origins(origins, improve, lns_budget, improving, parallel=two,
                                    second_start=second_start if draw else None)
             ends = [replace(plan, groups=start.groups) for plan in ends]
@@ -611,6 +617,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 best = improved
+                report_plan(best)  # (a second process's plan has not been shown yet)
                 if not heuristic_only:
                     t = time.perf_counter()
                     allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, BOUND_SHARE * limit,
