@@ -587,7 +587,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 seconds = min(0.2 * limit, SECOND_START_SHARE * (deadline - time.perf_counter()))
                 if tight_band(spec):
                     return assignment_plan(spec, engine, other, seconds, None, seeded_only=True)
-                plan, _ = first_plan(spec, relaxation, other, seconds / 3, seeded_only=True)
+                plan, _ = first_plan(spec, None, other, seconds / 3, seeded_only=True)
                 star = star_descent(spec, engine, plan, time.perf_counter() + seconds, other.seed) if plan else None
                 return star if star is not None and star.objective(cost) < plan.objective(cost) else plan
 

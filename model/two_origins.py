@@ -29,22 +29,18 @@ def improve_origins(origins: list[Plan], improve: ImproveFn, budget: float, on_p
                     parallel: bool = False, second_start: StartFn | None = None) -> list[Plan]:
     """Each origin's end after `improve`, and the end of the origin `second_start` draws (if given).
     One process: the origins one after the other within `budget` seconds, an equal share each, then the
-    second start with `budget` seconds more. `parallel`: the second start in a fork, at the same time
-    as the origins here (`budget` seconds of wall time); without one, the last origin in the fork and
-    the rest here, an equal share each (half the wall time for two). The fork's plans join the ends."""
+    second start with `budget` seconds more. `parallel`: the last origin (or, with one, the origin
+    `second_start` draws) in a fork, the same share of time each, at once; the fork's plans join the ends."""
     if not parallel or (len(origins) < 2 and second_start is None):
         return _one_after_another(origins, improve, budget, on_plan, second_start)
-    mine, theirs = (origins, None) if second_start is not None else (origins[:-1], origins[-1])
-    seconds = budget / (len(origins) if second_start is None else 1)
+    seconds = budget / len(origins)
     deadline = time.perf_counter() + seconds
+    mine, theirs = (origins[:-1], origins[-1]) if len(origins) > 1 else (origins, None)
     partner = Partner.fork(lambda p: _second(p, theirs, second_start, improve, deadline))
     if partner is None:  # no fork on this system: the origins in this process, in the stage's time
         return _one_after_another(origins, improve, budget, on_plan, None)
-    ends: list[Plan] = []
     try:
-        for origin in mine:
-            share = min(seconds / len(mine), deadline - time.perf_counter())
-            ends.append(improve(origin, max(0.0, share), on_plan))
+        ends = [improve(origin, seconds, on_plan) for origin in mine]
     except BaseException:  # Ctrl-C: end the fork at once
         partner.finish(wait=0.0)
         raise

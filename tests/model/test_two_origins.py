@@ -59,16 +59,6 @@ def test_one_origin_and_a_second_start_drawn_in_the_fork():
     assert improve_origins([a], slow_improve(0.2), budget=2.0, on_plan=lambda p: None) == [Plan((2, 0, 2, 2))]
 
 
-def test_two_origins_here_and_a_second_start_in_the_fork():
-    a, b = Plan((0, 0, 2, 2)), Plan((1, 1, 3, 3))
-    t = time.perf_counter()
-    ends = improve_origins([a, b], slow_improve(0.5), budget=2.0, on_plan=lambda p: None, parallel=True,
-                           second_start=lambda deadline: Plan((3, 3, 1, 1)))
-    assert ends == [Plan((2, 0, 2, 2)), Plan((3, 1, 3, 3)), Plan((1, 3, 1, 1))]
-    assert time.perf_counter() - t < 1.9  # the fork's start and its improvement ran beside the two origins
-    assert multiprocessing.active_children() == []
-
-
 def test_a_fork_that_overruns_is_ended_and_its_last_plan_kept():
     """The fork's plans go across as it finds them: ending it at the deadline loses none of them."""
 
