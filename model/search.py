@@ -5,7 +5,8 @@
    then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
    From 1,500 units (or with nested levels): balanced spanning-tree partitions, location-allocation,
    then the centres moved on the transportation LP alone (model.allocation.relocate) and one LP step
-   at a time (model.allocation.drift; without a distance matrix only the latter).
+   at a time (model.allocation.drift; without a distance matrix only the latter); with a matrix and no
+   nesting, windows of neighbouring territories re-assigned at fixed centres (model.star_windows).
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, on small models, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs (with
@@ -36,6 +37,7 @@ from model.neighbourhood import improve_pairs
 from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
+from model.star_windows import improve_windows
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
@@ -88,6 +90,9 @@ RETRY_SEED = 1000  # seed offset of those further partitions (the same seed woul
 # (1.2013772e12), so the regions replace it there. Drift steps from that plan: -0.60% after one step (48 s),
 # -1.31% after two, -1.77% after five (238 s); regions from a later plan: -2.76% in 330 s (benchmarks README).
 LAZY_NEIGHBOURHOOD = 0.5
+# Of the time left after location-allocation, the share for the windows (model.star_windows) before the
+# pair search: on the mixed counties at 100 territories they gained 7.9% in 200 s where the pairs gain 0.8%.
+WINDOW_SHARE = 0.7
 REGION_SHARE = 0.85  # of that time, for the regional re-solves (model.regions) before the national drift steps
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 # Below this many seconds left the exact model is not built: building it and the solver's least time
@@ -534,6 +539,13 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 best = drift(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
             clock("allocation", t)
             lns_budget -= time.perf_counter() - t
+            if relocating and usable(spec):
+                say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres "
+                    "kept, territories connected by rule; then centres moved to their medoids")
+                t = time.perf_counter()
+                best = improve_windows(spec, engine, best, None, t + WINDOW_SHARE * lns_budget, on_plan=report_plan)
+                clock("windows", t)
+                lns_budget -= time.perf_counter() - t
 
         def by_regions(plan: Plan, seconds: float, seed: int) -> Plan:
             """Regions re-solved with their own distance matrix, then national drift steps (no matrix)."""

@@ -37,7 +37,7 @@ def transport_lp(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.nd
     # Frozen territories form zones of their own: their units can only stay, no one else can join.
     held = np.isin(centre_of, list(frozen))
     zone = np.where(held, -1 - np.searchsorted(centres, centre_of), zone)
-    rows, cols = _candidate_pairs(spec, centres, centre_of, zone)
+    rows, cols = candidate_pairs(spec, centres, centre_of, zone)
     cost = spec.cost()[rows, centres[cols]]
     rules = spec.balance
     m = len(rows)
@@ -88,7 +88,7 @@ def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray,
     return owner
 
 
-def _candidate_pairs(spec: TerritorySpec, centres: np.ndarray, centre_of: np.ndarray, zone: np.ndarray):
+def candidate_pairs(spec: TerritorySpec, centres: np.ndarray, centre_of: np.ndarray, zone: np.ndarray):
     """(unit, centre position) pairs: each unit with its nearest centres of its zone and its current one."""
     distance = spec.geography.distance
     rows, cols = [], []

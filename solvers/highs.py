@@ -99,6 +99,27 @@ class HighsEngine:
         return np.asarray(h.getSolution().col_value)
 
     @staticmethod
+    def solve_binary(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                     row_bounds: tuple[np.ndarray, np.ndarray], start: np.ndarray,
+                     time_limit: float) -> np.ndarray | None:
+        """min cost.x over 0-1 x (as in `solve_lp`), by branch-and-bound from the feasible `start`, for at
+        most `time_limit` seconds. The best x found (at worst `start`), or None if HiGHS kept none."""
+        h = _plain_lp(cost, matrix, col_bounds, row_bounds)
+        h.changeColsIntegrality(len(cost), np.arange(len(cost), dtype=np.int32),
+                                np.full(len(cost), highspy.HighsVarType.kInteger))
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+        h.setOptionValue("mip_rel_gap", 1e-6)
+        solution = highspy.HighsSolution()
+        solution.col_value = list(map(float, start))
+        solution.value_valid = True
+        h.setSolution(solution)
+        h.run()
+        if h.getInfo().primal_solution_status != 2:  # 2: a feasible solution is held
+            return None
+        return np.rint(np.asarray(h.getSolution().col_value))
+
+    @staticmethod
     def lp_row_duals(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
                      row_bounds: tuple[np.ndarray, np.ndarray], iterations: int,
                      time_limit: float | None = None) -> np.ndarray | None:
