@@ -3,7 +3,8 @@
 The territories are split into regions of whole territories, each small enough to store its own
 distance matrix, and each region is improved on its own with the steps that need one: centres moved on
 the transportation LP, rounded and repaired (`model.allocation.relocate`), then moved one LP step at a
-time (`drift`); it is also planned afresh (spanning-tree cuts, location-allocation, the same steps), and
+time (`drift`), then windows of neighbouring territories re-assigned at fixed centres
+(`model.star_windows`, half the region's time left); it is also planned afresh (spanning-tree cuts, location-allocation, the same steps), and
 the cheaper of the two is kept. A region's territories keep their units inside the region and their
 balance bounds are their own, so a valid, cheaper regional plan makes a valid, cheaper national plan.
 A second pass splits the other way round, so that territories on a first-pass border meet their other
@@ -24,12 +25,15 @@ from model.check import is_valid
 from model.neighbourhood import restrict
 from model.plan import Plan
 from model.spec import SearchInterrupted, TerritorySpec
+from model.star_assignment import usable
+from model.star_windows import improve_windows
 from solvers import interrupt
 
 # Most units in one region. On the 32,984 ZIP cells (200 territories, one-off script from a 600 s run's plan):
 # the LP descent took 8 s on a region of 4,984 units and 146 s on one of 10,281.
 REGION_UNITS = 5_000
 PASSES = 2  # splitting along the wider side first, then along the other
+WINDOW_SHARE = 0.5  # of a region's time left after its centres moved, for windows (model.star_windows)
 Fresh = Callable[[TerritorySpec, float], "Plan | None"]
 
 
@@ -132,6 +136,9 @@ def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, 
     sub_zone = None if zone is None else np.asarray(zone)[units]
     sub_cost = sub.cost()
     moved = _moved(sub, engine, start, sub_zone, deadline, seed)
+    if usable(sub):  # windows of neighbouring territories at fixed centres, then centres to their medoids
+        moved = improve_windows(sub, engine, moved, sub_zone,
+                                time.perf_counter() + WINDOW_SHARE * max(0.0, deadline - time.perf_counter()))
     if fresh is not None and zone is None and time.perf_counter() < deadline:
         anew = fresh(sub, deadline)
         if anew is not None and is_valid(sub, anew):
