@@ -24,7 +24,7 @@ from model.check import is_valid
 from model.contiguity import lightest_paths
 from model.plan import Plan
 from model.spec import TerritorySpec
-from model.star_assignment import recentred
+from model.star_assignment import closeness, recentred
 from model.transport import candidate_pairs
 from solvers import interrupt
 
@@ -35,15 +35,14 @@ MIN_GAIN = 1e-3  # a sweep gaining less than this share moves the centres (mixed
 
 def _order(spec: TerritorySpec, centre_of: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """order[i, t]: adjacency steps from centres[t] to unit i inside its current territory, or (outside
-    it) n plus the steps through the whole graph; ties broken by distance. A strict order per centre."""
+    it) n plus the steps through the whole graph; ties broken by distance as in star_assignment.closeness.
+    A strict order per centre."""
     geo = spec.geography
-    n = geo.n
     member = centre_of[:, None] == centres[None, :]
-    inside = lightest_paths(geo.edges, n, np.where(member, 1.0, np.inf), centres)
-    anywhere = lightest_paths(geo.edges, n, np.ones(n), centres)
-    steps = np.where(member & np.isfinite(inside), inside, n + anywhere)
-    dist = np.asarray(geo.distance, dtype=float)[:, centres]
-    return steps + dist / (2 * max(float(dist.max()), 1e-12))
+    inside = lightest_paths(geo.edges, geo.n, np.where(member, 1.0, np.inf), centres)
+    through_all = closeness(spec, list(centres))  # steps through the whole graph + a distance fraction below 1
+    steps = np.floor(through_all)
+    return np.where(member & np.isfinite(inside), inside, geo.n + steps) + (through_all - steps)
 
 
 class _Program:
@@ -135,15 +134,11 @@ class _Program:
         return better
 
 
-def _touching(spec: TerritorySpec, owner: np.ndarray, k: int) -> list[np.ndarray]:
-    """Per territory (position), itself and the territories that share an edge with it."""
+def _window(spec: TerritorySpec, owner: np.ndarray, t: int) -> np.ndarray:
+    """Territory t (a position) and the territories that share an edge with it under `owner`."""
     e = np.asarray(spec.geography.edges, dtype=np.int64).reshape(-1, 2)
     ta, tb = owner[e[:, 0]], owner[e[:, 1]]
-    near = [{t} for t in range(k)]
-    for x, y in zip(ta[ta != tb].tolist(), tb[ta != tb].tolist()):
-        near[x].add(y)
-        near[y].add(x)
-    return [np.asarray(sorted(s)) for s in near]
+    return np.unique(np.concatenate([[t], tb[ta == t], ta[tb == t]]))
 
 
 def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
@@ -165,7 +160,7 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
                 left = deadline - time.perf_counter()
                 if left <= 0.05:
                     break
-                x = program.window(engine, x, _touching(spec, program.owner(x), program.k)[t],
+                x = program.window(engine, x, _window(spec, program.owner(x), t),
                                    min(WINDOW_SECONDS, left))
             value = float(program.cost @ x)
             if value < before - 1e-9 and on_plan is not None:
