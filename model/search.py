@@ -329,8 +329,9 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     pairs = _pairs(spec, allowed)
     m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
     built = time.perf_counter() - t
-    if options.time_limit is not None:  # building counts against the limit (2 s on 1,000 units)
-        options = replace(options, time_limit=max(1.0, options.time_limit - built))
+    if options.time_limit is not None:  # building counts against the limit (2 s on 1,000 units); with no plan
+        # to start from the solver gets 1 s at least to find one, with one it keeps the rest of the limit only
+        options = replace(options, time_limit=max(1.0 if warm is None else 0.1, options.time_limit - built))
     result = engine.solve(
         m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,
         separate=contiguity_separator(m, spec), progress=_scaled_progress(progress, m.cost_scale),
@@ -439,6 +440,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     def clock(name: str, since: float) -> None:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
 
+    def within(share: float) -> float:
+        """A stage's seconds: its share of the limit, but never past the limit (short limits on a slow machine:
+        Georgia at 10 territories with 5.4 s took 9.3 s when each stage took its share whatever was left)."""
+        return max(0.0, min(share * limit, limit - (time.perf_counter() - t0)))
+
     live = Live(progress, t0)  # incumbent and bound for the display, from every stage
 
     def report_plan(plan: Plan) -> None:
@@ -460,7 +466,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and not lazy:
             say("LP relaxation")
             t = time.perf_counter()
-            relaxation = solve_relaxation(spec, engine, replace(options, time_limit=0.2 * limit))
+            relaxation = solve_relaxation(spec, engine, replace(options, time_limit=within(0.2)))
             clock("relaxation", t)
             if relaxation is not None:
                 live.lower(relaxation.value)
@@ -495,7 +501,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             source = f"a ±{100 * LOOSE_BAND:g}% plan" if tight_band(spec) else "the first plan"
             say(f"assignment: CP-SAT assigns the units to the centres of {source}, re-centring while it gains")
             t = time.perf_counter()
-            star = assignment_plan(spec, engine, options, 0.2 * limit, best)
+            star = assignment_plan(spec, engine, options, within(0.2), best)
             clock("assignment", t)
             if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
                 runner_up, best = best, star
@@ -506,14 +512,14 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
             with_lp = relaxation is not None
-            allowed, lag = fix_pairs(spec, relaxation, best, None, (BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP) * limit,
+            allowed, lag = fix_pairs(spec, relaxation, best, None, within(BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP),
                                      iterations=400 if with_lp else 1_000_000, on_bound=live.lower, possible=possible)
             clock("bound", t)
         # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
         # neighbourhood search and then to the Lagrangian bound.
         pairs_when_decided = _pairs(spec, allowed)
         heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
-        lns_budget = 0.6 * (limit - (time.perf_counter() - t0)) if heuristic_only else 0.25 * limit
+        lns_budget = 0.6 * within(1.0) if heuristic_only else within(0.25)
 
         if best is not None and uses_tree_partition(spec):
             # Centres moved on the LP (model.allocation.relocate) only with a distance matrix. On the 32,984
@@ -632,11 +638,12 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 report_plan(best)  # (a second process's plan has not been shown yet)
                 if not heuristic_only:
                     t = time.perf_counter()
-                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, BOUND_SHARE * limit,
+                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, within(BOUND_SHARE),
                                              on_bound=live.lower, possible=possible)
                     clock("bound", t)
         if (not heuristic_only and best is not None and lag is not None and relaxation is None
-                and spec.centres is None and _pairs(spec, allowed) > PROOF_PAIRS_MIN):
+                and spec.centres is None and _pairs(spec, allowed) > PROOF_PAIRS_MIN
+                and within(1.0) > LP_DUAL_SHARE * limit + MIN_EXACT_SECONDS):
             say("bound: LP relaxation on the pairs left, by a first-order method; the Lagrangian at its duals")
             t = time.perf_counter()
             at_lp = lp_dual_bound(spec, engine, best.objective(cost), allowed, LP_DUAL_SHARE * limit,
