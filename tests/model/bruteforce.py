@@ -64,6 +64,8 @@ def _grouped(spec: TerritorySpec, plan: Plan) -> Plan | None:
     """The plan with its territories in some valid grouping of a single nesting level (every grouping
     costs the same), or None if none is valid."""
     [(_, groups)] = spec.levels
+    if not is_valid(replace(spec, levels=()), plan):
+        return None  # no grouping mends the territories themselves (and the nesting checks are the slow part)
     centres = sorted(set(plan.centre_of))
     for labels in itertools.product(range(groups), repeat=len(centres)):
         if labels[0] != 0 or any(labels.count(g) != len(centres) // groups for g in range(groups)):

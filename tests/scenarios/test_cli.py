@@ -43,7 +43,8 @@ def test_validate_names_the_nesting_levels():
 
 
 def test_run_writes_a_complete_checked_run(tmp_cwd):
-    scenario = write_scenario(tmp_cwd, "ga3", georgia_body(territories={"count": 3}, solver={"time_limit": 90}))
+    # two territories: proven in about 8 s (three took 47 s of the test run on a slow machine)
+    scenario = write_scenario(tmp_cwd, "ga2", georgia_body(territories={"count": 2}, solver={"time_limit": 90}))
     result = tplan("run", scenario)
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
@@ -57,11 +58,11 @@ def test_run_writes_a_complete_checked_run(tmp_cwd):
     assert len(manifest["inputs"]["units"]["sha256"]) == 64
     assert manifest["versions"]["highs"] and manifest["versions"]["pyomo"]
     assignment = pd.read_csv(folder / "assignment.csv", dtype=str)
-    assert len(assignment) == 159 and assignment["territory"].nunique() == 3
+    assert len(assignment) == 159 and assignment["territory"].nunique() == 2
     layers = gpd.list_layers(folder / "territories.gpkg")
     assert set(layers["name"]) == {"units", "territories"}
     dissolved = gpd.read_file(folder / "territories.gpkg", layer="territories")
-    assert len(dissolved) == 3 and "TotPop90_deviation_pct" in dissolved.columns
+    assert len(dissolved) == 2 and "TotPop90_deviation_pct" in dissolved.columns
     kpis = json.loads((folder / "kpis.json").read_text())
     assert kpis["plan"]["all_contiguous"] and kpis["plan"]["TotPop90_max_abs_deviation_pct"] <= 5.0 + 1e-9
 
