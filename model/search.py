@@ -440,10 +440,13 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     def clock(name: str, since: float) -> None:
         stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
 
+    def remaining() -> float:
+        return limit - (time.perf_counter() - t0)
+
     def within(share: float) -> float:
         """A stage's seconds: its share of the limit, but never past the limit (short limits on a slow machine:
         Georgia at 10 territories with 5.4 s took 9.3 s when each stage took its share whatever was left)."""
-        return max(0.0, min(share * limit, limit - (time.perf_counter() - t0)))
+        return max(0.0, min(share * limit, remaining()))
 
     live = Live(progress, t0)  # incumbent and bound for the display, from every stage
 
@@ -519,7 +522,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         # neighbourhood search and then to the Lagrangian bound.
         pairs_when_decided = _pairs(spec, allowed)
         heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
-        lns_budget = 0.6 * within(1.0) if heuristic_only else within(0.25)
+        lns_budget = 0.6 * max(0.0, remaining()) if heuristic_only else within(0.25)
 
         if best is not None and uses_tree_partition(spec):
             # Centres moved on the LP (model.allocation.relocate) only with a distance matrix. On the 32,984
@@ -579,7 +582,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             return plan
 
         if lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
-            lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * (limit - (time.perf_counter() - t0)))
+            lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
             if best is not None and uses_tree_partition(spec):
                 t = time.perf_counter()
                 best = by_regions(best, lns_budget, options.seed)
@@ -643,7 +646,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                     clock("bound", t)
         if (not heuristic_only and best is not None and lag is not None and relaxation is None
                 and spec.centres is None and _pairs(spec, allowed) > PROOF_PAIRS_MIN
-                and within(1.0) > LP_DUAL_SHARE * limit + MIN_EXACT_SECONDS):
+                and remaining() > LP_DUAL_SHARE * limit + MIN_EXACT_SECONDS):
             say("bound: LP relaxation on the pairs left, by a first-order method; the Lagrangian at its duals")
             t = time.perf_counter()
             at_lp = lp_dual_bound(spec, engine, best.objective(cost), allowed, LP_DUAL_SHARE * limit,
@@ -652,7 +655,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             if at_lp is not None and at_lp.bound > lag.bound:
                 lag, allowed = at_lp, at_lp.allowed
                 allowed[np.arange(spec.geography.n), list(best.centre_of)] = True
-        left = limit - (time.perf_counter() - t0)
+        left = remaining()
         if heuristic_only and best is not None and left > 1.0:
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
@@ -660,7 +663,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             _, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, left - 0.5,
                                iterations=1_000_000, on_bound=live.lower, possible=possible, fixing=False)
             clock("bound", t)
-            left = limit - (time.perf_counter() - t0)
+            left = remaining()
             if lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * limit:
                 # The bound levelled off early (its steps shrank to nothing; it does not depend on the
                 # plan): the time left improves the plan. Measured in "Mixed geography" (benchmarks README).
@@ -691,7 +694,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         say("exact model skipped: " + method.split(": ", 1)[-1])
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
                                     Termination.TIME_LIMIT, method, rel_gap=options.rel_gap)
-    left = limit - (time.perf_counter() - t0)
+    left = remaining()
     if best is not None and left < MIN_EXACT_SECONDS:  # the stages spent the limit: keep it (was 1 s minimum)
         say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
