@@ -77,6 +77,19 @@ def test_one_window_over_all_territories_finds_the_best_plan_the_rule_allows(cas
     assert plan.objective(spec.cost()) == pytest.approx(_best_under_rule(spec, start), rel=1e-6)
 
 
+def test_a_window_that_presolve_solves_outright_returns_the_optimum_not_the_start():
+    """HiGHS 1.16.0 solves this window in presolve and hands back the start's values (cost 2,800) with the
+    optimum's objective (2,000); the engine runs it again without presolve (solvers.highs)."""
+    spec = grid_spec(2, 3, np.array([2, 6, 9, 3, 8, 6]), 3, 0.8)
+    start = Plan((0, 1, 1, 0, 0, 5))
+    program = _Program(spec, start, None)
+    x = (program.terr == np.searchsorted(program.centres, program.centre_of)[program.unit]).astype(float)
+    x = program.window(ENGINE, x, np.arange(program.k), 5.0)
+    plan = Plan(tuple(int(c) for c in program.centres[program.owner(x)]))
+    assert not plan_violations(spec, plan)
+    assert plan.objective(spec.cost()) == pytest.approx(_best_under_rule(spec, start)) == pytest.approx(2000.0)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=grids_with_a_plan())
 def test_windows_return_a_valid_plan_never_worse_than_the_start(case):
