@@ -58,14 +58,39 @@ def brute_force(inputs: CoverageInputs) -> float:
                     continue
                 pairs.append((ch, k))
         per_customer.append(pairs)
-    best = -np.inf
-    for combo in itertools.product(*per_customer):
-        plan = CoveragePlan(np.array([p[0] for p in combo]), np.array([p[1] for p in combo]))
-        ev = evaluate(inputs, plan)
-        if (ev.rep_hours_used <= inputs.rep_hours + 1e-9).all() and (
-                inputs.tele_hours is None or ev.tele_hours_used <= inputs.tele_hours + 1e-9):
-            best = max(best, ev.profit)
-    return best
+
+    def plan_of(combo) -> CoveragePlan:
+        return CoveragePlan(np.array([p[0] for p in combo]), np.array([p[1] for p in combo]))
+
+    def fits(ev) -> bool:
+        return bool((ev.rep_hours_used <= inputs.rep_hours + 1e-9).all()) and (
+            inputs.tele_hours is None or ev.tele_hours_used <= inputs.tele_hours + 1e-9)
+
+    # A plan's profit and hours are sums over its customers, so each combination is first valued by adding
+    # each customer's change from a base plan (an evaluation per pair instead of one per combination);
+    # then the combinations are evaluated whole, best first, until one fits: that one is the optimum.
+    base = [pairs[0] for pairs in per_customer]
+    base_ev = evaluate(inputs, plan_of(base))
+    deltas = []
+    for c, pairs in enumerate(per_customer):
+        row = []
+        for pair in pairs:
+            ev = evaluate(inputs, plan_of(base[:c] + [pair] + base[c + 1:]))
+            row.append((ev.profit - base_ev.profit, ev.rep_hours_used - base_ev.rep_hours_used,
+                        ev.tele_hours_used - base_ev.tele_hours_used))
+        deltas.append(row)
+    candidates = []
+    for picks in itertools.product(*(range(len(pairs)) for pairs in per_customer)):
+        chosen = [deltas[c][p] for c, p in enumerate(picks)]
+        used = base_ev.rep_hours_used + sum(d[1] for d in chosen)
+        tele = base_ev.tele_hours_used + sum(d[2] for d in chosen)
+        if (used <= inputs.rep_hours + 1e-6).all() and (inputs.tele_hours is None or tele <= inputs.tele_hours + 1e-6):
+            candidates.append((base_ev.profit + sum(d[0] for d in chosen), picks))
+    for _, picks in sorted(candidates, reverse=True):
+        ev = evaluate(inputs, plan_of([per_customer[c][p] for c, p in enumerate(picks)]))
+        if fits(ev):
+            return ev.profit
+    return -np.inf
 
 
 @pytest.mark.parametrize("seed", range(6))
