@@ -134,10 +134,10 @@ def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
     frame.index = frame["uid"]
     spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
     seen = []
-    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=30, seed=0), progress=seen.append)
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=15, seed=0), progress=seen.append)
     assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
     assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
-    assert outcome.first_plan_seconds is not None and outcome.first_plan_seconds < 30
+    assert outcome.first_plan_seconds is not None and outcome.first_plan_seconds < 15
     assert "windows" in outcome.stage_seconds  # a distance matrix, no nesting: model.star_windows ran
     # No exact model on this path: the live display still hears the heuristics' plans and the bound.
     incumbents = [p.incumbent for p in seen if p.incumbent is not None]

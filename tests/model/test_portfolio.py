@@ -42,7 +42,7 @@ def counted(monkeypatch):
 
 
 def test_two_processes_prove_the_optimum_one_process_proves(counted):
-    spec = grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1)
+    spec = grid_spec(5, 6, list(np.arange(30) % 7 + 1), 4, 0.1)
     one, r1, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0))
     assert counted.made == 0  # one thread: no second process
     two, r2, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=60, rel_gap=0.0, threads=2))
@@ -111,7 +111,7 @@ def test_a_partners_plan_bound_and_rows_are_taken_in():
 def test_rounds_cut_short_reach_the_same_optimum():
     """The partner's strategy alone: a round ends at the first plan that breaks a lazy row, and the next
     starts with its rows; the optimum is the one full rounds prove."""
-    spec = grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1)
+    spec = grid_spec(5, 6, list(np.arange(30) % 7 + 1), 4, 0.1)
     results = []
     for stops in (0, 3):
         m = build_territory_model(spec)

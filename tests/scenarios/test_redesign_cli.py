@@ -36,8 +36,8 @@ def test_example_data_is_what_the_generator_makes(tmp_path):
 def test_bundled_redesign_run(tmp_cwd):
     scenario = write_scenario(tmp_cwd, "redesign", {
         "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
-        "disruption": {"tradeoff": {"weights": [0, 8], "time_limit": 6}},
-        "solver": {"time_limit": 15},
+        "disruption": {"tradeoff": {"weights": [0, 8], "time_limit": 3}},
+        "solver": {"time_limit": 8},
     })
     result = tplan("run", scenario)
     assert result.exit_code == 0, result.output
