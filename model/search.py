@@ -311,6 +311,16 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     return allowed, lag
 
 
+def final_termination(termination: Termination, gap: float | None, rel_gap: float) -> Termination:
+    """What the run says of its plan, from the plan's own cost and the bound: optimal within the requested
+    gap, and never "optimal" beyond it, whatever the solver said (its incumbent may not be the plan)."""
+    if gap is not None and gap <= rel_gap + 1e-12:
+        return Termination.OPTIMAL
+    if termination is Termination.OPTIMAL and (gap is None or gap > rel_gap * 1.0001 + 1e-9):
+        return Termination.TIME_LIMIT
+    return termination
+
+
 def _pairs(spec: TerritorySpec, allowed: np.ndarray | None) -> int:
     """Assignment pairs the exact model would have: those left by fixing, or all."""
     n = spec.geography.n
@@ -738,10 +748,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 say(f"the solver stopped short of a proof ({result.solver_status or termination.value}); "
                     "the best checked plan is kept with its bound")
             termination = Termination.TIME_LIMIT if termination is not Termination.INTERRUPTED else termination
-        result = replace(result, has_solution=True, objective=objective, bound=bound,
-                         gap=relative_gap(objective, bound), termination=termination)
-        if result.gap is not None and result.gap <= options.rel_gap + 1e-12:
-            result = replace(result, termination=Termination.OPTIMAL)
+        gap = relative_gap(objective, bound)
+        result = replace(result, has_solution=True, objective=objective, bound=bound, gap=gap,
+                         termination=final_termination(termination, gap, options.rel_gap))
     kept = None
     if allowed is not None:
         kept = (int(allowed.sum()), spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))

@@ -234,3 +234,15 @@ def test_the_engine_prints_nothing_of_its_own_on_standard_output():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+
+
+def test_a_plan_is_called_optimal_only_within_the_gap_of_its_bound():
+    """The solver's "optimal" is about its own incumbent; the run's is about the plan it writes (HiGHS 1.16.0 once
+    reported an optimum's objective with another solution's values: solvers.highs)."""
+    from model.search import final_termination
+
+    assert final_termination(Termination.OPTIMAL, 0.2, 1e-4) is Termination.TIME_LIMIT
+    assert final_termination(Termination.OPTIMAL, None, 1e-4) is Termination.TIME_LIMIT
+    assert final_termination(Termination.OPTIMAL, 1.00005e-4, 1e-4) is Termination.OPTIMAL  # the solver's own rounding
+    assert final_termination(Termination.TIME_LIMIT, 0.0, 1e-4) is Termination.OPTIMAL
+    assert final_termination(Termination.INTERRUPTED, 0.05, 1e-4) is Termination.INTERRUPTED
