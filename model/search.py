@@ -93,6 +93,11 @@ LAZY_NEIGHBOURHOOD = 0.5
 # Of the time left after location-allocation, the share for the windows (model.star_windows) before the
 # pair search: on the mixed counties at 100 territories they gained 7.9% in 200 s where the pairs gain 0.8%.
 WINDOW_SHARE = 0.7
+# Under a narrow band (model.local_search.tight_band) local search's first plan ends far above CP-SAT's (on the
+# ±0.5% county rows 5-35% above it, or none), and CP-SAT does not start from it: local search gets this share of
+# the limit there (0.2 elsewhere), and its plan is no second origin of the neighbourhood search (the second
+# process draws a start of its own instead). Benchmarks README, "Local search's share under a narrow band".
+NARROW_FIRST_SHARE = 0.05
 REGION_SHARE = 0.85  # of that time, for the regional re-solves (model.regions) before the national drift steps
 NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the exact plan's territories do not group
 # Below this many seconds left the exact model is not built: building it and the solver's least time
@@ -494,6 +499,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
             return found
 
+        # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
+        # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
+        narrow = tight_band(spec) and usable(spec)
         t = time.perf_counter()
         if uses_tree_partition(spec):
             say("first plan: balanced spanning-tree partitions, then local search")
@@ -505,7 +513,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                                        allocate_each=not lazy, on_plan=report_plan)
         else:
             say("first plan: local search from several starts")
-            best, fallback = first_plan(spec, relaxation, options, 0.2 * limit)
+            first_share = NARROW_FIRST_SHARE if narrow else 0.2
+            best, fallback = first_plan(spec, relaxation, options, first_share * limit)
         clock("first_plan", t)
         first_seen = time.perf_counter() - t0 if best is not None else None
         if best is not None:
@@ -517,7 +526,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             star = assignment_plan(spec, engine, options, within(0.2), best)
             clock("assignment", t)
             if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
-                runner_up, best = best, star
+                runner_up, best = (None if narrow else best), star
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 report_plan(best)
 

@@ -127,3 +127,29 @@ def test_one_process_draws_a_second_start_only_far_from_the_bound(monkeypatch, g
     assert outcome.result.termination is Termination.OPTIMAL
     check_plan(spec, outcome.plan)
     assert len(calls) == 1 and calls[0][1:] == (False, drawn)
+
+
+@pytest.mark.parametrize("tolerance, narrow", [(0.02, True), (0.2, False)])
+def test_under_a_narrow_band_local_search_is_short_and_no_origin(monkeypatch, tolerance, narrow):
+    """Under a narrow band CP-SAT's plan does not start from local search's, which ends far above it: the first
+    stage gets NARROW_FIRST_SHARE of the limit, and the neighbourhood search one origin (CP-SAT's plan)."""
+    import model.search as search
+
+    budgets, origin_counts = [], []
+    real_first_plan = search.first_plan
+
+    def first_plan(spec, relaxation, options, budget, seeded_only=False):
+        budgets.append(budget)
+        return real_first_plan(spec, relaxation, options, budget, seeded_only)
+
+    def recording(origins, improve, budget, on_plan, parallel=False, second_start=None):
+        origin_counts.append(len(origins))
+        return improve_origins(origins, improve, budget, on_plan, parallel, second_start)
+
+    monkeypatch.setattr(search, "first_plan", first_plan)
+    monkeypatch.setattr(search, "improve_origins", recording)
+    spec = grid_spec(7, 7, list(np.arange(49) % 5 + 1), 5, tolerance)
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, rel_gap=0.0))
+    check_plan(spec, outcome.plan)
+    assert budgets[0] == pytest.approx((search.NARROW_FIRST_SHARE if narrow else 0.2) * 20)
+    assert origin_counts[0] == 1 or not narrow
