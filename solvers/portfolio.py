@@ -2,7 +2,8 @@
 
 HiGHS's branch-and-bound runs on one core. With `threads` of 2 or more, `solvers.highs` forks the
 process once the model is loaded; the fork runs another strategy on its copy (another seed, rounds cut
-short at the first plan that breaks a lazy row), and the two trade what each finds through a pipe:
+short at the first plan that breaks a lazy row, HiGHS's primal heuristics on while the first process runs
+without them, so one finds plans and the other proves), and the two trade what each finds through a pipe:
 plans (the better one becomes the other's incumbent), dual bounds (every round of either is a
 relaxation of the same model, so the larger bound holds for both) and lazy rows (added at the other's
 next round). Whichever proves the best plan first ends both.
