@@ -51,12 +51,13 @@ PARTNER_EARLY_STOPS = 3
 PARTNER_SEED = 1  # added to the seed: the partner branches differently even where its rounds match
 HEAR_EVERY = 0.05  # seconds between looks at the pipe from HiGHS's callbacks
 LATE_STOP_WAIT = 0.3  # seconds a solve at its time limit waits for the partner's last words (STOP_WAIT otherwise)
+IMPROVEMENT_HEURISTICS_OFF = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                              "mip_heuristic_run_root_reduced_cost": False}  # `improvement_heuristics=False`
 # With a partner the two processes split the work: the first proves (HiGHS's primal heuristics off, its time
 # goes to the tree), the partner finds plans (heuristics on) and hands them over. The exact phase alone from
 # the same start, two processes (benchmarks README, "Two processes, two roles"): GA k = 6 ±0.5% proven in
 # 54 s against 70 s (two runs each), NC k = 10 ±5% from its optimal plan in 50 s against 69 s.
-PROVER_SETTINGS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
-                   "mip_heuristic_run_root_reduced_cost": False, "mip_heuristic_run_zi_round": False,
+PROVER_SETTINGS = {**IMPROVEMENT_HEURISTICS_OFF, "mip_heuristic_effort": 0.0, "mip_heuristic_run_zi_round": False,
                    "mip_heuristic_run_shifting": False}
 
 
@@ -240,8 +241,7 @@ def apply_options(h: highspy.Highs, o: SolverOptions) -> None:
     (solvers.portfolio), which a forked HiGHS with worker threads could not safely be."""
     settings = {"mip_rel_gap": float(o.rel_gap), "random_seed": int(o.seed), "threads": 1}
     if not o.improvement_heuristics:  # the scenario's own options (extra) still win
-        settings.update(mip_heuristic_run_rins=False, mip_heuristic_run_rens=False,
-                        mip_heuristic_run_root_reduced_cost=False)
+        settings.update(IMPROVEMENT_HEURISTICS_OFF)
     if o.interior_root:
         settings["mip_lp_solver"] = "ipm"
     for key, val in {**settings, **o.extra}.items():

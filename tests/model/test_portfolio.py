@@ -111,12 +111,11 @@ def test_a_partners_plan_bound_and_rows_are_taken_in():
 def test_beside_a_partner_the_first_process_proves_and_the_scenario_still_wins():
     """The first process runs without HiGHS's primal heuristics (the partner keeps them and finds the plans),
     except where the scenario's own solver options set them."""
-    run, _ = tiny_run()
+    run, m = tiny_run()
     assert run.highs.getOptionValue("mip_heuristic_run_rins")[1] is True  # alone: HiGHS's defaults
     run.prove_only()
     assert run.highs.getOptionValue("mip_heuristic_run_rins")[1] is False
     assert run.highs.getOptionValue("mip_heuristic_effort")[1] == 0.0
-    m = tiny_run()[1]
     own = _Run(m, SolverOptions(time_limit=5, extra={"mip_heuristic_effort": 0.3}), None, None, time.perf_counter())
     own.prove_only()
     assert own.highs.getOptionValue("mip_heuristic_effort")[1] == 0.3
