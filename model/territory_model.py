@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -201,6 +202,12 @@ def start_from_plan(m: pyo.ConcreteModel, plan: Plan) -> list[tuple]:
     return [(m.assign[i, j], float(plan.centre_of[i] == j)) for i, j in m.pairs]
 
 
+# Pocket cuts stop for the rest of a call after this many seconds: HiGHS waits for the routine, and a first
+# plan of a 10 x 10 grid found without a start left pieces of every territory behind, whose pockets took
+# 150 s (a 3 s solve ran 94 s); the plain separator of every piece is always added.
+POCKET_SECONDS = 1.0
+
+
 def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable | None:
     """The lazy-row routine for an engine: separator cuts for every disconnected territory, and the
     pocket cuts around a piece once its centre has left POCKET_STRIKE different pieces behind."""
@@ -217,14 +224,16 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
     def separate(get: Callable) -> list[LinearCut]:
         plan = plan_from_values(m, get)
         found = []
+        started = time.perf_counter()
         for j, part in stray_parts(np.asarray(plan.centre_of), nbrs):
             sep = separator(part, j, nbrs)
             found.extend((int(i), j, sep) for i in part)
             seen, piece = pieces.setdefault(j, set()), tuple(int(u) for u in part)
-            if piece not in seen:  # (a piece seen before has had its cuts)
-                seen.add(piece)
-                if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
-                    found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
+            if piece in seen or time.perf_counter() - started > POCKET_SECONDS:
+                continue  # a piece seen before has had its cuts; one left for now gets them when seen again
+            seen.add(piece)
+            if len(seen) >= POCKET_STRIKE:  # the same centre keeps leaving pieces behind: cut the pocket
+                found.extend((i, j, s) for i, s in pocket_separators(part, j, nbrs, usable(j)))
         cuts = []
         for i, j, sep in found:  # (every unit of a piece or pocket may join j: it is in j's plan or usable)
             terms = [(m.assign[i, j], 1.0)] + [(m.assign[c, j], -1.0) for c in sep if (c, j) in m.pair_set]
