@@ -406,16 +406,19 @@ def solve_territories(
     options: SolverOptions,
     progress: Callable[[Progress], None] | None = None,
     stage: Callable[[str], None] | None = None,
+    start: Plan | None = None,
 ) -> SearchOutcome:
     """Find the best plan within the options' limits and prove how good it is. Ctrl-C stops the search
-    at the next check and returns the best plan so far (a second Ctrl-C aborts)."""
+    at the next check and returns the best plan so far (a second Ctrl-C aborts). `start`, a plan the caller
+    already has, replaces the first plan found when it is valid and cheaper (so a short limit still ends on it)."""
     with interrupt.stop_on_ctrl_c():
         if spec.levels and not uses_tree_partition(replace(spec, levels=())):
-            return _search_then_group(spec, engine, options, progress, stage)
-        return _search(spec, engine, options, progress, stage)
+            return _search_then_group(spec, engine, options, progress, stage, start)
+        return _search(spec, engine, options, progress, stage, start)
 
 
-def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, progress, stage) -> SearchOutcome:
+def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
+                       start: Plan | None = None) -> SearchOutcome:
     """Nesting where the territories alone take the exact path (small, or fixed centres or locks): solve
     them without the nesting, then group them (model.nested.nest). A grouped plan costs what the
     un-nested one costs, so the un-nested bound and gap hold for it, and an optimal one stays optimal.
@@ -426,7 +429,7 @@ def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, prog
     plain = uses_tree_partition(spec)  # the nested heuristic could take over
     flat = replace(spec, levels=())
     outcome = _search(flat, engine, replace(options, time_limit=(1 - NESTED_FALLBACK) * limit if plain else limit),
-                      progress, stage)
+                      progress, stage, start)
     if outcome.plan is None:
         return outcome
     (stage or (lambda _: None))("nesting: grouping the territories into " + _level_words(spec))
@@ -449,7 +452,8 @@ def _level_words(spec: TerritorySpec) -> str:
     return " x ".join(f"{count} {name}s" for name, count in spec.levels)
 
 
-def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage) -> SearchOutcome:
+def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
+            start: Plan | None = None) -> SearchOutcome:
     say = stage or (lambda _: None)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -520,6 +524,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             first_share = NARROW_FIRST_SHARE if narrow else 0.2
             best, fallback = first_plan(spec, relaxation, options, first_share * limit)
         clock("first_plan", t)
+        if start is not None and is_valid(spec, start) and (best is None or start.objective(cost) < best.objective(cost)):
+            best = start
         first_seen = time.perf_counter() - t0 if best is not None else None
         if best is not None:
             report_plan(best)

@@ -201,7 +201,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
         manifest["accounts_outside_every_unit"] = list(prepared.outside_accounts)
         if scenario.disruption is not None and scenario.disruption.tradeoff is not None:
             t = time.perf_counter()
-            frontier = run_tradeoff(prepared, engine, options, folder, say)
+            frontier = run_tradeoff(prepared, engine, options, folder, say, start=outcome.plan)
             timings["tradeoff"] = time.perf_counter() - t
             manifest["tradeoff"] = frontier.to_dict(orient="records")
         if scenario.coverage is not None:

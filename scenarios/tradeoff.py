@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from model.check import check_plan  # noqa: E402
 from model.kpis import plan_totals, territory_kpis  # noqa: E402
+from model.plan import Plan  # noqa: E402
 from model.redesign import DisruptionLimit, DisruptionTerms, disruption  # noqa: E402
 from model.search import solve_territories  # noqa: E402
 from scenarios.prepare import Prepared, disruption_terms  # noqa: E402
@@ -38,8 +39,10 @@ def tradeoff_points(prepared: Prepared) -> list[tuple[str, DisruptionTerms]]:
 
 
 def run_tradeoff(prepared: Prepared, engine, options: SolverOptions, folder: Path,
-                 say: Callable[[str], None] = lambda _: None) -> pd.DataFrame:
-    """Solve every point, write tradeoff/assignment_<label>.csv, tradeoff.csv and tradeoff.png."""
+                 say: Callable[[str], None] = lambda _: None, start: Plan | None = None) -> pd.DataFrame:
+    """Solve every point, write tradeoff/assignment_<label>.csv, tradeoff.csv and tradeoff.png. Each point's
+    search may start from `start` (the main run's plan) where that plan keeps the point's limits: a point
+    given a few seconds on a slow machine otherwise ended with no plan at all."""
     cfg = prepared.scenario.disruption.tradeoff
     measure = prepared.scenario.disruption.measure
     options = replace(options, time_limit=cfg.time_limit or options.time_limit, log_path=None)
@@ -55,7 +58,7 @@ def run_tradeoff(prepared: Prepared, engine, options: SolverOptions, folder: Pat
             continue
         say(f"trade-off point {n}: {label}")
         spec = prepared.with_terms(terms)
-        outcome = solve_territories(spec, engine, options)
+        outcome = solve_territories(spec, engine, options, start=start)
         row.update(status=outcome.result.termination.value, gap=outcome.result.gap,
                    seconds=round(outcome.result.seconds, 2))
         if outcome.plan is not None:
