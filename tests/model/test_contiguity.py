@@ -63,19 +63,37 @@ def test_pocket_cuts_cut_off_the_piece_they_come_from():
         assert not any(a < b for a in seps for b in seps)
 
 
-def test_pocket_cuts_come_with_the_second_piece_of_a_centre():
-    """One stray piece gives only its own cuts; a different piece of the same centre adds the pocket's."""
+FIRST_PIECE = [0, 3, 3, 3, 3, 3, 0, 3, 3, 3, 3, 3]  # u6 alone, away from centre u0 (queen neighbours)
+SECOND_PIECE = [0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 3]  # u10 alone, away from centre u0
+
+
+def two_centre_separator():
+    """The contiguity routine of a 3 x 4 grid with two territories, and a maker of solver values for a plan."""
     spec = grid_spec(3, 4, np.ones(12), 2, None)
     m = tm.build_territory_model(spec)
-    separate = tm.contiguity_separator(m, spec)
 
     def values(centre_of):
         chosen = {id(m.assign[i, j]) for i, j in enumerate(centre_of)}
         return lambda var: 1.0 if id(var) in chosen else 0.0
 
-    first = [0, 3, 3, 3, 3, 3, 0, 3, 3, 3, 3, 3]  # u6 alone, away from centre u0 (queen neighbours)
-    second = [0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 3]  # u10 alone, away from centre u0
-    assert [(j, list(p)) for j, p in stray_parts(np.array(first), spec.geography.neighbours())] == [(0, [6])]
-    assert len(separate(values(first))) == 1
-    assert len(separate(values(first))) == 1  # the same piece again: still only its own cut
-    assert len(separate(values(second))) > 1
+    return spec, tm.contiguity_separator(m, spec), values
+
+
+def test_pocket_cuts_come_with_the_second_piece_of_a_centre():
+    """One stray piece gives only its own cuts; a different piece of the same centre adds the pocket's."""
+    spec, separate, values = two_centre_separator()
+    assert [(j, list(p)) for j, p in stray_parts(np.array(FIRST_PIECE), spec.geography.neighbours())] == [(0, [6])]
+    assert len(separate(values(FIRST_PIECE))) == 1
+    assert len(separate(values(FIRST_PIECE))) == 1  # the same piece again: still only its own cut
+    assert len(separate(values(SECOND_PIECE))) > 1
+
+
+def test_pocket_cuts_wait_when_a_call_has_spent_its_time(monkeypatch):
+    """Past POCKET_SECONDS in one call a piece gets only its own cut (HiGHS waits for the routine), and its
+    pocket's cuts come the next time it is seen."""
+    _, separate, values = two_centre_separator()
+    assert len(separate(values(FIRST_PIECE))) == 1
+    monkeypatch.setattr(tm, "POCKET_SECONDS", -1.0)  # spent before it starts
+    assert len(separate(values(SECOND_PIECE))) == 1
+    monkeypatch.setattr(tm, "POCKET_SECONDS", 1.0)
+    assert len(separate(values(SECOND_PIECE))) > 1

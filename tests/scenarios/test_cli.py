@@ -116,20 +116,21 @@ def test_time_limit_returns_best_plan_with_gap(tmp_cwd):
 
 
 def test_console_script_ends_within_its_time_limit(tmp_cwd):
-    """`--time-limit` covers the whole command: imports (about 3 s), loading, the search, checking and
-    writing. Georgia at 10 territories is far from proven in 12 s, so the search uses all it is given."""
+    """`--time-limit` covers the whole command: imports (3 s, and 6-9 s on the project machine on 2026-12-04),
+    loading, the search, checking and writing. Georgia at 10 territories is far from proven in 16 s, so the
+    search uses all it is given."""
     scenario = write_scenario(tmp_cwd, "ga10", georgia_body(territories={"count": 10}))
     tplan_exe = Path(sys.executable).parent / "tplan"
     start = time.perf_counter()
-    proc = subprocess.run([str(tplan_exe), "run", str(scenario), "--time-limit", "12"], capture_output=True, text=True)
+    proc = subprocess.run([str(tplan_exe), "run", str(scenario), "--time-limit", "16"], capture_output=True, text=True)
     wall = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr
     [folder] = run_folders(tmp_cwd)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "time_limit"
     # the search got the limit less the imports, loading and the estimate for writing (about 1.75 s here)
-    assert 4.0 < manifest["solver_options"]["search_time_limit"] < 12 - 1.5
-    assert wall < 12 + 2.0  # 16-17 s when the limit was the search's alone
+    assert 4.0 < manifest["solver_options"]["search_time_limit"] < 16 - 1.5
+    assert wall < 16 + 2.0  # a limit for the search alone ended 4-5 s past the command's (12 s: 16-17 s)
 
 
 def test_write_estimate_and_the_search_limit(tmp_path):
