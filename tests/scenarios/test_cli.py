@@ -307,7 +307,12 @@ def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_cwd,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(25)
+    # The run's hidden folder appears once loading is done, as the search starts; a few seconds later it is mid-search
+    # (a fixed 25 s wait before: the imports alone took 6-9 s on the project machine on 2026-12-04).
+    waited = time.perf_counter()
+    while not list((tmp_cwd / "runs" / "ga10").glob(".tmp-*")) and time.perf_counter() - waited < 120:
+        time.sleep(0.2)
+    time.sleep(5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
