@@ -18,8 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tplan run scenarios/georgia.yaml
 
+# Most tests run one process each, so two pytest workers use both cores (10 min -> about 6.5 min here);
+# the tests marked `serial` fork a second process or time a run, and run afterwards on an idle machine.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_territories.py

@@ -21,6 +21,8 @@ from solvers.portfolio import Partner
 from solvers.result import LinearCut
 from tests.conftest import CountedPartner as Counted, grid_spec
 
+pytestmark = pytest.mark.serial  # forks a second process: run alone (make test)
+
 HARD = grid_spec(10, 10, list(np.arange(100) % 7 + 1), 8, 0.02)  # gap 2.7% after 20 s in two processes
 
 

@@ -19,6 +19,8 @@ from solvers import SolverOptions, Termination
 from solvers.highs import HighsEngine
 from tests.conftest import CountedPartner as Counted, grid_spec
 
+pytestmark = pytest.mark.serial  # forks a second process: run alone (make test)
+
 
 def slow_improve(seconds_each: float):
     """An `improve` that takes `seconds_each` and moves unit 0 to the origin's last unit's centre."""

@@ -115,6 +115,7 @@ def test_time_limit_returns_best_plan_with_gap(tmp_cwd):
     assert manifest["gap"] is not None and manifest["plan_checked"]
 
 
+@pytest.mark.serial
 def test_console_script_ends_within_its_time_limit(tmp_cwd):
     """`--time-limit` covers the whole command: imports (3 s, and 6-9 s on the project machine on 2026-12-04),
     loading, the search, checking and writing. Georgia at 10 territories is far from proven in 16 s, so the
@@ -296,6 +297,7 @@ def test_barriers_remove_edges_and_plans_respect_them(tmp_cwd):
     assert result.exit_code == 2 and "do not touch" in result.output and "u0-u11" in result.output
 
 
+@pytest.mark.serial
 def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
     """A real SIGINT to `tplan run` mid-search: exit 0, a complete checked run, status interrupted."""
     import signal

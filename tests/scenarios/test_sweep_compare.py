@@ -31,6 +31,7 @@ def sweep_table(root):
     return pd.read_csv(table)
 
 
+@pytest.mark.serial
 def test_local_sweep_runs_every_point_and_reports_a_failed_one(tmp_cwd):
     """13 territories from 12 units cannot be built: that point fails, the others land."""
     scenario = grid_scenario(tmp_cwd)
@@ -61,6 +62,7 @@ def test_sweep_key_that_is_not_in_the_schema(tmp_cwd):
     assert not (tmp_cwd / "runs").exists()
 
 
+@pytest.mark.serial
 def test_sweep_on_a_dask_cluster(tmp_cwd):
     from distributed import LocalCluster
 
