@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m model.knapsack_kernels  # numba compiles the bound's loops once, here, not in a first run
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -82,10 +82,10 @@ def _knapsacks(reduced_cost: np.ndarray, weight: np.ndarray, centres: np.ndarray
     `centres` gives each column's own row; `lower` and `upper` are scalars or one capacity per column.
     `weights_by_column` (rows x columns) replaces `weight` when each column has its own rows.
     The loops are compiled (model.knapsack_kernels.dense_knapsacks)."""
-    cols = np.arange(reduced_cost.shape[1])
+    cols = np.arange(reduced_cost.shape[1])  # w is copied below: always writable, so one compiled signature
     w = weights_by_column if weights_by_column is not None else np.asarray(weight, dtype=float)[:, None]
     value, mu, x, reduced = dense_knapsacks(np.ascontiguousarray(reduced_cost, dtype=float),
-                                            np.ascontiguousarray(w, dtype=float), np.asarray(centres, dtype=np.int64),
+                                            np.array(w, dtype=float, order="C"), np.asarray(centres, dtype=np.int64),
                                             _at(lower, cols), _at(upper, cols))
     return _Knapsacks(value, x, reduced, mu)
 

@@ -28,6 +28,7 @@ from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, rebalance
 from model.check import is_valid
 from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
+from model.knapsack_kernels import compile_kernels, compiled
 from model.lagrangian import lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.lp_bound import lp_dual_bound
@@ -485,6 +486,11 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     relaxation: Relaxation | None = None
     try:
         lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
+        t = time.perf_counter()
+        if not compiled(sparse=lazy):
+            say("compiling the bound's loops (once after an install, 10-25 s)")
+        compile_kernels(sparse=lazy)  # here, not inside the first stage, whose budget it would use up
+        clock("kernels", t)
         t = time.perf_counter()
         possible = path_fixing(spec)  # pairs no connected, balanced territory can hold are gone for good
         allowed = possible
