@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from geodata.distances import DENSE_MAX_UNITS, LazyPairs
+from model.contiguity import lightest_paths
 from model.spec import ModelError, TerritorySpec
 
 
@@ -44,6 +45,42 @@ def _check_reach(spec: TerritorySpec) -> None:
         raise ModelError(f"territories.max_distance: unit {who} has no other unit within {limit:g} {unit} (the nearest is "
                          f"{gap:.4g} {unit} away), so it could only be a territory on its own, below the balance minimum; "
                          f"raise max_distance to at least {max(g for _, g in lonely):.4g}")
+
+
+def _check_paths(spec: TerritorySpec) -> None:
+    """Fixed centres and contiguity: a connected territory holds a path from its centre to each of its units, so
+    a unit to which every centre's lightest path (centre and unit included) is above a territory's maximum fits
+    in no territory (georgia_reps with a rep in Lawrenceville, not Decatur: DeKalb County between the Atlanta, Marietta
+    and Lawrenceville territories)."""
+    geo = spec.geography
+    if spec.centres is None or not spec.contiguity or not geo.edges or isinstance(geo.distance, LazyPairs):
+        return
+    centres = np.asarray(spec.centres)
+    _, upper = spec.bounds()
+    names = spec.territory_names()
+    for r, rule in enumerate(spec.balance):
+        value = geo.attributes[rule.attribute].astype(float)
+        path = value[centres][None, :] + lightest_paths(geo.edges, geo.n, value, centres)
+        fits = path <= upper[r, centres][None, :] * (1 + 1e-9) + 1e-9
+        fits[centres, np.arange(len(centres))] = True
+        for unit, label in spec.locks:
+            fits[unit, label] = True
+        stranded = np.flatnonzero(~fits.any(axis=1))
+        if not len(stranded):
+            continue
+        i = int(stranded[np.argmax(path[stranded].min(axis=1))])  # the one needing the largest maximum
+        t = int(np.argmin(path[i]))
+        need = float(path[i, t])
+        others = f" (and {len(stranded) - 1} more units)" if len(stranded) > 1 else ""
+        tolerance = ""
+        if rule.tolerance is not None:
+            mean = float(value.sum()) / spec.count
+            tolerance = f" (tolerance {100 * (need / mean - 1):.1f}%)"
+        raise ModelError(
+            f"balance {rule.attribute} with contiguity: unit {geo.ids[i]} ({value[i]:,.6g}){others} fits in no "
+            f"territory: from every centre the lightest connected path to it holds more than a territory's maximum "
+            f"{float(upper[r, centres].max()):,.6g} (the lightest, from {names[t]}: {need:,.6g}); raise the maximum to at least "
+            f"{need:,.6g}{tolerance}, put a centre in or next to it, or turn contiguity off")
 
 
 def precheck(spec: TerritorySpec) -> None:
@@ -88,6 +125,7 @@ def precheck(spec: TerritorySpec) -> None:
             )
     if spec.max_distance is not None:
         _check_reach(spec)
+    _check_paths(spec)
     if isinstance(geo.distance, LazyPairs) and spec.centres is None and (spec.locks or spec.limits):
         raise ModelError(f"{geo.n:,} units with free centres and locked units: not supported above "
                          f"{DENSE_MAX_UNITS:,} units yet; fix the centres (territories.centres) or use a coarser geography")

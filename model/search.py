@@ -45,6 +45,7 @@ from model.tree_partition import tree_partition
 from model.two_origins import improve_origins
 from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
+    NoPairLeft,
     build_territory_model,
     contiguity_separator,
     plan_from_model,
@@ -347,7 +348,11 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
         within = spec.geography.distance <= spec.max_distance
         allowed = within if allowed is None else allowed & within
     pairs = _pairs(spec, allowed)
-    m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
+    try:
+        m = build_territory_model(spec, separators_up_front=pairs <= SEPARATOR_PAIRS_MAX, allowed=allowed)
+    except NoPairLeft:  # e.g. a neighbourhood group redrawn from an invalid plan, whose pairs fixing may drop
+        built = time.perf_counter() - t
+        return None, SolveResult(Termination.INFEASIBLE, False, None, None, None, built, engine.name, "", options), built
     built = time.perf_counter() - t
     if options.time_limit is not None:  # building counts against the limit (2 s on 1,000 units); with no plan
         # to start from the solver gets 1 s at least to find one, with one it keeps the rest of the limit only

@@ -30,6 +30,15 @@ from model.spec import TerritorySpec
 from solvers.result import LinearCut
 
 
+class NoPairLeft(ValueError):
+    """Some units have no (unit, centre) pair left in the model (fixing, distance limits, a sub-problem's
+    centres): no plan exists on these pairs."""
+
+    def __init__(self, units: Sequence[int]):
+        super().__init__(f"{len(units)} unit(s) with no centre left, e.g. unit index {units[0]}")
+        self.units = list(units)
+
+
 def build_territory_model(
     spec: TerritorySpec,
     candidates: Sequence[int] | None = None,
@@ -63,6 +72,9 @@ def build_territory_model(
     for i, j in pairs:
         m.by_unit[i].append(j)
         m.by_centre[j].append(i)
+    stranded = [i for i, js in m.by_unit.items() if not js]
+    if stranded:
+        raise NoPairLeft(stranded)
 
     define_objective(m, spec)
     add_each_unit_assigned_once(m)

@@ -246,3 +246,17 @@ def test_a_plan_is_called_optimal_only_within_the_gap_of_its_bound():
     assert final_termination(Termination.OPTIMAL, 1.00005e-4, 1e-4) is Termination.OPTIMAL  # the solver's own rounding
     assert final_termination(Termination.TIME_LIMIT, 0.0, 1e-4) is Termination.OPTIMAL
     assert final_termination(Termination.INTERRUPTED, 0.05, 1e-4) is Termination.INTERRUPTED
+
+
+def test_a_unit_with_no_pair_left_means_no_plan_not_a_crash():
+    """The neighbourhood search redraws groups of an invalid plan on the pairs fixing left, which may leave a
+    unit no centre (the bundled georgia_reps run ended in Pyomo's 'trivial Boolean' error that way): no plan."""
+    from model.search import solve_exact
+
+    spec = grid_spec(2, 2, [1, 1, 1, 1], 2, None, centres=(0, 3))
+    allowed = np.ones((4, 4), dtype=bool)
+    allowed[1, :] = False
+    plan, result, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=5), allowed=allowed)
+    assert plan is None and result.termination is Termination.INFEASIBLE and not result.has_solution
+    plan, result, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=5))
+    assert plan is not None and result.termination is Termination.OPTIMAL

@@ -35,6 +35,14 @@ def test_validate_bundled_demo():
     assert "159 units" in result.output
 
 
+def test_validate_bundled_reps_scenario():
+    """Every rep's territory can reach every county within ±10% (with a rep in Lawrenceville instead of Decatur,
+    DeKalb County fitted in none, and the run ended in a solver error)."""
+    result = tplan("validate", REPO / "scenarios" / "georgia_reps.yaml")
+    assert result.exit_code == 0, result.output
+    assert "10 territories" in result.output
+
+
 def test_validate_names_the_nesting_levels():
     result = tplan("validate", REPO / "scenarios" / "georgia_nested.yaml")
     assert result.exit_code == 0, result.output
@@ -196,7 +204,21 @@ BAD_CASES = {
         {"name": "area", "count": 2}, {"name": "area", "count": 2}]}), "the level name 'area' is used twice"),
     "missing barrier file": (lambda d: grid_scenario(d, adjacency={"remove": "river.csv"}),
                              "river.csv: file not found; check adjacency.remove"),
+    "unit no centre's territory can hold": (lambda d: _strip_between_two_reps(d),
+                                            "unit u1 (5) fits in no territory: from every centre the lightest "
+                                            "connected path to it holds more than a territory's maximum 5.6 (the "
+                                            "lightest, from T01: 6); raise the maximum to at least 6 (tolerance 71.4%)"),
 }
+
+
+def _strip_between_two_reps(folder: Path) -> Path:
+    """Strip 1 5 1 with reps at both ends, ±60% (at most 5.6): the middle unit plus either end is 6."""
+    grid_frame(1, 3, [1, 5, 1]).reset_index(drop=True).to_file(folder / "strip.gpkg")
+    return write_scenario(folder, "strip", {
+        "units": {"path": "strip.gpkg", "id": "uid"},
+        "territories": {"count": 2, "centres": [{"unit": "u0"}, {"unit": "u2"}]},
+        "balance": [{"attribute": "pop", "tolerance": 0.6}],
+    })
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
