@@ -68,19 +68,20 @@ def _check_paths(spec: TerritorySpec) -> None:
         stranded = np.flatnonzero(~fits.any(axis=1))
         if not len(stranded):
             continue
-        i = int(stranded[np.argmax(path[stranded].min(axis=1))])  # the one needing the largest maximum
-        t = int(np.argmin(path[i]))
-        need = float(path[i, t])
+        room = upper[r, centres]  # the maximum less what is locked to each centre
+        excess = (path[stranded] - room[None, :]).min(axis=1)
+        i = int(stranded[np.argmax(excess)])  # the unit needing the largest raise
+        t = int(np.argmin(path[i] - room))
+        need = float(np.max(rule.upper)) + float(path[i, t] - room[t])
         others = f" (and {len(stranded) - 1} more units)" if len(stranded) > 1 else ""
         tolerance = ""
         if rule.tolerance is not None:
-            mean = float(value.sum()) / spec.count
-            tolerance = f" (tolerance {100 * (need / mean - 1):.1f}%)"
+            tolerance = f" (tolerance {100 * (need * spec.count / float(value.sum()) - 1):.1f}%)"
         raise ModelError(
             f"balance {rule.attribute} with contiguity: unit {geo.ids[i]} ({value[i]:,.6g}){others} fits in no "
-            f"territory: from every centre the lightest connected path to it holds more than a territory's maximum "
-            f"{float(upper[r, centres].max()):,.6g} (the lightest, from {names[t]}: {need:,.6g}); raise the maximum to at least "
-            f"{need:,.6g}{tolerance}, put a centre in or next to it, or turn contiguity off")
+            f"territory: every centre's lightest connected path to it holds more than the centre's territory has "
+            f"room for (the closest, from {names[t]}: {float(path[i, t]):,.6g} for {float(room[t]):,.6g}); raise "
+            f"the maximum to at least {need:,.6g}{tolerance}, put a centre in or next to it, or turn contiguity off")
 
 
 def precheck(spec: TerritorySpec) -> None:

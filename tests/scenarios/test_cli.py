@@ -205,9 +205,10 @@ BAD_CASES = {
     "missing barrier file": (lambda d: grid_scenario(d, adjacency={"remove": "river.csv"}),
                              "river.csv: file not found; check adjacency.remove"),
     "unit no centre's territory can hold": (lambda d: _strip_between_two_reps(d),
-                                            "unit u1 (5) fits in no territory: from every centre the lightest "
-                                            "connected path to it holds more than a territory's maximum 5.6 (the "
-                                            "lightest, from T01: 6); raise the maximum to at least 6 (tolerance 71.4%)"),
+                                            "unit u1 (5) fits in no territory: every centre's lightest connected "
+                                            "path to it holds more than the centre's territory has room for (the "
+                                            "closest, from T01: 6 for 5.6); raise the maximum to at least 6 "
+                                            "(tolerance 71.4%)"),
 }
 
 
