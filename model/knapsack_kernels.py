@@ -173,6 +173,9 @@ def dense_knapsacks(reduced_cost, weight, own, lower, upper):
     return value, price, x, reduced
 
 
+SPARSE_KERNELS = (centre_sums, knapsacks, add_cover, add_negative_cover)  # the sparse bound's (lagrangian_sparse)
+
+
 def compiled(sparse: bool) -> bool:
     """Numba's on-disk cache holds the kernels of the dense (`sparse` False) or sparse bound: loading them
     takes about a second, compiling them 10-25 s on the project's machine."""
@@ -201,8 +204,6 @@ def compile_kernels(sparse: bool) -> float:
         dense_knapsacks(np.zeros((2, 2)), np.ones((2, 1)), two, np.zeros(2), np.full(2, 2.0))
     return time.perf_counter() - start
 
-
-SPARSE_KERNELS = (centre_sums, knapsacks, add_cover, add_negative_cover)
 
 if __name__ == "__main__":  # make install: compile both kernel sets once, into numba's cache
     print(f"compiled the bound's kernels in {compile_kernels(False) + compile_kernels(True):.1f} s")
