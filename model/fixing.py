@@ -95,6 +95,17 @@ def reduced_cost_fixing(spec: TerritorySpec, relaxation: Relaxation, upper: floa
     return Fixing(allowed, relaxation.value, int(allowed.sum()))
 
 
+def balance_paths(spec: TerritorySpec, r: int, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For balance rule r: path[i, c], the lightest total of a connected path from centres[c] to unit i (both
+    included); room[c], that centre's maximum (less what is locked to it); fits = path within room. A connected
+    territory holds such a path to each of its units (path fixing here, and the precheck's unit that fits nowhere)."""
+    geo = spec.geography
+    value = geo.attributes[spec.balance[r].attribute].astype(float)
+    path = value[centres][None, :] + lightest_paths(geo.edges, geo.n, value, centres)  # unit x centre
+    room = spec.bounds()[1][r, centres]
+    return path, room, path <= room[None, :] * (1 + 1e-9) + 1e-9
+
+
 def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
     """allowed[i, j]: the lightest path of units from centre j to unit i (both included) is within the
     territory's maximum on every balance rule (columns of fixed centres only); locked pairs and each
@@ -105,14 +116,10 @@ def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
         return None
     n = geo.n
     centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
-    _, upper = spec.bounds()
     allowed = np.zeros((n, n), dtype=bool)
     allowed[:, centres] = True
-    for r, rule in enumerate(spec.balance):
-        value = geo.attributes[rule.attribute].astype(float)
-        path = value[centres][None, :] + lightest_paths(geo.edges, n, value, centres)  # unit x centre
-        room = upper[r, centres] * (1 + 1e-9) + 1e-9
-        allowed[:, centres] &= path <= room[None, :]
+    for r in range(len(spec.balance)):
+        allowed[:, centres] &= balance_paths(spec, r, centres)[2]
     allowed[centres, centres] = True
     if spec.centres is not None:  # with free centres a lock names a group, not a centre
         for unit, label in spec.locks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from geodata.distances import DENSE_MAX_UNITS, LazyPairs
-from model.contiguity import lightest_paths
+from model.fixing import balance_paths
 from model.spec import ModelError, TerritorySpec
 
 
@@ -56,19 +56,16 @@ def _check_paths(spec: TerritorySpec) -> None:
     if spec.centres is None or not spec.contiguity or not geo.edges or isinstance(geo.distance, LazyPairs):
         return
     centres = np.asarray(spec.centres)
-    _, upper = spec.bounds()
     names = spec.territory_names()
     for r, rule in enumerate(spec.balance):
         value = geo.attributes[rule.attribute].astype(float)
-        path = value[centres][None, :] + lightest_paths(geo.edges, geo.n, value, centres)
-        fits = path <= upper[r, centres][None, :] * (1 + 1e-9) + 1e-9
+        path, room, fits = balance_paths(spec, r, centres)  # room: the maximum less what is locked to each centre
         fits[centres, np.arange(len(centres))] = True
         for unit, label in spec.locks:
             fits[unit, label] = True
         stranded = np.flatnonzero(~fits.any(axis=1))
         if not len(stranded):
             continue
-        room = upper[r, centres]  # the maximum less what is locked to each centre
         excess = (path[stranded] - room[None, :]).min(axis=1)
         i = int(stranded[np.argmax(excess)])  # the unit needing the largest raise
         t = int(np.argmin(path[i] - room))
