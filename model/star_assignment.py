@@ -36,8 +36,8 @@ RECENTRE_ROUNDS = 6  # at most: on the county benchmark the plan stopped improvi
 
 
 def usable(spec: TerritorySpec) -> bool:
-    """Specs the program covers: no side limits, no nesting, locks only with fixed centres."""
-    return bool(spec.balance) and not spec.limits and not spec.levels and not (spec.locks and spec.centres is None)
+    """Specs the program covers: no nesting, locks only with fixed centres."""
+    return bool(spec.balance) and not spec.levels and not (spec.locks and spec.centres is None)
 
 
 def widened(spec: TerritorySpec, band: float = LOOSE_BAND) -> TerritorySpec:
@@ -110,6 +110,11 @@ def star_program(spec: TerritorySpec, centres: list[int],
             lo = math.ceil(lower[r, c] * scale + error[inside & (error > 0)].sum() - noise)
             hi = math.floor(upper[r, c] * scale + error[inside & (error < 0)].sum() + noise)
             sums.append((index[inside, t], ints[inside], lo, hi))
+    for limit in spec.limits:  # e.g. disruption: sum over the pairs of coef[unit, centre] <= rhs
+        ints, scale, error = _integer_values(np.asarray(limit.coef, dtype=float)[unit, cols[terr]])
+        noise = ROUNDING_ROOM * max(1.0, abs(limit.rhs)) * scale
+        hi = math.floor(limit.rhs * scale + error[error < 0].sum() + noise)
+        sums.append((np.arange(len(unit)), ints, min(0, int(ints[ints < 0].sum())), hi))
     clauses = []
     if spec.contiguity:
         order = closeness(spec, centres)
@@ -157,9 +162,11 @@ def star_plan(spec: TerritorySpec, engine, centres: list[int], seconds: float, s
     return Plan(tuple(int(c) for c in owner))
 
 
-def star_descent(spec: TerritorySpec, engine, start: Plan, deadline: float, seed: int = 0) -> Plan | None:
+def star_descent(spec: TerritorySpec, engine, start: Plan | None, deadline: float, seed: int = 0) -> Plan | None:
     """From the centres of `start` (a plan under any band), alternate the program and re-centring while
-    the plan improves; the best valid plan, or None."""
+    the plan improves; the best valid plan, or None. Fixed centres need no `start` (it is only a hint)."""
+    if start is None and spec.centres is None:
+        raise ValueError("free centres need a start plan")
     cost = spec.cost()
     hint = recentred(spec, start)
     centres = centres_of(spec, hint)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from model.check import is_valid, plan_violations
 from model.plan import Plan
 from model.search import first_plan
-from model.spec import BalanceRule
+from model.spec import BalanceRule, Limit
 from model.star_assignment import star_descent, star_plan, widened
 from solvers.cpsat import solve_boolean
 from solvers.highs import HighsEngine
@@ -83,6 +83,27 @@ def test_the_program_finds_the_best_assignment_the_rule_allows(case):
         assert plan is None
         return
     assert plan is not None and not plan_violations(fixed, plan)  # connected, balanced, each unit once
+    assert plan.objective(fixed.cost()) == pytest.approx(expected, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=grids_with_centres(), seed=st.integers(0, 10_000), share=st.sampled_from([0.0, 0.2, 0.5]),
+       thirds=st.booleans())
+def test_a_side_limit_is_honoured_and_the_best_under_it_found(case, seed, share, thirds):
+    """A disruption-like limit (sum of coef[unit, centre] over the plan <= rhs), with values that are
+    integers or not: the program's plan keeps it and is the best the rule allows under it."""
+    spec, centres = case
+    rng = np.random.default_rng(seed)
+    n = spec.geography.n
+    coef = rng.integers(0, 5, size=(n, n)) * (1 / 3 if thirds else 1.0)
+    worst = coef[:, centres].max(axis=1).sum()
+    fixed = replace(spec, centres=tuple(centres), limits=(Limit("moved", coef, share * worst),))
+    plan = star_plan(fixed, ENGINE, centres, seconds=5.0)
+    expected = _best_by_enumeration(fixed, centres)
+    if expected is None:
+        assert plan is None
+        return
+    assert plan is not None and not plan_violations(fixed, plan)
     assert plan.objective(fixed.cost()) == pytest.approx(expected, rel=1e-6)
 
 
