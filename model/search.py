@@ -217,17 +217,18 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
 
 
 def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
-                    plan: Plan | None, seeded_only: bool = False) -> Plan | None:
+                    plan: Plan | None, seeded_only: bool = False,
+                    on_plan: Callable[[Plan], None] | None = None) -> Plan | None:
     """CP-SAT assigns the units to the centres of `plan` (under a narrow band: of a plan under a wider
     band, where local search works well, from `first_plan`'s starts), re-centring while it gains
     (model.star_assignment); about `budget` seconds. None if it finds no valid plan. Fixed centres need
-    no plan (it is only a hint)."""
+    no plan (it is only a hint). `on_plan` hears of CP-SAT's plans as it finds them."""
     t = time.perf_counter()
     if spec.centres is not None:
-        return star_descent(spec, engine, plan, t + budget, options.seed)
+        return star_descent(spec, engine, plan, t + budget, options.seed, on_plan)
     if tight_band(spec):  # Ctrl-C: the wider band's plan is not valid here
         plan, _ = first_plan(widened(spec), None, options, budget / 3, seeded_only=seeded_only)
-    return None if plan is None else star_descent(spec, engine, plan, t + budget, options.seed)
+    return None if plan is None else star_descent(spec, engine, plan, t + budget, options.seed, on_plan)
 
 
 def uses_tree_partition(spec: TerritorySpec) -> bool:
@@ -485,11 +486,21 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     def report_plan(plan: Plan) -> None:
         live.plan(plan.objective(cost))
 
+    def heard(plan: Plan) -> None:
+        """A plan CP-SAT found along the way: shown at once if valid and better, and the first plan's time
+        is when the first of them came."""
+        nonlocal first_seen, along
+        if (live.incumbent is None or plan.objective(cost) < live.incumbent) and is_valid(spec, plan):
+            first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
+            along = plan  # kept if Ctrl-C stops the stage before it returns
+            report_plan(plan)
+
     best: Plan | None = None
     fallback: Plan | None = None
     runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
     allowed, lag, possible = None, None, None
     first_seen: float | None = None
+    along: Plan | None = None  # the last plan heard()
     interrupted = False
     relaxation: Relaxation | None = None
     try:
@@ -530,7 +541,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         if assign_first:
             say("first plan: CP-SAT assigns the units to the fixed centres, territories connected by rule")
             t = time.perf_counter()
-            best = assignment_plan(spec, engine, options, within(0.2), None)
+            best = assignment_plan(spec, engine, options, within(0.2), None, on_plan=heard)
             clock("assignment", t)
         if best is None:
             t = time.perf_counter()
@@ -549,14 +560,15 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             clock("first_plan", t)
         if start is not None and is_valid(spec, start) and (best is None or start.objective(cost) < best.objective(cost)):
             best = start
-        first_seen = time.perf_counter() - t0 if best is not None else None
+        if first_seen is None and best is not None:
+            first_seen = time.perf_counter() - t0
         if best is not None:
             report_plan(best)
         if not assign_first and usable(spec) and not uses_tree_partition(spec) and (best is not None or tight_band(spec)):
             source = f"a ±{100 * LOOSE_BAND:g}% plan" if tight_band(spec) else "the first plan"
             say(f"assignment: CP-SAT assigns the units to the centres of {source}, re-centring while it gains")
             t = time.perf_counter()
-            star = assignment_plan(spec, engine, options, within(0.2), best)
+            star = assignment_plan(spec, engine, options, within(0.2), best, on_plan=heard)
             clock("assignment", t)
             if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
                 runner_up, best = (None if narrow else best), star
@@ -722,9 +734,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 best = by_regions(best, left - 0.5, options.seed + 1)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
-        found = getattr(stop, "plan", None)
-        if found is not None and is_valid(spec, found) and (best is None or found.objective(cost) < best.objective(cost)):
-            best = found
+        for found in (getattr(stop, "plan", None), along):
+            if found is not None and is_valid(spec, found) and (best is None or found.objective(cost) < best.objective(cost)):
+                best = found
         say("interrupted: writing the best plan found so far")
     heuristic_value = best.objective(cost) if best is not None else None
 

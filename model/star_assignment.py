@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
@@ -147,22 +148,27 @@ def _integer_values(values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 
 
 def star_plan(spec: TerritorySpec, engine, centres: list[int], seconds: float, seed: int = 0,
-              hint: Plan | None = None) -> Plan | None:
-    """The best plan of the program for these centres found within `seconds`, or None."""
+              hint: Plan | None = None, on_plan: Callable[[Plan], None] | None = None) -> Plan | None:
+    """The best plan of the program for these centres found within `seconds`, or None. `on_plan` hears
+    of each better plan as the solver finds it."""
     built = star_program(spec, centres, hint)
     if built is None:
         return None
     program, pairs = built
-    result = engine.solve_boolean(program, seconds, seed)
-    if result.values is None:
-        return None
-    owner = np.empty(spec.geography.n, dtype=np.int64)
-    chosen = pairs[result.values]
-    owner[chosen[:, 0]] = chosen[:, 1]
-    return Plan(tuple(int(c) for c in owner))
+
+    def plan_of(values: np.ndarray) -> Plan:
+        owner = np.empty(spec.geography.n, dtype=np.int64)
+        chosen = pairs[values]
+        owner[chosen[:, 0]] = chosen[:, 1]
+        return Plan(tuple(int(c) for c in owner))
+
+    heard = None if on_plan is None else (lambda values: on_plan(plan_of(values)))
+    result = engine.solve_boolean(program, seconds, seed, heard)
+    return None if result.values is None else plan_of(result.values)
 
 
-def star_descent(spec: TerritorySpec, engine, start: Plan | None, deadline: float, seed: int = 0) -> Plan | None:
+def star_descent(spec: TerritorySpec, engine, start: Plan | None, deadline: float, seed: int = 0,
+                 on_plan: Callable[[Plan], None] | None = None) -> Plan | None:
     """From the centres of `start` (a plan under any band), alternate the program and re-centring while
     the plan improves; the best valid plan, or None. Fixed centres need no `start` (it is only a hint)."""
     if start is None and spec.centres is None:
@@ -176,7 +182,7 @@ def star_descent(spec: TerritorySpec, engine, start: Plan | None, deadline: floa
         left = deadline - time.perf_counter()
         if left <= 0.05:
             break
-        plan = star_plan(spec, engine, centres, left, seed, hint=hint)
+        plan = star_plan(spec, engine, centres, left, seed, hint=hint, on_plan=on_plan)
         if plan is None or not is_valid(spec, plan):
             break
         if best is not None and plan.objective(cost) >= best.objective(cost) - 1e-9:

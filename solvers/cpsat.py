@@ -10,6 +10,7 @@ wall-clock seconds, so that the caller's time limit holds where the work runs sl
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -18,8 +19,10 @@ from solvers import interrupt
 from solvers.result import BooleanProgram, BooleanResult
 
 
-def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> BooleanResult:
-    """Minimise the program within about `seconds` of deterministic time, on one worker."""
+def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0,
+                  on_solution: Callable[[np.ndarray], None] | None = None) -> BooleanResult:
+    """Minimise the program within about `seconds` of deterministic time, on one worker. `on_solution`
+    hears of each improving solution's values as CP-SAT finds it (for live progress; the search is the same)."""
     m = cp_model.CpModel()
     x = [m.new_bool_var(f"x{i}") for i in range(program.size)]
     for group in program.exactly_one:
@@ -47,7 +50,7 @@ def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> Boo
     # can cut off the optimum and still report OPTIMAL (google/or-tools#5293); seen here on a 3 x 3 grid
     # in thirds (tests/model/test_star_assignment.py). Its work limit at 0 switches that step off.
     solver.parameters.presolve_inclusion_work_limit = 0
-    status = _solve_until_ctrl_c(solver, m)
+    status = _solve_until_ctrl_c(solver, m, None if on_solution is None else _Solutions(x, on_solution))
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     values = np.array([solver.boolean_value(v) for v in x], dtype=bool) if found else None
     return BooleanResult(
@@ -59,7 +62,18 @@ def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> Boo
     )
 
 
-def _solve_until_ctrl_c(solver: cp_model.CpSolver, m: cp_model.CpModel):
+class _Solutions(cp_model.CpSolverSolutionCallback):
+    """Passes each improving solution's values on."""
+
+    def __init__(self, x: list, on_solution: Callable[[np.ndarray], None]) -> None:
+        super().__init__()
+        self._x, self._on_solution = x, on_solution
+
+    def on_solution_callback(self) -> None:
+        self._on_solution(np.array([self.boolean_value(v) for v in self._x], dtype=bool))
+
+
+def _solve_until_ctrl_c(solver: cp_model.CpSolver, m: cp_model.CpModel, callback=None):
     """Solve; a watcher thread stops the search when Ctrl-C is requested (CP-SAT runs outside Python)."""
     done = threading.Event()
 
@@ -72,7 +86,7 @@ def _solve_until_ctrl_c(solver: cp_model.CpSolver, m: cp_model.CpModel):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        return solver.solve(m)
+        return solver.solve(m, callback)
     finally:
         done.set()
         watcher.join()

@@ -160,10 +160,10 @@ class HighsEngine:
         return duals if np.all(np.isfinite(duals)) else None
 
     @staticmethod
-    def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0) -> BooleanResult:
+    def solve_boolean(program: BooleanProgram, seconds: float, seed: int = 0, on_solution=None) -> BooleanResult:
         """0-1 programs go to OR-Tools CP-SAT (solvers.cpsat), far stronger than branch-and-bound on
         the narrow-band assignments the territory search hands it."""
-        return cpsat.solve_boolean(program, seconds, seed)
+        return cpsat.solve_boolean(program, seconds, seed, on_solution)
 
     @staticmethod
     def version() -> str:

@@ -34,6 +34,28 @@ def test_a_stop_request_returns_the_best_plan_so_far(stop_at):
     assert not any(s.startswith("solve") for s in seen[seen.index(next(s for s in seen if s.startswith(stop_at))) + 1:])
 
 
+def test_a_stop_at_cp_sats_first_plan_keeps_it():
+    """Fixed centres: CP-SAT's assignment runs first and its plans are shown as they come; Ctrl-C at the
+    first of them ends the run on a plan, not on nothing."""
+    from dataclasses import replace
+
+    spec = replace(grid_spec(6, 6, list(np.arange(36) % 7 + 1), 4, 0.1), centres=(0, 5, 30, 35))
+    stages = []
+
+    def progress(p) -> None:
+        if p.incumbent is not None:
+            interrupt.request()
+
+    with interrupt.stop_on_ctrl_c():
+        outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=120), progress=progress,
+                                    stage=stages.append)
+    assert any(s.startswith("first plan: CP-SAT") for s in stages) and stages[-1].startswith("interrupted")
+    assert not any(s.startswith(("first plan: local search", "neighbourhood", "solve")) for s in stages)
+    assert outcome.result.termination is Termination.INTERRUPTED
+    assert outcome.plan is not None
+    check_plan(spec, outcome.plan)
+
+
 def test_check_raises_only_after_a_request():
     with interrupt.stop_on_ctrl_c():
         interrupt.check()

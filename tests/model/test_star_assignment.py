@@ -107,6 +107,20 @@ def test_a_side_limit_is_honoured_and_the_best_under_it_found(case, seed, share,
     assert plan.objective(fixed.cost()) == pytest.approx(expected, rel=1e-6)
 
 
+def test_plans_are_heard_as_they_are_found_and_the_last_is_the_answer(georgia_spec):  # noqa: F811
+    """Ten fixed centres on Georgia: every plan CP-SAT passes on is valid and cheaper than the one before,
+    and the last is the plan returned."""
+    centres = [int(c) for c in np.linspace(0, georgia_spec.geography.n - 1, 10)]
+    spec = replace(georgia_spec, centres=tuple(centres), count=10, balance=tuple(
+        replace(r, lower=0.8 * r.lower, upper=1.2 * r.upper) for r in georgia_spec.balance))
+    heard = []
+    plan = star_plan(spec, ENGINE, centres, seconds=5.0, on_plan=heard.append)
+    assert plan is not None and heard and heard[-1] == plan
+    costs = [p.objective(spec.cost()) for p in heard]
+    assert all(not plan_violations(spec, p) for p in heard)
+    assert all(b < a for a, b in zip(costs, costs[1:]))
+
+
 def test_the_optimum_survives_the_constraint_solvers_presolve():
     """A case hypothesis found: OR-Tools 9.15's presolve cut off the optimum (1,000) and reported 1,033
     as optimal (google/or-tools#5293); solvers.cpsat switches that presolve step off."""
