@@ -116,7 +116,22 @@ def read_units(
 
     _check_columns(frame, columns, path.name)
     _check_geometry(frame, path.name, repair_geometry)
+    _check_degrees(frame, path.name, key)
     return frame
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str) -> None:
+    """Coordinates said to be longitude/latitude must be degrees (a projected file given a geographic
+    `crs:` otherwise fails deep inside the projection code)."""
+    if not frame.crs.is_geographic:
+        return
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise GeodataError(
+            f"{name}: coordinates run from ({minx:.6g}, {miny:.6g}) to ({maxx:.6g}, {maxy:.6g}), not degrees, so "
+            f"they are not in {frame.crs.to_string()}; set {key}.crs to the projected CRS they are in "
+            "(e.g. a UTM zone's EPSG code)"
+        )
 
 
 def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str) -> None:

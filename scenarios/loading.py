@@ -80,17 +80,41 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def format_validation(name: str, err: ValidationError) -> str:
-    """One `file: key.path: message` line per problem."""
+    """One `file: key.path: message` line per problem (keys as in the file: `territories.centres[1]`).
+    Where a key takes one of several forms (`centres: free` or a list), only the form given is reported."""
+    problems = err.errors()
+    # A value in one form's shape (a list of centres) is reported against that form only: the other form's
+    # complaint ("Input should be 'free'") is noise. A value in no form's shape gets every form's complaint.
+    inside = [p for p in problems if any(_is_tag(part) for part in p["loc"][:-1])]
+    if inside:
+        problems = [p for p in problems if p in inside or not _is_tag(p["loc"][-1])]
     lines = []
-    for problem in err.errors():
-        loc = ".".join(str(p) for p in problem["loc"]) or "(top)"
-        msg = problem["msg"]
+    for problem in problems:
+        loc = _key_path(problem["loc"]) or "(top)"
+        msg = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             msg = "unknown key; check the spelling against scenarios/README.md"
         elif problem["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"{name}: {loc}: {msg}")
+        line = f"{name}: {loc}: {msg}"
+        if line not in lines:
+            lines.append(line)
     return "\n".join(lines)
+
+
+def _is_tag(part) -> bool:
+    """pydantic's name for a branch of a union (`list[...]`, `literal['free']`), not a key."""
+    return isinstance(part, str) and ("[" in part or "(" in part)
+
+
+def _key_path(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _is_tag(part):
+            out += f".{part}" if out else str(part)
+    return out
 
 
 def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenario:

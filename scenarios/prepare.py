@@ -18,7 +18,7 @@ from model.precheck import precheck
 from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
 from scenarios.coverage_inputs import CoverageData, coverage_inputs, read_coverage
-from scenarios.errors import ScenarioError
+from scenarios.errors import ScenarioError, quote_hint
 from scenarios.redesign_inputs import read_redesign
 from scenarios.schema import Scenario
 
@@ -218,7 +218,10 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         names = tuple(t.names)
     names = names or tuple(f"T{i + 1:02d}" for i in range(count))
     if len(set(names)) != len(names):
-        raise ScenarioError("territory names must be unique")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        where = "territories.names" if centres is None else "territories.centres[].name"
+        raise ScenarioError(f"{where}: {', '.join(repr(n) for n in twice)} used for more than one territory; "
+                            "give each territory its own name")
     locked = {u: (aliases or {}).get(name, name) for u, name in t.locked.items()}
     locks = _locks(locked, pos, names, centres is not None)
     rules = []
@@ -279,7 +282,8 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
     for k, c in enumerate(t.centres):
         if c.unit is not None:
             if c.unit not in pos:
-                raise ScenarioError(f"territories.centres[{k}].unit = '{c.unit}' is not a unit id of {Path(scenario.units.path).name}")
+                raise ScenarioError(f"territories.centres[{k}].unit = '{c.unit}' is not a unit id of "
+                                    f"{Path(scenario.units.path).name}{quote_hint(c.unit)}")
             unit = c.unit
         else:
             unit = locate(frame, c.lon, c.lat)
@@ -296,7 +300,8 @@ def _locks(locked: dict[str, str], pos: dict[str, int], names: tuple[str, ...], 
     labels: dict[str, int] = {}
     for unit, name in sorted(locked.items()):
         if unit not in pos:
-            raise ScenarioError(f"territories.locked: unit '{unit}' is not in the units file; remove it or fix the id")
+            raise ScenarioError(f"territories.locked: unit '{unit}' is not in the units file; remove it or fix the id"
+                                f"{quote_hint(unit)}")
         if fixed:
             if name not in names:
                 raise ScenarioError(f"territories.locked: '{unit}' -> '{name}', which is not a territory name ({', '.join(names)})")

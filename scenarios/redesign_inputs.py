@@ -15,7 +15,7 @@ import pandas as pd
 from geodata.build import locate_many
 from geodata.read_units import short_list
 from model.redesign import STATUSES, Accounts, Redesign, Rep
-from scenarios.errors import ScenarioError
+from scenarios.errors import ScenarioError, quote_hint
 from scenarios.schema import AccountsConfig, AlignmentConfig, RepsConfig
 
 TRUE = {"1", "true", "yes", "y", "t", "x"}
@@ -126,7 +126,7 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
         if new.id in {r.id for r in reps}:
             raise ScenarioError(f"reps.add[{k}]: rep id '{new.id}' already exists; give the new rep its own id")
         if new.unit is not None and new.unit not in pos:
-            raise ScenarioError(f"reps.add[{k}].unit = '{new.unit}' is not a unit id; fix it")
+            raise ScenarioError(f"reps.add[{k}].unit = '{new.unit}' is not a unit id; fix it{quote_hint(new.unit)}")
         unit = new.unit if new.unit is not None else locate_many(frame, np.array([new.lon]), np.array([new.lat]))[0][0]
         reps.append(Rep(new.id, new.name or new.id, pos[unit], new.status))
     homes_of: dict[int, list[str]] = {}

@@ -185,7 +185,12 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     if outcome.plan is None:
         if result.termination is Termination.INFEASIBLE:
             say("diagnose")
-            manifest["infeasible_because"] = diagnose_infeasible(prepared.spec, engine, options)
+            t = time.perf_counter()
+            # (each re-solve overruns its limit by a little: building, the first plan's checks)
+            left = None if options.time_limit is None else options.time_limit - (t - started) - 2 * WRITE_SECONDS
+            manifest["infeasible_because"] = diagnose_infeasible(prepared.spec, engine, options,
+                                                                 None if left is None else max(0.0, left))
+            timings["diagnose"] = time.perf_counter() - t
         _write_manifest(folder, manifest, timings)
         return {"termination": result.termination, "objective": None, "bound": result.bound, "gap": None,
                 "totals": totals, "manifest": manifest}

@@ -180,6 +180,14 @@ BAD_CASES = {
                        "column 'sales' not found"),
     "missing CRS": (lambda d: write_scenario(d, "s", georgia_body(units={"path": str(GEORGIA), "id": "AreaKey"})),
                     "has no CRS"),
+    "projected coordinates said to be degrees": (lambda d: write_scenario(d, "s", georgia_body(
+        units={"path": str(GEORGIA), "id": "AreaKey", "crs": "EPSG:4326"})),
+        "G_utm.shp: coordinates run from (627306, 3.36806e+06) to (1.08219e+06, 3.87981e+06), not degrees"),
+    "territory name used twice": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [
+        {"unit": "u0", "name": "A"}, {"unit": "u1", "name": "A"}]}),
+        "territories.centres[].name: 'A' used for more than one territory"),
+    "unknown numeric locked unit": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {1001: "T01"}}),
+                                    "unit '1001' is not in the units file; remove it or fix the id (quote ids"),
     "k too large": (lambda d: grid_scenario(d, territories={"count": 13}), "exceeds the 12 units"),
     "unit above maximum": (lambda d: grid_scenario(d, k=3, tol=0.05, values=[50] + [1] * 11),
                            "unit u0 alone has 50"),

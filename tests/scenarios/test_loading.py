@@ -3,7 +3,7 @@ import pytest
 from scenarios.errors import ScenarioError
 from scenarios.loading import deep_merge, load_scenario
 from tests.conftest import REPO
-from tests.scenarios.helpers import grid_scenario, write_scenario
+from tests.scenarios.helpers import georgia_body, grid_scenario, write_scenario
 
 
 def test_bundled_scenarios_validate():
@@ -38,7 +38,7 @@ def test_unknown_key_named(tmp_path):
 
 def test_balance_needs_tolerance_or_bounds(tmp_path):
     path = grid_scenario(tmp_path, balance=[{"attribute": "pop"}])
-    with pytest.raises(ScenarioError, match="balance.0"):
+    with pytest.raises(ScenarioError, match=r"grid.yaml: balance\[0\]: give either tolerance or min/max$"):
         load_scenario(path)
 
 
@@ -68,3 +68,24 @@ def test_schema_is_documented():
 
     missing = [key for key in walk(Scenario) if f"`{key}`" not in doc]
     assert not missing, f"undocumented scenario keys: {missing}"
+
+
+def test_unquoted_numeric_ids_are_ids():
+    """FIPS-like ids written without quotes (YAML reads them as numbers) are taken as their text."""
+    import yaml
+
+    raw = yaml.safe_load("territories: {count: 2, centres: [{unit: 13121}, {unit: 13089}], locked: {13067: T01}}")
+    body = georgia_body(territories=raw["territories"])
+    from scenarios.schema import Scenario
+
+    t = Scenario.model_validate({"name": "s", **body}).territories
+    assert [c.unit for c in t.centres] == ["13121", "13089"] and t.locked == {"13067": "T01"}
+
+
+def test_a_centre_without_its_longitude_is_one_line_per_centre(tmp_path):
+    """Not pydantic's union branches (literal['free'], list[function-after[...]]): the key as written."""
+    path = write_scenario(tmp_path, "s", georgia_body(territories={"count": 2, "centres": [
+        {"lat": 33.7}, {"unit": "13121"}]}))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(err.value) == "s.yaml: territories.centres[0]: give either unit or both lat and lon"

@@ -137,6 +137,23 @@ def test_infeasible_limit_names_the_smallest_limit(tmp_cwd):
     assert "accounts moved" in result.output and "max_share" in result.output
 
 
+@pytest.mark.serial  # timed
+def test_an_infeasible_limit_is_diagnosed_within_the_time_limit(tmp_cwd):
+    """Georgia, relationship moved at most 5%: the re-solves that name the smallest workable limit share the
+    run's time left (they took 30 s each, a 25 s run ended after 67 s)."""
+    import time
+
+    scenario = write_scenario(tmp_cwd, "tight", {
+        "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
+        "disruption": {"limits": [{"measure": "relationship", "max_share": 0.05}], "tradeoff": None},
+    })
+    t = time.perf_counter()
+    result = tplan("run", scenario, "--time-limit", "15")
+    assert time.perf_counter() - t < 16.0
+    assert result.exit_code == 3, result.output
+    assert "relationship moved cannot stay under" in result.output or "no time to tell" in result.output
+
+
 def test_account_outside_every_unit_goes_to_the_nearest_and_is_listed(tmp_cwd):
     from pyproj import Transformer
 
