@@ -52,6 +52,28 @@ def build_geography(
     )
 
 
+FAR_SHARE = 0.5  # a home outside every unit and farther than this share of the units' extent is a mistake
+
+
+def far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """km from the nearest unit of each WGS84 point that lies outside every unit and farther from all of them
+    than half the units' extent (its diagonal): a typo or latitude and longitude swapped, not a rep
+    living over the border; 0 for the others."""
+    metric = frame if not frame.crs.is_geographic else frame.to_crs(frame.estimate_utm_crs())
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(metric.crs)
+    units = metric.reset_index(drop=True)[["geometry"]]
+    near = gpd.sjoin_nearest(points, units, how="left", distance_col="gap")
+    gap = near[~near.index.duplicated(keep="first")]["gap"].to_numpy(dtype=float)
+    minx, miny, maxx, maxy = (float(v) for v in metric.total_bounds)
+    extent = float(np.hypot(maxx - minx, maxy - miny))
+    return np.where(gap > FAR_SHARE * max(extent, 1.0), gap / 1000.0, 0.0)
+
+
+def far_home_message(where: str, lon: float, lat: float, km: float) -> str:
+    return (f"{where}: the home at lat {lat:g}, lon {lon:g} is {km:,.0f} km from the nearest unit, outside the "
+            "units' area; check the coordinates (latitude and longitude swapped?)")
+
+
 def locate(frame: gpd.GeoDataFrame, lon: float, lat: float) -> str:
     """The unit that contains a WGS84 point (e.g. a rep's home), or else the nearest unit."""
     return locate_many(frame, np.array([lon]), np.array([lat]))[0][0]

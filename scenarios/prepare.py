@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from geodata.build import build_geography, locate
+from geodata.build import build_geography, far_home_message, far_homes, locate
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units, require_file
@@ -286,6 +286,9 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
                                     f"{Path(scenario.units.path).name}{quote_hint(c.unit)}")
             unit = c.unit
         else:
+            km = far_homes(frame, np.array([c.lon]), np.array([c.lat]))[0]
+            if km:
+                raise ScenarioError(far_home_message(f"territories.centres[{k}]", c.lon, c.lat, km))
             unit = locate(frame, c.lon, c.lat)
         units.append(pos[unit])
         names.append(c.name or f"T{k + 1:02d}")

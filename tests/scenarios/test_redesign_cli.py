@@ -149,9 +149,10 @@ def test_an_infeasible_limit_is_diagnosed_within_the_time_limit(tmp_cwd):
     })
     t = time.perf_counter()
     result = tplan("run", scenario, "--time-limit", "15")
-    assert time.perf_counter() - t < 16.0
+    assert time.perf_counter() - t < 16.0, result.output
     assert result.exit_code == 3, result.output
-    assert "relationship moved cannot stay under" in result.output or "no time to tell" in result.output
+    # the limit named with the smallest that works, or (a slow machine) said that time ran out
+    assert "disruption limits: relationship moved cannot stay under" in result.output or "no time" in result.output
 
 
 def test_account_outside_every_unit_goes_to_the_nearest_and_is_listed(tmp_cwd):
