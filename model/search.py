@@ -535,7 +535,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
         # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
         narrow = tight_band(spec) and usable(spec)
-        # Fixed centres need no plan to assign to: CP-SAT goes first (bundled redesigns: plans 1.3-3.1% cheaper,
+        # Fixed centres need no plan to assign to: CP-SAT goes first (bundled redesigns: plans 0.6-3.1% cheaper,
         # the 12-rep option's first plan at 3 s instead of 34 s, where local search rarely met two balance rules)
         assign_first = usable(spec) and spec.centres is not None and not uses_tree_partition(spec)
         if assign_first:

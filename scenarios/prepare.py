@@ -279,6 +279,12 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
     if t.centres == "free":
         return None, ()
     units, names = [], []
+    homes = [(k, c.lon, c.lat) for k, c in enumerate(t.centres) if c.unit is None]
+    if homes:  # one projection for all homes (per home, 100 on the US counties would take a minute)
+        km = far_homes(frame, np.array([h[1] for h in homes]), np.array([h[2] for h in homes]))
+        for (k, lon, lat), far in zip(homes, km):
+            if far:
+                raise ScenarioError(far_home_message(f"territories.centres[{k}]", lon, lat, far))
     for k, c in enumerate(t.centres):
         if c.unit is not None:
             if c.unit not in pos:
@@ -286,9 +292,6 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
                                     f"{Path(scenario.units.path).name}{quote_hint(c.unit)}")
             unit = c.unit
         else:
-            km = far_homes(frame, np.array([c.lon]), np.array([c.lat]))[0]
-            if km:
-                raise ScenarioError(far_home_message(f"territories.centres[{k}]", c.lon, c.lat, km))
             unit = locate(frame, c.lon, c.lat)
         units.append(pos[unit])
         names.append(c.name or f"T{k + 1:02d}")
