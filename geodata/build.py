@@ -9,6 +9,7 @@ import numpy as np
 
 from geodata.adjacency import join_islands, polygon_edges, read_edges, remove_barriers
 from geodata.distances import DENSE_MAX_UNITS, great_circle_km, lazy_distance, planar, read_matrix
+from geodata.errors import GeodataError
 from geodata.instance import Geography
 from geodata.read_units import representative_xy
 
@@ -69,9 +70,14 @@ def far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.n
     return np.where(gap > FAR_SHARE * max(extent, 1.0), gap / 1000.0, 0.0)
 
 
-def far_home_message(where: str, lon: float, lat: float, km: float) -> str:
-    return (f"{where}: the home at lat {lat:g}, lon {lon:g} is {km:,.0f} km from the nearest unit, outside the "
-            "units' area; check the coordinates (latitude and longitude swapped?)")
+def refuse_far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray, names: list[str]) -> None:
+    """Stop on the first home (named by `names`, e.g. the scenario key) that `far_homes` finds far outside."""
+    km = far_homes(frame, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    if km.any():
+        i = int(np.flatnonzero(km)[0])
+        raise GeodataError(f"{names[i]}: the home at lat {lat[i]:g}, lon {lon[i]:g} is {km[i]:,.0f} km from the "
+                           "nearest unit, outside the units' area; check the coordinates (latitude and longitude "
+                           "swapped?)")
 
 
 def locate(frame: gpd.GeoDataFrame, lon: float, lat: float) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from geodata.build import build_geography, far_home_message, far_homes, locate
+from geodata.build import build_geography, locate, refuse_far_homes
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units, require_file
@@ -281,10 +281,8 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
     units, names = [], []
     homes = [(k, c.lon, c.lat) for k, c in enumerate(t.centres) if c.unit is None]
     if homes:  # one projection for all homes (per home, 100 on the US counties would take a minute)
-        km = far_homes(frame, np.array([h[1] for h in homes]), np.array([h[2] for h in homes]))
-        for (k, lon, lat), far in zip(homes, km):
-            if far:
-                raise ScenarioError(far_home_message(f"territories.centres[{k}]", lon, lat, far))
+        refuse_far_homes(frame, [h[1] for h in homes], [h[2] for h in homes],
+                         [f"territories.centres[{h[0]}]" for h in homes])
     for k, c in enumerate(t.centres):
         if c.unit is not None:
             if c.unit not in pos:

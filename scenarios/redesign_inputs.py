@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.build import far_home_message, far_homes, locate_many
+from geodata.build import locate_many, refuse_far_homes
 from geodata.read_units import short_list
 from model.redesign import STATUSES, Accounts, Redesign, Rep
 from scenarios.errors import ScenarioError, quote_hint
@@ -92,10 +92,7 @@ def locations(table: pd.DataFrame, cfg, frame: gpd.GeoDataFrame, pos: dict[str, 
     lat = numbers_signed(table, cfg.lat, file, labels, -90, 90)
     lon = numbers_signed(table, cfg.lon, file, labels, -180, 180)
     if role == "reps":  # (an account far away is listed in the run, not refused)
-        km = far_homes(frame, lon, lat)
-        if km.any():
-            i = int(np.flatnonzero(km)[0])
-            raise ScenarioError(far_home_message(f"{file}: rep {labels[i]}", lon[i], lat[i], km[i]))
+        refuse_far_homes(frame, lon, lat, [f"{file}: rep {label}" for label in labels])
     ids, outside = locate_many(frame, lon, lat)
     return np.array([pos[u] for u in ids], dtype=int), outside
 
@@ -133,9 +130,7 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
         if new.unit is not None and new.unit not in pos:
             raise ScenarioError(f"reps.add[{k}].unit = '{new.unit}' is not a unit id; fix it{quote_hint(new.unit)}")
         if new.unit is None:
-            km = far_homes(frame, np.array([new.lon]), np.array([new.lat]))[0]
-            if km:
-                raise ScenarioError(far_home_message(f"reps.add[{k}]", new.lon, new.lat, km))
+            refuse_far_homes(frame, [new.lon], [new.lat], [f"reps.add[{k}]"])
         unit = new.unit if new.unit is not None else locate_many(frame, np.array([new.lon]), np.array([new.lat]))[0][0]
         reps.append(Rep(new.id, new.name or new.id, pos[unit], new.status))
     homes_of: dict[int, list[str]] = {}
