@@ -88,7 +88,7 @@ LP_DUAL_SHARE = 0.1
 TREE_UNITS = 1_500
 TREE_STARTS = 3
 SPARE_REGIONS = 0.05  # share of the limit left after the last bound that goes back to the regions (no matrix)
-FIRST_PLAN_SHARE = 0.9  # share of the limit the spanning-tree partitions may take when they find no plan at first
+FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when they find no plan at first
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -575,6 +575,21 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 report_plan(best)
 
+        if best is None and not uses_tree_partition(spec):
+            # No plan from the first stages (a short limit: North Carolina's two rules at 10 s ended with none, its
+            # first plan needing about 2 s where its share was 1.6 s): further starts while there is time, since
+            # the later stages need a plan to improve and the exact model rarely finds one in time
+            more = (FIRST_PLAN_SHARE * limit - (time.perf_counter() - t0)) / 2  # its chains may take twice this
+            if more > 0:
+                say(f"first plan: none yet; local search from further starts for up to {2 * more:.0f} s")
+                t = time.perf_counter()
+                best, other = first_plan(spec, None, replace(options, seed=options.seed + RETRY_SEED), more,
+                                         seeded_only=True)
+                fallback = fallback or other
+                clock("first_plan", t)
+                if best is not None:
+                    first_seen = time.perf_counter() - t0
+                    report_plan(best)
         if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
             say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
             t = time.perf_counter()
