@@ -167,7 +167,7 @@ def runs(directory: Annotated[Path, typer.Option("--dir", help="folder of run fo
 
 @app.command()
 def compare(
-    runs_or_scenarios: Annotated[list[str], typer.Argument(help="run folders or scenario files (their newest run)")],
+    runs_or_scenarios: Annotated[list[str], typer.Argument(help="run folders, or scenario folders or files (their newest run)")],
     directory: Annotated[Path, typer.Option("--dir", help="where compare/<time>/ is written")] = Path("runs"),
 ) -> None:
     """Put two or more runs side by side: plan KPIs, per-territory deltas, units and accounts that differ."""

@@ -26,12 +26,16 @@ class Run:
 
 
 def resolve(arg: str) -> Run:
-    """A run folder, or a scenario file (its newest run)."""
+    """A run folder, or a scenario's folder or file (its newest run)."""
     path = Path(arg)
     if path.is_dir():
-        if not (path / "manifest.json").is_file():
-            raise ScenarioError(f"{arg}: not a run folder (no manifest.json); was it deleted or is it still running?")
         folder = path
+        if not (path / "manifest.json").is_file():  # a scenario's folder (runs/<scenario>/): its newest run
+            found = sorted(p.parent for p in path.glob("*/manifest.json") if not p.parent.name.startswith("."))
+            if not found:
+                raise ScenarioError(f"{arg}: no run here (no manifest.json in it or in a folder under it); give a "
+                                    f"run folder runs/<scenario>/<run-id>, a scenario's folder or a scenario file")
+            folder = found[-1]
     elif path.suffix in (".yaml", ".yml") and path.is_file():
         sc = load_scenario(path)
         root = Path(sc.output.dir) / (sc.name or "scenario")
@@ -116,12 +120,15 @@ def territory_deltas(a: Run, b: Run) -> pd.DataFrame:
     ka = pd.read_csv(a.folder / "kpis.csv", dtype={"territory": str, "centre": str}).set_index("territory")
     kb = pd.read_csv(b.folder / "kpis.csv", dtype={"territory": str, "centre": str}).set_index("territory")
     numeric = [c for c in ka.columns if c in kb.columns and pd.api.types.is_numeric_dtype(ka[c])
-               and not c.endswith("_target") and c != "contiguous"]
+               and not pd.api.types.is_bool_dtype(ka[c]) and not c.endswith(("_target", "_within_bounds"))
+               and c != "contiguous"]
     out = pd.DataFrame(index=ka.index.union(kb.index))
     for c in numeric:
-        out[f"{c}_first"] = ka[c]
-        out[f"{c}_second"] = kb[c]
-        out[f"{c}_delta"] = kb[c].reindex(out.index).fillna(0) - ka[c].reindex(out.index).fillna(0)
+        counts = pd.api.types.is_integer_dtype(ka[c]) and pd.api.types.is_integer_dtype(kb[c])
+        kind = "Int64" if counts else "float64"  # counts stay whole numbers where a territory is in one run only
+        first, second = ka[c].reindex(out.index).astype(kind), kb[c].reindex(out.index).astype(kind)
+        out[f"{c}_first"], out[f"{c}_second"] = first, second
+        out[f"{c}_delta"] = second.fillna(0) - first.fillna(0)
     return out.reset_index().rename(columns={"index": "territory"})
 
 

@@ -104,9 +104,13 @@ def test_compare_two_runs_and_their_differences(tmp_cwd):
     other = grid_scenario(tmp_cwd, name="grid3", k=3)
     assert tplan("run", scenario).exit_code == 0
     assert tplan("run", other).exit_code == 0
-    result = tplan("compare", scenario, other)
+    result = tplan("compare", scenario, tmp_cwd / "runs" / "grid3")  # a scenario file, and a scenario's folder
     assert result.exit_code == 0, result.output
     [folder] = list((tmp_cwd / "runs" / "compare").iterdir())
+    per_territory = pd.read_csv(folder / "compare_territories.csv", dtype=str)
+    counts = per_territory[["units_first", "units_second", "units_delta"]].stack().dropna()
+    assert len(counts) == 3 + 2 + 3 and counts.str.fullmatch(r"-?\d+").all()  # whole numbers, T03 in one run only
+    assert not any(c.endswith("_within_bounds_delta") for c in per_territory.columns)
     table = pd.read_csv(folder / "compare.csv", index_col="kpi")
     assert list(table.loc["territories"].astype(int)) == [2, 3]
     a, b = (pd.read_csv(f / "assignment.csv", dtype=str).set_index("unit") for f in run_folders(tmp_cwd))
@@ -133,3 +137,5 @@ def test_compare_bad_input(tmp_cwd, case):
         shutil.rmtree(first)
         result = tplan("compare", first, scenario)
         assert result.exit_code == 2 and "no such run folder or scenario file" in result.output
+        result = tplan("compare", tmp_cwd / "runs", scenario)  # the root of all runs: name one scenario's folder
+        assert result.exit_code == 2 and "runs: no run here" in result.output
