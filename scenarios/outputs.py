@@ -27,6 +27,14 @@ def territory_names(prepared: Prepared, plan: Plan) -> dict[int, str]:
     return {c: names[t] for t, c in enumerate(sorted(plan.centres, key=lambda c: prepared.geography.ids[c]))}
 
 
+def unit_names(prepared: Prepared) -> list | None:
+    """Each unit's readable name (the `units.label` column), in unit order; None without a label."""
+    label = prepared.scenario.units.label
+    if not label or label not in prepared.frame.columns:
+        return None
+    return prepared.frame[label].reindex(list(prepared.geography.ids)).tolist()
+
+
 def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     """Write assignment.csv, territories.gpkg, kpis.csv/json, map.png and report.pdf; return the plan totals."""
     geo, spec, frame = prepared.geography, prepared.spec, prepared.frame
@@ -36,6 +44,9 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     assignment = pd.DataFrame({"unit": list(geo.ids), "territory": territory, "centre": centre_ids})
     if PARENT_COLUMN in frame.columns:  # mixed geography: the unit each finer unit was cut from
         assignment.insert(1, PARENT_COLUMN, frame[PARENT_COLUMN].reindex(list(geo.ids)).to_numpy())
+    names_of_units = unit_names(prepared)
+    if names_of_units is not None:
+        assignment.insert(1, "name", names_of_units)
     groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
     for level, codes in groups.items():
         assignment[level] = codes
@@ -169,6 +180,9 @@ def write_exports(prepared: Prepared, plan: Plan, folder: Path, gis: list[str]) 
     geo = prepared.geography
     names = territory_names(prepared, plan)
     units = pd.DataFrame({"unit_id": list(geo.ids), "territory": [names[c] for c in plan.centre_of]})
+    names_of_units = unit_names(prepared)
+    if names_of_units is not None:
+        units.insert(1, "unit_name", names_of_units)
     for level, codes in group_labels(prepared.spec, plan).items():
         units[level] = codes
     redesign = prepared.redesign
