@@ -118,7 +118,7 @@ def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, o
         if time_limit is not None:
             overrides = _merge(overrides, {"solver": {"time_limit": time_limit}})
         sc = load_scenario(Path(scenario), overrides)
-        record = run_scenario(sc)
+        record = run_scenario(sc, started=start)  # the point's limit counts from its start, imports included
         info = summary(record.folder)
         coverage = (json.loads((record.folder / "manifest.json").read_text()).get("coverage") or {})
         row.update(expected_contribution=coverage.get("expected_contribution"), cost=coverage.get("cost"))
