@@ -30,21 +30,30 @@ def polygon_edges(frame: gpd.GeoDataFrame, method: str) -> set[tuple[int, int]]:
     return {(min(i, j), max(i, j)) for i, nbrs in weights.neighbors.items() for j in nbrs if i != j}
 
 
+ISLAND_SHARE = 0.5  # an edge list naming fewer than this share of the units is incomplete, not islands
+
+
 def read_edges(path: Path, ids: tuple[str, ...], key: str = "adjacency.edges") -> set[tuple[int, int]]:
     """Index pairs from an edge-list CSV with columns a,b holding unit ids (`key` names the scenario key)."""
     if not path.is_file():
         raise GeodataError(f"{path}: file not found; check {key} in the scenario")
     table = pd.read_csv(path, dtype=str)
     if not {"a", "b"} <= set(table.columns):
-        raise GeodataError(f"{path.name}: needs columns 'a' and 'b' holding the ids of adjacent units")
+        raise GeodataError(f"{path.name} ({key}): needs columns 'a' and 'b' holding the ids of adjacent units")
     table = table[["a", "b"]].apply(lambda s: s.str.strip())
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["a"]).union(table["b"]) - set(pos))
     if unknown:
         raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
-    return {
-        (min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"]) if a != b
-    }
+    edges = {(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"]) if a != b}
+    if key == "adjacency.edges":
+        listed = {u for edge in edges for u in edge}
+        if len(ids) > 2 and len(listed) < ISLAND_SHARE * len(ids):
+            missing = [u for i, u in enumerate(ids) if i not in listed]
+            raise GeodataError(f"{path.name}: {len(missing)} of {len(ids)} units are in no row ({short_list(missing)}); "
+                               f"the edge list replaces the adjacency, so list every pair of neighbouring units "
+                               f"(or drop {key} to derive it from the polygons)")
+    return edges
 
 
 def remove_barriers(edges: set[tuple[int, int]], barriers: set[tuple[int, int]], name: str,

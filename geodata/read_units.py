@@ -67,11 +67,13 @@ def read_units(
     lon: str | None = None,
     repair_geometry: bool = False,
     key: str = "units",
+    column_keys: dict[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read the units file, index it by id (as text, sorted) and check ids, columns, geometry, CRS.
 
     `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
-    non-null and non-negative. `key` is the scenario block the messages name (units, units.split).
+    non-null and non-negative. `key` is the scenario block the messages name (units, units.split);
+    `column_keys` the scenario key that names each column (balance[0].attribute, objective.weight).
     """
     require_file(path, f"{key}.path")
     suffix = path.suffix.lower()
@@ -114,7 +116,7 @@ def read_units(
     frame.index.name = "unit"
     frame = frame.sort_index()
 
-    _check_columns(frame, columns, path.name)
+    _check_columns(frame, columns, path.name, column_keys or {})
     _check_geometry(frame, path.name, repair_geometry)
     _check_degrees(frame, path.name, key)
     return frame
@@ -134,11 +136,13 @@ def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str) -> None:
         )
 
 
-def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str) -> None:
+def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys: dict[str, str]) -> None:
     for col in columns:
         if col not in frame.columns:
+            named = f" (named by {keys[col]})" if col in keys else ""
             raise GeodataError(
-                f"{name}: column '{col}' not found; available: {short_list([c for c in frame.columns if c != 'geometry'], 12)}"
+                f"{name}: column '{col}'{named} not found; available: "
+                f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
             )
         values = pd.to_numeric(frame[col], errors="coerce")
         missing = frame.index[values.isna()].tolist()

@@ -139,7 +139,10 @@ def prepare(scenario: Scenario) -> Prepared:
     attributes = sorted({b.attribute for b in scenario.balance} | ({scenario.objective.weight} - {None}))
     u = scenario.units
     from_file = [a for a in attributes if a not in aggregated]
-    frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry)
+    keys = {scenario.objective.weight: "objective.weight"} if scenario.objective.weight else {}
+    keys.update({b.attribute: f"balance[{i}].attribute" for i, b in reversed(list(enumerate(scenario.balance)))})
+    frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry,
+                       column_keys=keys)
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
     if u.split is not None:

@@ -37,9 +37,16 @@ def test_join_islands_connects_every_component():
 
 
 def test_edge_list_replaces_derived_adjacency(tmp_path):
-    (tmp_path / "e.csv").write_text("a,b\nu0,u8\nu1,u2\n")
+    (tmp_path / "e.csv").write_text("a,b\nu0,u8\nu1,u2\nu3,u4\n")
     edges = read_edges(tmp_path / "e.csv", tuple(f"u{i}" for i in range(9)))
-    assert edges == {(0, 8), (1, 2)}
+    assert edges == {(0, 8), (1, 2), (3, 4)}  # 6 of 9 units listed: the other three are islands, joined later
+
+
+def test_edge_list_naming_few_units_is_refused(tmp_path):
+    """An edge list that names fewer than half of the units is a partial file, not a map of islands."""
+    (tmp_path / "e.csv").write_text("a,b\nu0,u8\nu1,u2\n")
+    with pytest.raises(GeodataError, match=r"e.csv: 5 of 9 units are in no row \(u3, .*every pair"):
+        read_edges(tmp_path / "e.csv", tuple(f"u{i}" for i in range(9)))
 
 
 def test_edge_list_with_unknown_unit(tmp_path):

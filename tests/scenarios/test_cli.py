@@ -77,7 +77,8 @@ def test_run_writes_a_complete_checked_run(tmp_cwd):
 
 def test_same_scenario_same_plan_and_new_folder(tmp_cwd):
     scenario = write_scenario(tmp_cwd, "nc", {
-        "units": {"path": "package://libpysal/examples/sids2/sids2.shp", "id": "FIPS", "crs": "EPSG:4326"},
+        "units": {"path": "package://libpysal/examples/sids2/sids2.shp", "id": "FIPS", "crs": "EPSG:4326",
+                  "label": "NAME"},
         "territories": {"count": 5},
         "balance": [{"attribute": "BIR79", "tolerance": 0.05}],
         "objective": {"weight": "BIR79"},
@@ -90,6 +91,9 @@ def test_same_scenario_same_plan_and_new_folder(tmp_cwd):
     a = (first / "assignment.csv").read_text()
     b = (second / "assignment.csv").read_text()
     assert a == b
+    assert a.startswith("unit,name,territory,centre\n") and "\n37001,Alamance,T" in a  # units.label, readable
+    crm = pd.read_csv(first / "exports" / "units.csv", dtype=str).set_index("unit_id")
+    assert list(crm.columns) == ["unit_name", "territory"] and crm.loc["37063", "unit_name"] == "Durham"
 
 
 def test_fixed_centres_from_home_coordinates(tmp_cwd):
@@ -177,7 +181,7 @@ BAD_CASES = {
                      "nope.gpkg: file not found"),
     "unknown key": (lambda d: grid_scenario(d, contiguous=True), "contiguous: unknown key"),
     "missing column": (lambda d: grid_scenario(d, balance=[{"attribute": "sales", "tolerance": 0.1}]),
-                       "column 'sales' not found"),
+                       "column 'sales' (named by balance[0].attribute) not found"),
     "missing CRS": (lambda d: write_scenario(d, "s", georgia_body(units={"path": str(GEORGIA), "id": "AreaKey"})),
                     "has no CRS"),
     "projected coordinates said to be degrees": (lambda d: write_scenario(d, "s", georgia_body(
