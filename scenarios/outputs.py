@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import draw_change_map, draw_map_and_report, territory_colours
+from geodata.maps import amount, draw_change_map, draw_map_and_report, territory_colours
 from geodata.split_units import PARENT_COLUMN
 from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
@@ -55,6 +55,8 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     table = territory_kpis(spec, plan, names)
     for position, (level, codes) in enumerate(groups.items(), start=1):  # region, district, ... after the name
         table.insert(position, level, table["centre"].map(dict(zip(geo.ids, codes))))
+    if names_of_units is not None:
+        table.insert(table.columns.get_loc("centre") + 1, "centre_name", table["centre"].map(dict(zip(geo.ids, names_of_units))))
     totals = plan_totals(spec, table)
     table.to_csv(folder / "kpis.csv", index=False)
     levels = level_kpis(spec, plan) if spec.levels else None
@@ -108,7 +110,7 @@ def map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.
     for _, row in table.iterrows():
         label = f"{row['territory']}  ({row['units']} units"
         if main:
-            label += f", {main} {row[main]:,.0f}, {row[main + '_deviation_pct']:+.1f}%"
+            label += f", {main} {amount(row[main])}, {row[main + '_deviation_pct']:+.1f}%"
         legend[row["territory"]] = label + ")"
     title = f"{prepared.scenario.name}: {spec.count} territories"
     if main:

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geodata.maps import amount
 from geodata.svg_map import svg_map
 from model.kpis import group_labels
 from model.plan import Plan
@@ -88,23 +89,30 @@ def html_table(frame: pd.DataFrame, limit: int = 400) -> str:
 
 
 def balance_bars(table: pd.DataFrame, attribute: str, lower: float, upper: float, colours: dict[str, str]) -> str:
-    """Horizontal bars per territory with the allowed band shaded and the mean marked."""
+    """Per territory a bar from the mean to its total, in percent of the mean, over the allowed band
+    (shaded): a ±3% band is a sliver on bars drawn from zero, and it is the deviations a manager reads."""
     names = list(table["territory"])
     values = table[attribute].to_numpy(dtype=float)
-    top = max(values.max(), upper) * 1.05 or 1.0
+    mean = float(values.mean()) or 1.0
+    pct = 100 * (values / mean - 1)
+    low, high = 100 * (lower / mean - 1), 100 * (upper / mean - 1)
+    reach = max(float(np.abs(pct).max(initial=0.0)), abs(low), abs(high), 0.5) * 1.15
     w, row, left = 560.0, 18.0, 150.0
-    h = row * len(names) + 30
-    x = lambda v: left + v / top * w  # noqa: E731
-    mean = values.mean()
-    parts = [f'<rect x="{x(lower):.1f}" y="0" width="{x(upper) - x(lower):.1f}" height="{h - 24:.0f}" fill="#dff0d8"/>',
-             f'<line x1="{x(mean):.1f}" x2="{x(mean):.1f}" y1="0" y2="{h - 24:.0f}" stroke="#3c763d" stroke-dasharray="3,2"/>']
-    for i, (n, v) in enumerate(zip(names, values)):
+    h = row * len(names) + 44
+    x = lambda p: left + (p + reach) / (2 * reach) * w  # noqa: E731
+    parts = [f'<rect x="{x(low):.1f}" y="0" width="{x(high) - x(low):.1f}" height="{h - 38:.0f}" fill="#dff0d8"/>',
+             f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="0" y2="{h - 38:.0f}" stroke="#3c763d" stroke-dasharray="3,2"/>']
+    for p, tick in ((low, f"{low:+.1f}%"), (0.0, "mean"), (high, f"{high:+.1f}%")):
+        parts.append(f'<text x="{x(p):.1f}" y="{h - 26:.0f}" text-anchor="middle" font-size="10" fill="#3c763d">'
+                     f'{tick}</text>')
+    for i, (n, v, p) in enumerate(zip(names, values, pct)):
         y = i * row + 3
-        parts.append(f'<rect class="bar" x="{left}" y="{y}" width="{x(v) - left:.1f}" height="{row - 5}" '
-                     f'fill="{colours.get(n, "#888")}"><title>{escape(n)}: {v:,.0f} ({100 * (v / mean - 1):+.1f}% of mean)</title></rect>')
+        a, b = sorted((x(0), x(p)))
+        parts.append(f'<rect class="bar" x="{a:.1f}" y="{y}" width="{max(b - a, 1.0):.1f}" height="{row - 5}" '
+                     f'fill="{colours.get(n, "#888")}"><title>{escape(n)}: {amount(v)} ({p:+.1f}% of mean)</title></rect>')
         parts.append(f'<text x="{left - 6}" y="{y + row - 8}" text-anchor="end" font-size="11">{escape(n[:22])}</text>')
-    parts.append(f'<text x="{left}" y="{h - 8}" font-size="11" fill="#3c763d">band {lower:,.0f} – {upper:,.0f}, '
-                 f'dashed: mean {mean:,.0f}</text>')
+    parts.append(f'<text x="{left}" y="{h - 8}" font-size="11" fill="#3c763d">band {amount(lower)} – {amount(upper)} '
+                 f'(shaded), dashed: mean {amount(mean)}; bars: each territory against the mean</text>')
     return f'<svg class="bars" width="{left + w + 20:.0f}" height="{h:.0f}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
 
 
@@ -124,7 +132,7 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
     for i, u in enumerate(geo.ids):
         lines = [f"unit {u}" + (f" ({frame[label].iloc[i]})" if label else "")]
         lines += [f"{level} {codes[i]}" for level, codes in groups.items()] + [f"territory {territory[i]}"]
-        lines += [f"{a}: {geo.attributes[a][i]:,.0f}" for a in attrs]
+        lines += [f"{a}: {amount(geo.attributes[a][i])}" for a in attrs]
         unit_titles.append("\n".join(lines))
     kpi_text = {}
     for _, r in table.iterrows():
