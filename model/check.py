@@ -16,9 +16,14 @@ class PlanCheckError(Exception):
     """A plan breaks a rule of its scenario: a bug, never a user mistake."""
 
 
-def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
-    """Every rule the plan breaks, in words; empty when the plan is valid."""
+def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | None = None) -> list[str]:
+    """Every rule the plan breaks, in words; empty when the plan is valid. Territories are named by their
+    centre unit, or by `names` (keyed by centre) when given."""
     geo = spec.geography
+
+    def territory(c: int) -> str:
+        return f"territory {names[c]} (centre {geo.ids[c]})" if names and c in names else f"territory of {geo.ids[c]}"
+
     problems: list[str] = []
     centre_of = list(plan.centre_of)
     if len(centre_of) != geo.n:
@@ -36,11 +41,11 @@ def plan_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         return problems + ["plan names a centre outside the geography"]
     pieces = pieces_by_label(owner, geo.edges) if spec.contiguity else {}
     for c, rule, total in _outside_bounds(spec, owner):
-        problems.append(f"territory of {geo.ids[c]}: {rule.attribute} = {total:.6g} outside "
+        problems.append(f"{territory(c)}: {rule.attribute} = {total:.6g} outside "
                         f"[{rule.lower:.6g}, {rule.upper:.6g}]")
     for c in centres:
         if spec.contiguity and pieces.get(c, 1) > 1:
-            problems.append(f"territory of {geo.ids[c]} is not contiguous")
+            problems.append(f"{territory(c)} is not contiguous")
     if spec.max_distance is not None:
         far = np.flatnonzero(spec.geography.distance[np.arange(geo.n), owner] > spec.max_distance * (1 + TOLERANCE))
         for i in far[:5]:

@@ -1,7 +1,7 @@
 """`tplan`: validate and run territory scenarios.
 
 Exit codes: 0 plan written, 1 unexpected error, 2 invalid input, 3 proven infeasible,
-4 limit reached with no plan.
+4 limit reached with no plan, 5 an evaluated plan breaks a rule of its scenario.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sales territ
 out = Console(width=max(shutil.get_terminal_size((140, 24)).columns, 120))
 err = Console(stderr=True)
 USER_ERRORS = (ScenarioError, GeodataError, ModelError, SolverError)
-EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN = 2, 3, 4
+EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_BREAKS_RULES = 2, 3, 4, 5
 
 
 def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
@@ -136,6 +136,33 @@ def run(
         raise typer.Exit(EXIT_INFEASIBLE)
     if record.objective is None:
         raise typer.Exit(EXIT_NO_PLAN)
+
+
+@app.command()
+def evaluate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file whose rules the plan must keep")],
+    plan: Annotated[Path, typer.Argument(help="CSV of unit, territory (and centre, region, ... when given): "
+                                              "a run's assignment.csv edited by hand, or today's alignment")],
+) -> None:
+    """Check a plan you bring against the scenario's rules and write its KPIs, map and report as a run."""
+    from scenarios.evaluate import evaluate_plan
+    from scenarios.runner import RunRecord
+
+    try:
+        sc = _load(scenario)
+        with err.status("load, check and write"):
+            result = evaluate_plan(sc, plan)
+    except USER_ERRORS as e:
+        _fail(e)
+    except OSError as e:
+        _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
+                            "check output.dir and free space"), code=1)
+    _report(RunRecord(result.folder, None, result.objective, None, None, {}))
+    if result.violations:
+        for line in result.violations:
+            err.print(f"[bold red]breaks a rule:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BREAKS_RULES)
+    out.print("[green]the plan keeps every rule of the scenario[/]", highlight=False)
 
 
 @app.command()
@@ -258,7 +285,8 @@ def _report(record) -> None:
         err.print(f"run record: {record.folder}", highlight=False)
         return
     gap = f"{100 * record.gap:.3f}%" if record.gap is not None else "unknown"
-    table = Table(title=f"{manifest['scenario']}: {record.termination.value}, gap {gap}")
+    status = manifest["status"]
+    table = Table(title=f"{manifest['scenario']}: " + ("evaluated plan" if status == "evaluated" else f"{status}, gap {gap}"))
     kpis = json.loads((record.folder / "kpis.json").read_text())["territories"]
     attributes = [r["attribute"] for r in manifest["resolved_scenario"]["balance"]]
     unit = manifest["geography"]["distance_unit"]
@@ -277,7 +305,8 @@ def _report(record) -> None:
         table.add_row(*cells)
     out.print(table)
     bound = f"{record.bound:,.6g}" if record.bound is not None else "none proven"
-    out.print(f"objective {record.objective:,.6g}  lower bound {bound}  gap {gap}", highlight=False)
+    out.print(f"objective {record.objective:,.6g}" + ("" if status == "evaluated" else f"  lower bound {bound}  gap {gap}"),
+              highlight=False)
     totals = json.loads((record.folder / "kpis.json").read_text())["plan"]
     for level in manifest["resolved_scenario"]["territories"].get("nesting") or []:
         name = level["name"]

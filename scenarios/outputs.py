@@ -18,8 +18,10 @@ from scenarios.prepare import Prepared
 
 
 def territory_names(prepared: Prepared, plan: Plan) -> dict[int, str]:
-    """Name each territory (keyed by centre): fixed centres keep their names; free ones are
-    numbered by centre id so the same plan always gets the same names."""
+    """Name each territory (keyed by centre): a plan file's names when it gave them; fixed centres keep
+    their names; free ones are numbered by centre id so the same plan always gets the same names."""
+    if prepared.names is not None:
+        return prepared.names
     spec = prepared.spec
     names = spec.territory_names()
     if spec.centres is not None:

@@ -37,6 +37,7 @@ class Prepared:
     outside_accounts: tuple[str, ...] = ()  # accounts outside every unit, joined to the nearest
     base_spec: TerritorySpec | None = None  # the spec before disruption terms (trade-off sweeps)
     coverage: CoverageData | None = None  # the coverage block's customer data, read and checked
+    names: dict[int, str] | None = None  # territory names by centre from a plan file (tplan evaluate)
 
     def with_terms(self, terms: DisruptionTerms) -> TerritorySpec:
         """The spec with other disruption terms (a point of a trade-off sweep)."""

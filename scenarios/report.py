@@ -102,7 +102,10 @@ def balance_bars(table: pd.DataFrame, attribute: str, lower: float, upper: float
     x = lambda p: left + (p + reach) / (2 * reach) * w  # noqa: E731
     parts = [f'<rect x="{x(low):.1f}" y="0" width="{x(high) - x(low):.1f}" height="{h - 38:.0f}" fill="#dff0d8"/>',
              f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="0" y2="{h - 38:.0f}" stroke="#3c763d" stroke-dasharray="3,2"/>']
-    for p, tick in ((low, f"{low:+.1f}%"), (0.0, "mean"), (high, f"{high:+.1f}%")):
+    ticks = [(low, f"{low:+.1f}%"), (0.0, "mean"), (high, f"{high:+.1f}%")]
+    if x(high) - x(low) < 90:  # a narrow band beside a far-off territory: one label, not three on top of each other
+        ticks = [(0.0, f"band {low:+.1f}% to {high:+.1f}%")]
+    for p, tick in ticks:
         parts.append(f'<text x="{x(p):.1f}" y="{h - 26:.0f}" text-anchor="middle" font-size="10" fill="#3c763d">'
                      f'{tick}</text>')
     for i, (n, v, p) in enumerate(zip(names, values, pct)):
@@ -179,6 +182,11 @@ def _summary(manifest: dict, title: str) -> str:
             "lower bound": manifest.get("lower_bound"), "gap": "unknown" if gap is None else f"{100 * gap:.3f}%",
             "bound method": manifest.get("bound_method"), "units": manifest.get("geography", {}).get("units"),
             "created (UTC)": manifest.get("created_utc")}
+    if manifest.get("status") == "evaluated":  # a plan the user brought (tplan evaluate): the rules it breaks
+        rows = {"status": "evaluated (a plan brought by the user, not solved)", "plan file": manifest.get("evaluated_plan"),
+                "objective": manifest.get("objective"),
+                "rules broken": "; ".join(manifest.get("violations") or []) or "none: the plan keeps every rule",
+                "units": manifest.get("geography", {}).get("units"), "created (UTC)": manifest.get("created_utc")}
     kv = "".join(f"<tr><td>{escape(k)}</td><td>{_fmt(v) if v is not None else '—'}</td></tr>" for k, v in rows.items())
     return (f"<h1>{escape(title)}</h1><div class='sub'>{escape(res.get('description') or '')}</div>"
             f"<table class='kv'>{kv}</table>")

@@ -105,6 +105,24 @@ def versions() -> dict[str, str]:
     return out
 
 
+def geography_record(prepared: Prepared) -> dict:
+    """The manifest's account of the geography: units, adjacencies, islands joined, units split."""
+    geo = prepared.geography
+    return {"units": geo.n, "edges": len(geo.edges), "islands_joined": [list(p) for p in geo.joined],
+            "units_split": split_parents(prepared.frame), "distance_unit": geo.distance_unit}
+
+
+def input_record(prepared: Prepared) -> dict:
+    """Every input file by role, with its sha256."""
+    return {role: {"path": p, "sha256": sha256(p)} for role, p in prepared.inputs.items()}
+
+
+def run_digest(resolved: dict, inputs: dict) -> str:
+    """Eight hex digits naming a run by its resolved scenario and its inputs' contents."""
+    body = {"scenario": resolved, "inputs": {r: v["sha256"] for r, v in inputs.items()}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def run_scenario(
     scenario: Scenario,
     progress: Callable[[Progress], None] | None = None,
@@ -121,11 +139,9 @@ def run_scenario(
     prepared = prepare(scenario)
     timings["load"] = time.perf_counter() - t
     interrupt.check()  # Ctrl-C while loading: nothing to keep, nothing is written
-    inputs = {role: {"path": p, "sha256": sha256(p)} for role, p in prepared.inputs.items()}
+    inputs = input_record(prepared)
     resolved = scenario.model_dump(mode="json")
-    digest = hashlib.sha256(
-        json.dumps({"scenario": resolved, "inputs": {r: v["sha256"] for r, v in inputs.items()}}, sort_keys=True).encode()
-    ).hexdigest()[:8]
+    digest = run_digest(resolved, inputs)
 
     root = Path(scenario.output.dir) / (scenario.name or "scenario")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -163,13 +179,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             "rel_gap": options.rel_gap,
             "threads": options.threads, "seed": options.seed, "extra": options.extra,
         },
-        "geography": {
-            "units": prepared.geography.n,
-            "edges": len(prepared.geography.edges),
-            "islands_joined": [list(p) for p in prepared.geography.joined],
-            "units_split": split_parents(prepared.frame),
-            "distance_unit": prepared.geography.distance_unit,
-        },
+        "geography": geography_record(prepared),
         "status": result.termination.value,
         "objective": result.objective,
         "lower_bound": result.bound,
@@ -191,7 +201,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             manifest["infeasible_because"] = diagnose_infeasible(prepared.spec, engine, options,
                                                                  None if left is None else max(0.0, left))
             timings["diagnose"] = time.perf_counter() - t
-        _write_manifest(folder, manifest, timings)
+        write_manifest(folder, manifest, timings)
         return {"termination": result.termination, "objective": None, "bound": result.bound, "gap": None,
                 "totals": totals, "manifest": manifest}
     say("check")
@@ -219,7 +229,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     if scenario.output.report:
         write_report(prepared, outcome.plan, folder, manifest)
     timings["exports_and_report"] = time.perf_counter() - t
-    _write_manifest(folder, manifest, timings)
+    write_manifest(folder, manifest, timings)
     return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
             "gap": result.gap, "totals": totals, "manifest": manifest}
 
@@ -237,6 +247,6 @@ def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: 
     return write_coverage(folder, inputs, prepared.coverage, outcome, [r.status for r in prepared.redesign.reps])
 
 
-def _write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
+def write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
     manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

@@ -1,0 +1,150 @@
+"""Evaluate a plan the user brings (a run's assignment.csv edited by hand, today's alignment from the CRM):
+the independent checker names every rule it breaks, and a new run folder holds its KPIs, map and report,
+so that `tplan compare` can set it beside an optimised run."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from geodata.read_units import short_list
+from model.check import plan_violations
+from model.plan import Plan
+from scenarios import run_index
+from scenarios.errors import ScenarioError
+from scenarios.new_folder import NewFolder
+from scenarios.outputs import write_exports, write_plan
+from scenarios.prepare import Prepared, prepare
+from scenarios.report import write_report
+from scenarios.runner import geography_record, input_record, run_digest, sha256, versions, write_manifest
+from scenarios.schema import Scenario
+
+ID_COLUMNS = ("unit", "unit_id")  # assignment.csv and exports/units.csv
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Where the evaluated plan's folder went, its objective and the rules it breaks."""
+
+    folder: Path
+    objective: float
+    violations: list[str]
+
+
+def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
+    """The plan in a CSV of unit -> territory (optionally centre, and a column per nesting level), and the
+    territories' names by centre. Centres: the scenario's fixed ones (matched by name), else the file's
+    `centre` column, else the unit of each territory that makes it most compact."""
+    geo, spec = prepared.geography, prepared.spec
+    name = path.name
+    if not path.is_file():
+        raise ScenarioError(f"{path}: file not found; give the plan as a CSV of unit, territory (e.g. a run's "
+                            "assignment.csv)")
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{name}: cannot be read as CSV ({str(e).splitlines()[0]}); check the file") from None
+    id_column = next((c for c in (*ID_COLUMNS, prepared.scenario.units.id) if c in table.columns), None)
+    if id_column is None or "territory" not in table.columns:
+        raise ScenarioError(f"{name}: needs a 'unit' (or 'unit_id', or '{prepared.scenario.units.id}' as in the units "
+                            f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}")
+    table = table.apply(lambda s: s.str.strip())
+    empty = table.index[table[id_column].isna() | table["territory"].isna()]
+    if len(empty):
+        rows = f"rows {short_list([int(i) + 2 for i in empty])} have" if len(empty) > 1 else f"row {int(empty[0]) + 2} has"
+        raise ScenarioError(f"{name}: {rows} no unit or no territory (counting the header as row 1); fill them in "
+                            "or remove them")
+    ids = table[id_column]
+    duplicated = sorted(ids[ids.duplicated()].unique())
+    if duplicated:
+        raise ScenarioError(f"{name}: units listed twice: {short_list(duplicated)}; give each unit one territory")
+    known = set(geo.ids)
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise ScenarioError(f"{name}: units not in the scenario's units file: {short_list(unknown)}; fix or remove "
+                            "those rows")
+    missing = [u for u in geo.ids if u not in set(ids)]
+    if missing:
+        raise ScenarioError(f"{name}: {len(missing)} units have no territory ({short_list(missing)}); every unit "
+                            "needs one")
+    table = table.set_index(id_column).reindex(list(geo.ids))
+    territory = table["territory"].tolist()
+    members: dict[str, list[int]] = {}
+    for i, t in enumerate(territory):
+        members.setdefault(t, []).append(i)
+    centre_of_name = _centres(name, table, members, prepared)
+    groups = []
+    for level, _ in spec.levels:
+        if level not in table.columns or table[level].isna().any():
+            raise ScenarioError(f"{name}: needs a '{level}' column for every unit (territories.nesting names it)")
+        numbers: dict[str, int] = {}
+        groups.append(tuple(numbers.setdefault(code, len(numbers)) for code in table[level]))
+    plan = Plan(tuple(centre_of_name[t] for t in territory), tuple(groups))
+    return plan, {c: t for t, c in centre_of_name.items()}
+
+
+def _centres(name: str, table: pd.DataFrame, members: dict[str, list[int]], prepared: Prepared) -> dict[str, int]:
+    geo, spec = prepared.geography, prepared.spec
+    position = {u: i for i, u in enumerate(geo.ids)}
+    if spec.centres is not None:  # the scenario's territories: the names must be theirs
+        by_name = dict(zip(spec.territory_names(), spec.centres))
+        strange = sorted(set(members) - set(by_name))
+        if strange:
+            which = f"territories {short_list(strange)} are" if len(strange) > 1 else f"territory '{strange[0]}' is"
+            raise ScenarioError(f"{name}: {which} not among the scenario's ({short_list(list(by_name), 12)}); with "
+                                "fixed centres the names must match")
+        return {t: by_name[t] for t in members}
+    if "centre" in table.columns and table["centre"].notna().all():
+        found = {}
+        for t, units in members.items():
+            given = sorted(set(table["centre"].iloc[units]))
+            if len(given) > 1:
+                raise ScenarioError(f"{name}: territory {t} has more than one centre ({short_list(given)}); "
+                                    "give each territory one")
+            if given[0] not in position or position[given[0]] not in units:
+                raise ScenarioError(f"{name}: the centre {given[0]} of territory {t} is not one of its units; "
+                                    "give a unit of the territory, or drop the centre column")
+            found[t] = position[given[0]]
+        return found
+    cost = spec.cost()  # each territory centred on the unit that makes it most compact (the model's choice)
+    return {t: int(np.asarray(units)[np.argmin(cost[np.ix_(units, units)].sum(axis=0))])
+            for t, units in members.items()}
+
+
+def evaluate_plan(scenario: Scenario, plan_path: Path) -> Evaluation:
+    """Check the plan against the scenario's rules and write a new run folder with its KPIs, map and report."""
+    prepared = prepare(scenario)
+    plan, names = read_plan(plan_path, prepared)
+    prepared = replace(prepared, names=names)
+    violations = plan_violations(prepared.spec, plan, names)
+    objective = plan.objective(prepared.spec.cost())
+    inputs = input_record(prepared) | {"plan": {"path": str(plan_path.resolve()), "sha256": sha256(str(plan_path))}}
+    resolved = scenario.model_dump(mode="json")
+    root = Path(scenario.output.dir) / (scenario.name or "scenario")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = NewFolder(root, f"{stamp}-{run_digest(resolved, inputs)}")
+    with folder as tmp:
+        (tmp / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        manifest = {
+            "scenario": scenario.name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "resolved_scenario": resolved, "inputs": inputs, "versions": versions(),
+            "geography": geography_record(prepared), "status": "evaluated", "objective": objective,
+            "lower_bound": None, "gap": None, "bound_method": None, "evaluated_plan": str(plan_path.resolve()),
+            "violations": violations, "plan_checked": not violations,
+        }
+        manifest["plan"] = write_plan(prepared, plan, tmp)
+        write_exports(prepared, plan, tmp, scenario.output.gis)
+        if scenario.output.report:
+            write_report(prepared, plan, tmp, manifest)
+        write_manifest(tmp, manifest, {})
+    try:
+        run_index.record(root.parent, folder.path)
+    except (sqlite3.Error, OSError):
+        pass  # the folder is the record; `tplan runs` re-synchronises the index from the folders
+    return Evaluation(folder.path, objective, violations)
