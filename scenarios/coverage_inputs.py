@@ -134,14 +134,16 @@ def rep_hours(cfg: CoverageConfig, redesign: Redesign) -> np.ndarray:
 
 
 def coverage_inputs(cfg: CoverageConfig, data: CoverageData, redesign: Redesign, plan: Plan | None,
-                    distance: np.ndarray, distance_unit: str) -> CoverageInputs:
+                    distance: np.ndarray, distance_unit: str, today: bool = False) -> CoverageInputs:
     """The model's inputs for a territory plan: each customer's rep (new plan, or today's when
     reps_from is current or there is no plan yet), travel per field visit from that rep's home (round
-    trip shared by visits_per_trip), hours per rep."""
+    trip shared by visits_per_trip), hours per rep. `today`: as things are today (today's reps, all
+    serving), to value today's coverage."""
     acc = redesign.accounts
-    rep = redesign.new_reps(plan) if cfg.reps_from == "plan" and plan is not None else acc.rep.copy()
-    serving = np.array([r.status in ("active", "new_hire") for r in redesign.reps])
-    rep = np.where(serving[rep], rep, -1)  # vacant territories and leavers have nobody to visit
+    rep = redesign.new_reps(plan) if cfg.reps_from == "plan" and plan is not None and not today else acc.rep.copy()
+    if not today:
+        serving = np.array([r.status in ("active", "new_hire") for r in redesign.reps])
+        rep = np.where(serving[rep], rep, -1)  # vacant territories and leavers have nobody to visit
     homes = np.array([r.home for r in redesign.reps])
     f = cfg.field
     one_way = np.where(rep >= 0, distance[homes[np.maximum(rep, 0)], acc.unit], 0.0)

@@ -18,6 +18,8 @@ from model.coverage import CHANNELS, FIELD, TELE, CoverageInputs, CoveragePlan, 
 from model.coverage_search import CoverageOutcome  # noqa: E402
 from scenarios.coverage_inputs import CoverageData  # noqa: E402
 
+NOT_CONTACTED = "not contacted"
+
 
 def current_plan(inputs: CoverageInputs) -> CoveragePlan | None:
     """Today's plan when it is known for every customer; a customer with no channel and no (or zero)
@@ -44,22 +46,29 @@ def actions(inputs: CoverageInputs, plan: CoveragePlan, today: CoveragePlan | No
     return out
 
 
+def served_by(plan: CoveragePlan) -> list[str]:
+    """Each customer's channel, or "not contacted" when the plan gives it no contacts."""
+    return [CHANNELS[c] if k > 0 else NOT_CONTACTED for c, k in zip(plan.channel, plan.contacts)]
+
+
 def write_coverage(folder: Path, inputs: CoverageInputs, data: CoverageData, outcome: CoverageOutcome,
-                   rep_status: list[str]) -> dict:
+                   rep_status: list[str], today_inputs: CoverageInputs | None = None) -> dict:
+    """`today_inputs`: the inputs as things are today (today's reps and their travel), which value today's
+    plan; the plan's own inputs when not given."""
     plan = outcome.plan
     ev = evaluate(inputs, plan)
     today = current_plan(inputs)
     rep_name = np.array(list(inputs.rep_ids) + [""], dtype=object)
     table = pd.DataFrame({
         "customer": inputs.ids, "segment": inputs.segment, "value_index": np.round(data.index, 4),
-        "rep": rep_name[inputs.rep], "channel": [CHANNELS[c] for c in plan.channel], "contacts": plan.contacts,
+        "rep": rep_name[inputs.rep], "channel": served_by(plan), "contacts": plan.contacts,
         "expected_contribution": ev.value.round(2), "cost": ev.cost.round(2), "margin": (ev.value - ev.cost).round(2),
         "hours": ev.hours.round(3), "travel_hours": ev.travel.round(3),
     })
     now = None
     if today is not None:
-        now = evaluate(inputs, today)
-        table["current_channel"] = [CHANNELS[c] for c in today.channel]
+        now = evaluate(today_inputs if today_inputs is not None else inputs, today)
+        table["current_channel"] = served_by(today)
         table["current_contacts"] = today.contacts
         table["current_contribution"] = now.value.round(2)
         table["current_cost"] = now.cost.round(2)
@@ -67,15 +76,14 @@ def write_coverage(folder: Path, inputs: CoverageInputs, data: CoverageData, out
     table.to_csv(folder / "coverage.csv", index=False)
 
     prices = outcome.prices
+    visited = (plan.channel == FIELD) & (inputs.rep >= 0)  # (a vacant territory's customers have no rep)
     reps = pd.DataFrame({
         "rep": inputs.rep_ids, "status": rep_status, "hours_available": inputs.rep_hours,
         "hours_used": ev.rep_hours_used.round(1), "travel_hours": ev.rep_travel.round(1),
         "utilisation_pct": np.round(100 * ev.rep_hours_used / np.maximum(inputs.rep_hours, 1e-9), 1),
         "travel_share_pct": np.round(100 * ev.rep_travel / np.maximum(ev.rep_hours_used, 1e-9), 1),
-        "field_customers": np.bincount(inputs.rep[(plan.channel == FIELD) & (plan.contacts > 0)],
-                                       minlength=len(inputs.rep_ids)),
-        "visits": np.bincount(inputs.rep[plan.channel == FIELD], weights=plan.contacts[plan.channel == FIELD],
-                              minlength=len(inputs.rep_ids)),
+        "field_customers": np.bincount(inputs.rep[visited & (plan.contacts > 0)], minlength=len(inputs.rep_ids)),
+        "visits": np.bincount(inputs.rep[visited], weights=plan.contacts[visited], minlength=len(inputs.rep_ids)),
         "value_per_extra_hour": prices[: len(inputs.rep_ids)].round(2),
     })
     reps.to_csv(folder / "rep_utilisation.csv", index=False)
@@ -116,8 +124,14 @@ def _channel_summary(plan, ev, today, now) -> pd.DataFrame:
             t = (today.channel == c) & (today.contacts > 0)
             row.update(current_customers=int(t.sum()), current_contacts=float(today.contacts[t].sum()),
                        current_contribution=round(float(now.value[t].sum()), 2), current_cost=round(float(now.cost[t].sum()), 2))
+            row["current_margin"] = round(row["current_contribution"] - row["current_cost"], 2)
         rows.append(row)
-    rows.append({"channel": "not contacted", "customers": int((plan.contacts == 0).sum())})
+    idle = {"channel": NOT_CONTACTED, "customers": int((plan.contacts == 0).sum()), "contacts": 0.0,
+            "contribution": 0.0, "cost": 0.0, "margin": 0.0}
+    if today is not None:
+        idle.update(current_customers=int((today.contacts == 0).sum()), current_contacts=0.0,
+                    current_contribution=0.0, current_cost=0.0, current_margin=0.0)
+    rows.append(idle)
     return pd.DataFrame(rows)
 
 

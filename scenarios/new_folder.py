@@ -17,7 +17,9 @@ class NewFolder:
         self.path: Path | None = None
 
     def __enter__(self) -> Path:
+        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
         self.root.mkdir(parents=True, exist_ok=True)
+        self.created = missing  # deepest first: removed again, when empty, if the run fails
         self.tmp = self.root / f".tmp-{self.name}-{time.monotonic_ns()}"
         self.tmp.mkdir()
         return self.tmp
@@ -25,6 +27,11 @@ class NewFolder:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            for folder in self.created:  # a failed first run leaves no empty runs/<scenario>/ behind
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty (another run landed meanwhile), or not ours to remove
             return False
         candidate, n = self.root / self.name, 1
         while candidate.exists():

@@ -244,7 +244,8 @@ def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: 
     cover_options = replace(options, time_limit=cfg.time_limit or options.time_limit, rel_gap=cfg.rel_gap, log_path=None)
     outcome = solve_coverage(problem, engine, cover_options)
     check_coverage(inputs, outcome.plan)
-    return write_coverage(folder, inputs, prepared.coverage, outcome, [r.status for r in prepared.redesign.reps])
+    today = coverage_inputs(cfg, prepared.coverage, prepared.redesign, None, geo.distance, geo.distance_unit, today=True)
+    return write_coverage(folder, inputs, prepared.coverage, outcome, [r.status for r in prepared.redesign.reps], today)
 
 
 def write_manifest(folder: Path, manifest: dict, timings: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -136,7 +137,7 @@ def test_minimum_visits_beyond_a_reps_time_fail_the_run_and_write_nothing(tmp_cw
     result = tplan("run", scenario)
     assert result.exit_code == 2, result.output
     assert "short by" in result.output and "rep R" in result.output
-    assert not [p for p in (tmp_cwd / "runs").glob("*/*")]
+    assert not (tmp_cwd / "runs").exists()  # not even an empty runs/<scenario>/ (left behind before)
 
 
 def test_field_only_customer_in_a_vacant_territory_is_named(tmp_cwd):
@@ -150,3 +151,31 @@ def test_field_only_customer_in_a_vacant_territory_is_named(tmp_cwd):
     assert result.exit_code == 2, result.output
     assert "has no allowed channel" in result.output and "its territory has no rep" in result.output
     assert not [p for p in (tmp_cwd / "runs").glob("*/*")]
+
+
+def test_a_vacant_territorys_customers_that_keep_the_field_and_todays_hours(tmp_cwd):
+    """R3's position is vacant and its customers must keep their channel, the field for some: nobody can
+    visit them, so they are not contacted (the run wrote nothing before: a crash counting visits per rep).
+    Today's hours are today's reps' whatever the new plan: the same with and without the vacancy."""
+    def keep_r3(table):
+        table["keep_ch"] = np.where((table.rep_id == "R3") & (table.channel == "field"), "true", "false")
+
+    scenario = grid_coverage(tmp_cwd, rows=keep_r3, segments=[
+        {"name": "key", "top_share": 0.25, "channels": ["field", "tele"]}, {"name": "normal", "max_contacts": 12}])
+    assert tplan("run", scenario).exit_code == 0
+    reps = pd.read_csv(tmp_cwd / "reps.csv")
+    reps.loc[reps.rep_id == "R3", "status"] = "vacant"
+    reps.to_csv(tmp_cwd / "reps.csv", index=False)
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    first, vacant = sorted(p for p in (tmp_cwd / "runs").glob("*/*") if p.is_dir())
+    today = [json.loads((f / "coverage.json").read_text())["current_field_hours_used"] for f in (first, vacant)]
+    assert today[0] == pytest.approx(today[1]) and today[0] > 0
+    plan = pd.read_csv(vacant / "coverage.csv", dtype={"customer": str})
+    accounts = pd.read_csv(tmp_cwd / "accounts.csv", dtype={"account_id": str}).set_index("account_id")
+    r3_field = accounts.index[(accounts.rep_id == "R3") & (accounts.channel == "field")]
+    assert len(r3_field) and (plan.set_index("customer").loc[r3_field, "channel"] == "not contacted").all()
+    utilisation = pd.read_csv(vacant / "rep_utilisation.csv").set_index("rep")
+    assert utilisation.loc["R3", "visits"] == 0 and utilisation.loc["R3", "hours_available"] == 0
+    exported = pd.read_csv(vacant / "exports" / "accounts.csv", dtype=str).set_index("account_id")
+    assert (exported.loc[r3_field, "channel"] == "not contacted").all()
