@@ -54,11 +54,12 @@ def build_geography(
 
 
 FAR_SHARE = 0.5  # a home outside every unit and farther than this share of the units' extent is a mistake
+FAR_ACCOUNT_SHARE = 1.0  # an account (a customer over a border is more common than a rep's home there)
 
 
-def far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray, share: float = FAR_SHARE) -> np.ndarray:
     """km from the nearest unit of each WGS84 point that lies outside every unit and farther from all of them
-    than half the units' extent (its diagonal): a typo or latitude and longitude swapped, not a rep
+    than `share` of the units' extent (its diagonal): a typo or latitude and longitude swapped, not a rep
     living over the border; 0 for the others."""
     metric = frame if not frame.crs.is_geographic else frame.to_crs(frame.estimate_utm_crs())
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(metric.crs)
@@ -67,17 +68,19 @@ def far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.n
     gap = near[~near.index.duplicated(keep="first")]["gap"].to_numpy(dtype=float)
     minx, miny, maxx, maxy = (float(v) for v in metric.total_bounds)
     extent = float(np.hypot(maxx - minx, maxy - miny))
-    return np.where(gap > FAR_SHARE * max(extent, 1.0), gap / 1000.0, 0.0)
+    return np.where(gap > share * max(extent, 1.0), gap / 1000.0, 0.0)
 
 
-def refuse_far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray, names: list[str]) -> None:
-    """Stop on the first home (named by `names`, e.g. the scenario key) that `far_homes` finds far outside."""
-    km = far_homes(frame, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+def refuse_far_homes(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray, names: list[str],
+                     what: str = "the home", share: float = FAR_SHARE) -> None:
+    """Stop on the first point (named by `names`, e.g. the scenario key) that `far_homes` finds far outside."""
+    km = far_homes(frame, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), share)
     if km.any():
         i = int(np.flatnonzero(km)[0])
-        raise GeodataError(f"{names[i]}: the home at lat {lat[i]:g}, lon {lon[i]:g} is {km[i]:,.0f} km from the "
-                           "nearest unit, outside the units' area; check the coordinates (latitude and longitude "
-                           "swapped?)")
+        more = f" ({int(np.count_nonzero(km)) - 1} more like it)" if np.count_nonzero(km) > 1 else ""
+        raise GeodataError(f"{names[i]}: {what} at lat {lat[i]:g}, lon {lon[i]:g} is {km[i]:,.0f} km from the "
+                           f"nearest unit, outside the units' area{more}; check the coordinates (latitude and "
+                           "longitude swapped?)")
 
 
 def locate(frame: gpd.GeoDataFrame, lon: float, lat: float) -> str:

@@ -15,7 +15,7 @@ from model.plan import Plan
 from model.redesign import Redesign
 from model.response import ResponseCurve
 from scenarios.errors import ScenarioError
-from scenarios.redesign_inputs import flags, numbers, read_table
+from scenarios.redesign_inputs import flags, named_columns, numbers, read_table
 from scenarios.schema import CoverageConfig, CurveConfig
 
 
@@ -51,8 +51,13 @@ def read_coverage(cfg: CoverageConfig, redesign: Redesign, accounts_path: str, a
     key = cfg.data.id if cfg.data.path else accounts_id
     file = Path(path).name
     extra = [c for c in cfg.value_index if c not in ("potential", "relationship")]
-    wanted = [c for c in (cfg.data.visit_value, cfg.data.channel, cfg.data.contacts, cfg.data.keep_channel) if c]
-    table = read_table(path, "coverage.data", [key, *wanted, *extra])
+    data = cfg.data
+    columns = {key: "coverage.data.id" if data.path else "accounts.id"}
+    columns.update(named_columns("coverage.data", {"visit_value": data.visit_value, "channel": data.channel,
+                                                   "contacts": data.contacts, "keep_channel": data.keep_channel}))
+    for c in extra:
+        columns.setdefault(c, "coverage.value_index")
+    table = read_table(path, "coverage.data", columns)
     table[key] = table[key].str.strip()
     if table[key].duplicated().any():
         raise ScenarioError(f"{file}: duplicate account ids in '{key}': "

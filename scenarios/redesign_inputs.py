@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.build import locate_many, refuse_far_homes
+from geodata.build import FAR_ACCOUNT_SHARE, locate_many, refuse_far_homes
 from geodata.read_units import short_list
 from model.redesign import STATUSES, Accounts, Redesign, Rep
 from scenarios.errors import ScenarioError, quote_hint
@@ -28,8 +28,9 @@ class RedesignInputs:
     outside: tuple[str, ...]  # accounts that lay outside every unit (joined to the nearest)
 
 
-def read_table(path: str, role: str, columns: list[str]) -> pd.DataFrame:
-    """A CSV with its ids as text; every named column must exist."""
+def read_table(path: str, role: str, columns: dict[str, str]) -> pd.DataFrame:
+    """A CSV with its ids as text; every named column (column -> the scenario key naming it) must exist,
+    and the file must have rows."""
     file = Path(path)
     if not file.is_file():
         raise ScenarioError(f"{file}: file not found; check {role}.path in the scenario")
@@ -39,14 +40,24 @@ def read_table(path: str, role: str, columns: list[str]) -> pd.DataFrame:
         raise ScenarioError(f"{file.name}: cannot be read as CSV ({err}); check the file") from None
     missing = [c for c in columns if c not in table.columns]
     if missing:
+        hint = ""
+        if len(table.columns) == 1 and ";" in table.columns[0]:
+            hint = "; the file seems to use ';' between values: save it with commas"
         raise ScenarioError(
             f"{file.name}: column '{missing[0]}' not found (columns: {short_list(list(table.columns), 8)}); "
-            f"fix the file or {role}.{_key_for(missing[0])} in the scenario")
+            f"fix the file or {columns[missing[0]]} in the scenario{hint}")
+    if table.empty:
+        raise ScenarioError(f"{file.name}: the file has a header but no rows; fill it in ({role}.path)")
     return table
 
 
-def _key_for(column: str) -> str:
-    return "id" if column.endswith("id") else column
+def named_columns(block: str, keys: dict[str, str | None]) -> dict[str, str]:
+    """Column -> the scenario key that names it (the first key, when two name the same column)."""
+    columns: dict[str, str] = {}
+    for key, column in keys.items():
+        if column:
+            columns.setdefault(column, f"{block}.{key}")
+    return columns
 
 
 def numbers(table: pd.DataFrame, column: str, file: str, rows_label: str) -> np.ndarray:
@@ -91,8 +102,13 @@ def locations(table: pd.DataFrame, cfg, frame: gpd.GeoDataFrame, pos: dict[str, 
         return np.array([pos[u] for u in units], dtype=int), np.zeros(len(table), dtype=bool)
     lat = numbers_signed(table, cfg.lat, file, labels, -90, 90)
     lon = numbers_signed(table, cfg.lon, file, labels, -180, 180)
-    if role == "reps":  # (an account far away is listed in the run, not refused)
+    # Outside every unit but near (over a border) is joined to the nearest unit and listed in the run; farther
+    # than the units' extent (half of it for a rep's home) is a mistake (swapped coordinates: 13,000 km away)
+    if role == "reps":
         refuse_far_homes(frame, lon, lat, [f"{file}: rep {label}" for label in labels])
+    else:
+        refuse_far_homes(frame, lon, lat, [f"{file}: {role[:-1]} {label}" for label in labels], "its location",
+                         FAR_ACCOUNT_SHARE)
     ids, outside = locate_many(frame, lon, lat)
     return np.array([pos[u] for u in ids], dtype=int), outside
 
@@ -107,8 +123,9 @@ def numbers_signed(table: pd.DataFrame, column: str, file: str, labels: list[str
 
 def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> tuple[Rep, ...]:
     file = Path(cfg.path).name
-    columns = [cfg.id] + [c for c in (cfg.name, cfg.lat, cfg.lon, cfg.unit, cfg.status, cfg.capacity) if c]
-    table = read_table(cfg.path, "reps", columns)
+    named = {"id": cfg.id, "name": cfg.name, "lat": cfg.lat, "lon": cfg.lon, "unit": cfg.unit, "status": cfg.status,
+             "capacity": cfg.capacity}
+    table = read_table(cfg.path, "reps", named_columns("reps", named))
     ids = unique_ids(table, cfg.id, file, "rep")
     table["_label"] = ids
     homes, _ = locations(table, cfg, frame, pos, file, ids, "reps")
@@ -117,7 +134,7 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
     bad = [f"{r} ({s})" for r, s in zip(ids, status) if s not in STATUSES]
     if bad:
         raise ScenarioError(f"{file}: unknown status for reps {short_list(bad)}; use one of {', '.join(STATUSES)}")
-    capacity = numbers(table, cfg.capacity, file, "_label") if cfg.capacity else [None] * len(ids)
+    capacity = numbers_signed(table, cfg.capacity, file, ids, 0, 366) if cfg.capacity else [None] * len(ids)  # days a year
     reps = [Rep(i, n or i, int(h), s, None if c is None else float(c))
             for i, n, h, s, c in zip(ids, names, homes, status, capacity)]
     unknown = sorted(set(cfg.set_status) - set(ids))
@@ -160,7 +177,7 @@ def read_alignment(cfg: AlignmentConfig, frame: gpd.GeoDataFrame, pos: dict[str,
         source = units_file
     else:
         source = Path(cfg.path).name
-        table = read_table(cfg.path, "alignment", [cfg.unit, cfg.rep])
+        table = read_table(cfg.path, "alignment", {cfg.rep: "alignment.rep", cfg.unit: "alignment.unit"})
         unit_ids = table[cfg.unit].str.strip().tolist()
         rep_ids = table[cfg.rep].str.strip().tolist()
         unknown_units = sorted({u for u in unit_ids if u not in pos})
@@ -191,7 +208,11 @@ def read_accounts(cfg: AccountsConfig, frame: gpd.GeoDataFrame, pos: dict[str, i
                   reps: tuple[Rep, ...]) -> tuple[Accounts, tuple[str, ...]]:
     file = Path(cfg.path).name
     value_columns = sorted({cfg.relationship, cfg.potential} | {c for c in cfg.aggregate.values() if c != "count"})
-    columns = [cfg.id, cfg.rep, *value_columns] + [c for c in (cfg.lat, cfg.lon, cfg.unit, cfg.key, cfg.locked) if c]
+    named = {"id": cfg.id, "rep": cfg.rep, "relationship": cfg.relationship, "potential": cfg.potential, "lat": cfg.lat,
+             "lon": cfg.lon, "unit": cfg.unit, "key": cfg.key, "locked": cfg.locked}
+    columns = named_columns("accounts", named)
+    for c in value_columns:
+        columns.setdefault(c, "accounts.aggregate")
     table = read_table(cfg.path, "accounts", columns)
     ids = unique_ids(table, cfg.id, file, "account")
     table["_label"] = ids

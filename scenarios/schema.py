@@ -307,7 +307,7 @@ class SegmentConfig(Strict):
     top_share: float | None = Field(None, gt=0, le=1, description="the top share of customers by value index not in "
                                     "an earlier segment (0.05 = top 5%)")
     min_index: float | None = Field(None, ge=0, le=1, description="or: value index at least this (0-1)")
-    channels: list[Channel] = Field(["field", "tele", "online"], description="channels allowed")
+    channels: list[Channel] = Field(["field", "tele", "online"], min_length=1, description="channels allowed")
     min_contacts: float = Field(0.0, ge=0, description="fewest contacts a year")
     max_contacts: float | None = Field(None, ge=0, description="most contacts a year")
     response: CurveConfig = CurveConfig()
@@ -392,8 +392,13 @@ class CoverageConfig(Strict):
         last = self.segments[-1]
         if last.top_share is not None or last.min_index is not None:
             raise ValueError(f"the last segment ({last.name}) takes the rest: remove its top_share/min_index")
+        if not self.levels:
+            raise ValueError("levels: list the contacts a year a customer may get, e.g. [0, 1, 2, 4, 12]")
         if any(lv < 0 for lv in self.levels) or len(set(self.levels)) < len(self.levels):
             raise ValueError("levels must be distinct and non-negative")
+        if any(w < 0 for w in self.value_index.values()) or not any(w > 0 for w in self.value_index.values()):
+            raise ValueError("value_index: weights must be >= 0 and at least one above 0 (all zero ranks no customer "
+                             "above another)")
         for s in self.segments:
             if s.max_contacts is not None and s.max_contacts < s.min_contacts:
                 raise ValueError(f"segment {s.name}: max_contacts is below min_contacts")

@@ -119,7 +119,13 @@ def _keep_online(table):
     ("bad channel", {}, lambda t: t.__setitem__("channel", ["fax"] + list(t.channel[1:])), "must be field, tele, online"),
     ("no allowed channel", {}, _keep_online, "has no allowed channel: segment 'key' allows field, tele"),
     ("last segment with a share", {"segments": [{"name": "key", "top_share": 0.5}]}, None, "takes the rest"),
-    ("unknown index column", {"value_index": {"margin": 1.0}}, None, "column 'margin' not found"),
+    ("unknown index column", {"value_index": {"margin": 1.0}}, None,
+     "column 'margin' not found (columns: account_id, unit, rep_id, potential, relationship, keep, channel, visits "
+     "and 2 more); fix the file or coverage.value_index"),
+    ("index weights all zero", {"value_index": {"potential": 0.0}}, None, "at least one above 0"),
+    ("no contact levels", {"levels": []}, None, "levels: list the contacts a year"),
+    ("segment without channels", {"segments": [{"name": "all", "channels": []}]}, None,
+     "coverage.segments[0].channels: List should have at least 1 item"),
 ])
 def test_bad_coverage_input_is_one_clear_message(tmp_cwd, case, changes, rows, expected):
     result = tplan("validate", grid_coverage(tmp_cwd, rows=rows, **changes))

@@ -175,6 +175,11 @@ def test_account_outside_every_unit_goes_to_the_nearest_and_is_listed(tmp_cwd):
     folder = only_run(tmp_cwd)
     assert pd.read_csv(folder / "accounts_outside.csv")["account"].tolist() == ["A00"]
     assert len(pd.read_csv(folder / "assignment.csv")) == 12
+    table.loc[0, ["lat", "lon"]] = (5.0, 0.1)  # a typo: 550 km north of a 40 km grid, not over its border
+    table.drop(columns=["unit"]).to_csv(tmp_cwd / "accounts.csv", index=False)
+    result = tplan("validate", scenario)
+    assert result.exit_code == 2 and "account A00: its location at lat 5, lon 0.1 is" in result.output
+    assert "latitude and longitude swapped?" in result.output
 
 
 @pytest.mark.parametrize("case,expected", [
@@ -187,6 +192,11 @@ def test_account_outside_every_unit_goes_to_the_nearest_and_is_listed(tmp_cwd):
     ("locked_to_leaver", "accounts A100, A101 are locked to a rep who is leaving"),
     ("unknown_status", "unknown status for reps R3 (retired)"),
     ("partial_redesign", "a redesign needs reps, alignment and accounts; add accounts"),
+    ("missing_rep_column", "column 'rep_id' not found (columns: account_id, unit, potential, relationship, keep); "
+                           "fix the file or accounts.rep"),
+    ("no_accounts", "accounts.csv: the file has a header but no rows"),
+    ("no_reps", "reps.csv: the file has a header but no rows"),
+    ("semicolons", "the file seems to use ';' between values"),
 ])
 def test_bad_redesign_input_is_one_clear_message(tmp_cwd, case, expected):
     reps = [("R1", "Ann", "u0", "active"), ("R2", "Bo", "u3", "active"), ("R3", "Cy", "u11", "active")]
@@ -212,6 +222,13 @@ def test_bad_redesign_input_is_one_clear_message(tmp_cwd, case, expected):
     if case == "missing_column":
         table = pd.read_csv(tmp_cwd / "accounts.csv").drop(columns=["relationship"])
         table.to_csv(tmp_cwd / "accounts.csv", index=False)
+    if case == "missing_rep_column":
+        pd.read_csv(tmp_cwd / "accounts.csv").drop(columns=["rep_id"]).to_csv(tmp_cwd / "accounts.csv", index=False)
+    if case in ("no_accounts", "no_reps"):
+        name = "accounts.csv" if case == "no_accounts" else "reps.csv"
+        pd.read_csv(tmp_cwd / name).iloc[:0].to_csv(tmp_cwd / name, index=False)  # a header and no rows
+    if case == "semicolons":
+        pd.read_csv(tmp_cwd / "accounts.csv").to_csv(tmp_cwd / "accounts.csv", index=False, sep=";")
     if case == "partial_redesign":
         text = scenario.read_text()
         scenario.write_text(text[: text.index("accounts:")] + text[text.index("balance:"):])
