@@ -93,11 +93,31 @@ def prune(problem: CoverageProblem) -> _Options:
     counts = np.bincount(cust[index], minlength=len(problem.start) - 1)
     if (counts == 0).any():
         c = int(np.flatnonzero(counts == 0)[0])
-        raise ModelError(f"customer {problem.inputs.ids[c]}: every contact plan its segment allows needs more "
-                         "hours than its rep or the tele team has in a year; lower its segment's minimum or add capacity")
+        inputs, names = problem.inputs, problem.resource_names()
+        rep, tele = int(inputs.rep[c]), problem.capacity[len(names) - 1]
+        held = (f"its rep {names[rep]} ({problem.capacity[rep]:,.0f} h) or the tele team ({tele:,.0f} h) has" if rep >= 0
+                else f"the tele team ({tele:,.0f} h) has, and its territory has no rep")
+        more = int((counts == 0).sum()) - 1
+        raise ModelError(f"customer {inputs.ids[c]}" + (f" (and {more} more)" if more else "") + ": every contact "
+                         f"plan its segment allows needs more hours a year than {held}; give the rep working days "
+                         "(reps.capacity, coverage.field.working_days) or the tele team hours, or lower the "
+                         "segment's minimum")
     start = np.concatenate([[0], np.cumsum(counts)])
     capacity[-1] = 0.0
     return _Options(index, start, cust[index], profit[index], hours[index], res[index], capacity)
+
+
+def check_tele_is_enough(problem: CoverageProblem) -> None:
+    """Customers whom only the tele team may serve need at least their smallest option's hours of it,
+    whichever territory plan gives them their rep: checked before the territories are solved."""
+    tele = len(problem.capacity) - 1
+    only_tele = np.logical_and.reduceat(problem.resource == tele, problem.start[:-1])
+    need = float(np.minimum.reduceat(problem.hours, problem.start[:-1])[only_tele].sum())
+    if need > problem.capacity[tele] + 1e-6:
+        raise ModelError(f"the tele team: the minimum contacts of the {int(only_tele.sum())} customers only it may serve "
+                         f"need {need:,.1f} h a year but only {problem.capacity[tele]:,.1f} h are available (short by "
+                         f"{need - problem.capacity[tele]:,.1f} h); lower the segment minimums, allow other channels, "
+                         "or add tele capacity")
 
 
 def check_time_is_enough(problem: CoverageProblem, opts: _Options) -> None:

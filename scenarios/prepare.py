@@ -14,6 +14,7 @@ from geodata.instance import Geography
 from geodata.read_units import read_units, require_file
 from geodata.split_units import split_units
 from model.coverage import build_options
+from model.coverage_search import check_tele_is_enough
 from model.precheck import precheck
 from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
@@ -197,7 +198,7 @@ def prepare(scenario: Scenario) -> Prepared:
         if scenario.coverage.reps_from == "plan":  # a leaver's customers get another rep in the new plan
             leaving = np.array([r.status == "leaving" for r in redesign.reps])
             early = replace(early, rep=np.where(leaving[redesign.accounts.rep], 0, early.rep))
-        build_options(early)
+        check_tele_is_enough(build_options(early))  # (the reps' hours depend on the plan; the tele team's do not)
     return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base,
                     coverage)
 

@@ -7,6 +7,8 @@ pick the compromise knowingly and re-run it as a normal scenario.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -58,9 +60,10 @@ def run_tradeoff(prepared: Prepared, engine, options: SolverOptions, folder: Pat
             continue
         say(f"trade-off point {n}: {label}")
         spec = prepared.with_terms(terms)
+        began = time.perf_counter()
         outcome = solve_territories(spec, engine, options, start=start)
         row.update(status=outcome.result.termination.value, gap=outcome.result.gap,
-                   seconds=round(outcome.result.seconds, 2))
+                   seconds=round(time.perf_counter() - began, 2))  # the whole point (the exact model's own: 4 of 10 s)
         if outcome.plan is not None:
             check_plan(spec, outcome.plan)
             names = {c: spec.territory_names()[t] for t, c in enumerate(spec.centres)}

@@ -126,6 +126,9 @@ def _keep_online(table):
     ("no contact levels", {"levels": []}, None, "levels: list the contacts a year"),
     ("segment without channels", {"segments": [{"name": "all", "channels": []}]}, None,
      "coverage.segments[0].channels: List should have at least 1 item"),
+    ("tele-only customers beyond the tele hours", {"tele": {"cost_per_contact": 0.2, "capacity_hours": 0}, "segments": [
+        {"name": "key", "top_share": 0.25, "channels": ["tele"], "min_contacts": 1}, {"name": "normal"}]}, None,
+     "the tele team: the minimum contacts of the 6 customers only it may serve need 1.5 h a year but only 0.0 h"),
 ])
 def test_bad_coverage_input_is_one_clear_message(tmp_cwd, case, changes, rows, expected):
     result = tplan("validate", grid_coverage(tmp_cwd, rows=rows, **changes))
