@@ -70,19 +70,31 @@ window.addEventListener('error', function(e){ document.body.dataset.errors = (do
 """
 
 
-def _fmt(v) -> str:
+ID_COLUMNS = ("unit", "centre", "home_unit", "rep", "customer", "account")  # ids: 13121, not 13,121
+
+
+def _fmt(v, column: str = "") -> str:
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "NO"
+    if column in ID_COLUMNS or column.endswith("_id"):
+        if isinstance(v, (float, np.floating)):
+            return "" if not np.isfinite(v) else escape(str(int(v)) if float(v).is_integer() else str(v))
+        return escape(str(v))
     if isinstance(v, (int, np.integer)):
         return f"{v:,}"
     if isinstance(v, (float, np.floating)):
-        return "" if not np.isfinite(v) else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}"
+        if not np.isfinite(v):
+            return ""
+        if float(v).is_integer():  # a count read back as a float (602 customers, not 602.00)
+            return f"{int(v):,}"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}"
     return escape(str(v))
 
 
 def html_table(frame: pd.DataFrame, limit: int = 400) -> str:
     head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+    columns = [str(c) for c in frame.columns]
+    rows = "".join("<tr>" + "".join(f"<td>{_fmt(v, c)}</td>" for v, c in zip(row, columns)) + "</tr>"
                    for row in frame.head(limit).itertuples(index=False))
     more = f"<p class='sub'>first {limit} of {len(frame)} rows; all in the CSV</p>" if len(frame) > limit else ""
     return f"<table><tr>{head}</tr>{rows}</table>{more}"
@@ -139,7 +151,7 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
         unit_titles.append("\n".join(lines))
     kpi_text = {}
     for _, r in table.iterrows():
-        kpi_text[r["territory"]] = "\n".join(f"{k}: {_fmt(v)}" for k, v in r.items())
+        kpi_text[r["territory"]] = "\n".join(f"{k}: {_fmt(v, k)}" for k, v in r.items())
     heading = "Territories" + (f" (thicker lines: {' and '.join(groups)} boundaries)" if groups else "")
     sections = [_summary(manifest, title), _map_section("map", units, territory, colours, unit_titles, kpi_text, legend,
                                                         heading, levels=groups)]
