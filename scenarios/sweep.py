@@ -55,7 +55,7 @@ def _models_in(annotation) -> list[type[BaseModel]]:
 def parse_axis(text: str) -> Axis:
     """`key=a,b,c` or `key=lo..hi` (integers, inclusive)."""
     if "=" not in text:
-        raise ScenarioError(f"--set {text}: write key=values, e.g. territories.count=8..14 or tele.capacity=2000,4000")
+        raise ScenarioError(f"--set {text}: write key=values, e.g. territories.count=8..14 or coverage.tele.capacity_hours=2000,4000")
     key, _, spec = text.partition("=")
     key = key.strip()
     if not _schema_has(Scenario, key.split(".")):
@@ -155,6 +155,15 @@ def run_sweep(scenario: Path, axes: list[Axis], workers: int, time_limit: float 
     """Run every point; return the rows (in grid order) and the sweep folder."""
     base = load_scenario(scenario)  # a broken scenario fails here, once, not at every point
     grid = points(axes)
+    for point in grid:  # and a value the schema refuses (-1 hours, text for a number) before any point runs
+        overrides: dict = {}
+        for k, v in point.items():
+            overrides = _merge(overrides, _nested(k, v))
+        try:
+            load_scenario(scenario, overrides)
+        except ScenarioError as e:
+            given = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise ScenarioError(f"--set {given}: {str(e).split(': ', 1)[-1]}") from None
     output_dir = str(Path(base.output.dir).resolve())
     args = [(str(scenario.resolve()), p, time_limit, output_dir) for p in grid]
     rows: list[dict | None] = [None] * len(grid)

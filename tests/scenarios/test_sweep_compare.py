@@ -62,6 +62,13 @@ def test_sweep_key_that_is_not_in_the_schema(tmp_cwd):
     assert not (tmp_cwd / "runs").exists()
 
 
+def test_sweep_value_the_schema_refuses_stops_before_any_point(tmp_cwd):
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "territories.count=2,-3")
+    assert result.exit_code == 2, result.output
+    assert "--set territories.count=-3: territories.count: Input should be greater than" in result.output
+    assert not (tmp_cwd / "runs").exists()
+
+
 @pytest.mark.serial
 def test_sweep_on_a_dask_cluster(tmp_cwd):
     from distributed import LocalCluster
