@@ -351,10 +351,25 @@ def _solve(problem: CoverageProblem, engine, options: SolverOptions) -> Coverage
     result = SolveResult(termination=termination, has_solution=True, objective=lower, bound=upper, gap=gap,
                          seconds=time.perf_counter() - t0, engine="lagrangian+highs", version="", options=options)
     choice = opts.index[pick]
-    prices = lam[:-1].copy()
+    prices = first_hour_prices(problem, choice, lam[:-1].copy())
     return CoverageOutcome(plan_from_choice(problem, choice), choice, result, prices, stages,
                            options_total=len(problem.profit), options_kept=len(opts.index),
                            open_customers=open_customers)
+
+
+def first_hour_prices(problem: CoverageProblem, choice: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """A resource with no hours (a rep with 0 working days, a tele team of 0 h) has none of its options left
+    after pruning, so its multiplier says 0; its first hour is worth the best margin per hour one of its
+    options adds over its customer's planned option (the LP's price just above 0 h)."""
+    empty = np.flatnonzero(problem.capacity <= 1e-9)
+    if not len(empty):
+        return prices
+    planned = problem.profit[choice][problem.customer]  # each option's customer's planned margin
+    for r in empty:
+        on = (problem.resource == r) & (problem.hours > 0)
+        if on.any():
+            prices[r] = max(prices[r], float(np.max((problem.profit[on] - planned[on]) / problem.hours[on])))
+    return prices
 
 
 def _exact(problem, opts: _Options, lam, upper, pick, lower, engine, options: SolverOptions, seconds: float):

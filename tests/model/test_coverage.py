@@ -203,3 +203,22 @@ def test_minimums_beyond_reps_and_tele_together_are_a_clear_error():
     with pytest.raises(ModelError, match="minimums need more hours than the reps and the tele team have together"):
         solve_coverage(build_options(inputs), HighsEngine(), SolverOptions(time_limit=10))
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_first_hour_of_an_empty_tele_team_is_priced(seed):
+    """With no tele hours its options are pruned and its multiplier said 0. Customers who may only be called
+    or served online make the value of h tele hours exact: the price at 0 h is the best margin per hour
+    that h hours add, attained at one call plan's hours (1, 2, 4 or 8 calls of 20 minutes)."""
+    rules = {"key": Rule(("tele", "online"), 0.0, 8.0), "normal": Rule(("tele", "online"), 0.0, 8.0)}
+
+    def margin(hours: float) -> tuple[float, np.ndarray]:
+        inputs = replace(tiny(6, seed, tele_hours=hours), rules=rules)
+        out = solve_coverage(build_options(inputs), HighsEngine(), SolverOptions(time_limit=30, rel_gap=1e-9))
+        assert out.result.gap is not None and out.result.gap <= 1e-9
+        return out.result.objective, out.prices
+
+    empty, prices = margin(0.0)
+    first_hour = prices[-1]  # reps first, then the tele team
+    slopes = [(margin(h)[0] - empty) / h for h in (1 / 3, 2 / 3, 4 / 3, 8 / 3)]
+    assert first_hour > 0 and first_hour == pytest.approx(max(slopes), rel=1e-6)
