@@ -178,8 +178,9 @@ def runs(directory: Annotated[Path, typer.Option("--dir", help="folder of run fo
     heads = [("scenario", "scenario"), ("run", "run"), ("status", "status"), ("territories", "territories"),
              ("gap", "gap %"), ("max_deviation_pct", "max dev %"), ("relationship_moved_pct", "relationship moved %"),
              ("coverage_margin", "coverage margin")]
-    for _, h in heads:
-        table.add_column(h, justify="left" if h in ("scenario", "run", "status") else "right")
+    for _, h in heads:  # names fold onto a second line rather than lose their distinguishing end
+        table.add_column(h, justify="left" if h in ("scenario", "run", "status") else "right",
+                         overflow="fold" if h in ("scenario", "run") else "ellipsis")
     for r in rows:
         cells = []
         for key, _ in heads:
