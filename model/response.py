@@ -42,8 +42,8 @@ class ResponseCurve:
         slopes = np.diff(y) / np.diff(grid)
         if (slopes < -1e-9).any():
             at = grid[1:][slopes < -1e-9][0]
-            return f"decreases near {at:g} contacts"
+            return f"decreases near {at:.3g} contacts"
         if (np.diff(slopes) > 1e-9 * max(1.0, float(np.abs(slopes).max()))).any():
             at = grid[1:-1][np.diff(slopes) > 1e-9 * max(1.0, float(np.abs(slopes).max()))][0]
-            return f"is not concave near {at:g} contacts (the gain of an extra contact grows there)"
+            return f"is not concave near {at:.3g} contacts (the gain of an extra contact grows there)"
         return None
