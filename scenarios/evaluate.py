@@ -50,7 +50,11 @@ def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
         table = pd.read_csv(path, dtype=str)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ScenarioError(f"{name}: cannot be read as CSV ({str(e).splitlines()[0]}); check the file") from None
-    id_column = next((c for c in (*ID_COLUMNS, prepared.scenario.units.id) if c in table.columns), None)
+    alignment = prepared.scenario.alignment if prepared.redesign is not None else None
+    candidates = (*ID_COLUMNS, prepared.scenario.units.id) + ((alignment.unit,) if alignment is not None else ())
+    id_column = next((c for c in candidates if c in table.columns), None)
+    if "territory" not in table.columns and alignment is not None and alignment.rep in table.columns:
+        table["territory"] = _rep_territories(name, table[alignment.rep], prepared)  # today's alignment file
     if id_column is None or "territory" not in table.columns:
         raise ScenarioError(f"{name}: needs a 'unit' (or 'unit_id', or '{prepared.scenario.units.id}' as in the units "
                             f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}")
@@ -87,6 +91,20 @@ def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
         groups.append(tuple(numbers.setdefault(code, len(numbers)) for code in table[level]))
     plan = Plan(tuple(centre_of_name[t] for t in territory), tuple(groups))
     return plan, {c: t for t, c in centre_of_name.items()}
+
+
+def _rep_territories(name: str, reps: pd.Series, prepared: Prepared) -> pd.Series:
+    """A redesign's territory name for each rep id (an alignment file names reps, not territories)."""
+    redesign = prepared.redesign
+    serving = [redesign.reps[r] for r in redesign.territory_reps]
+    by_id = {rep.id: territory for rep, territory in zip(serving, prepared.spec.territory_names())}
+    for rep in redesign.reps:  # a leaver's territory is named, and refused as not the scenario's
+        by_id.setdefault(rep.id, rep.name)
+    ids = reps.astype(str).str.strip()
+    unknown = sorted(set(ids.dropna()) - set(by_id))
+    if unknown:
+        raise ScenarioError(f"{name}: reps {short_list(unknown)} are not in the reps file; fix the rep ids")
+    return ids.map(by_id)
 
 
 def _centres(name: str, table: pd.DataFrame, members: dict[str, list[int]], prepared: Prepared) -> dict[str, int]:

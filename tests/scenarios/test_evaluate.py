@@ -122,3 +122,18 @@ def test_fixed_centres_match_territories_by_name(tmp_cwd):
         tmp_cwd / "plan.csv", index=False)
     result = tplan("evaluate", scenario, tmp_cwd / "plan.csv")
     assert result.exit_code == 2 and "territory 'Middle' is not among the scenario's (West, East)" in result.output
+
+
+def test_todays_alignment_is_evaluated_as_it_is(tmp_cwd):
+    """An alignment file (unit, rep_id) is a plan too: each rep's territory, nothing moved against today."""
+    from tests.scenarios.test_redesign_cli import grid_redesign
+
+    scenario = grid_redesign(tmp_cwd)
+    result = tplan("evaluate", scenario, tmp_cwd / "alignment.csv")
+    assert result.exit_code in (0, 5), result.output
+    [folder] = folders(tmp_cwd)
+    redesign = json.loads((folder / "kpis.json").read_text())["plan"]["redesign"]
+    assert redesign["units_moved"] == 0 and redesign["relationship_moved_pct"] == 0
+    units = pd.read_csv(folder / "exports" / "units.csv", dtype=str)
+    today = pd.read_csv(tmp_cwd / "alignment.csv", dtype=str)
+    assert dict(zip(units["unit_id"], units["rep_id"])) == dict(zip(today["unit"], today["rep_id"]))
