@@ -5,6 +5,9 @@ class ScenarioError(Exception):
     """A scenario file is missing, malformed or inconsistent with its data."""
 
 
-def quote_hint(unit: str) -> str:
-    """For an unknown all-digit id: YAML reads an unquoted 01001 as the octal number 513, so say to quote it."""
-    return " (quote ids with leading zeros in the scenario, e.g. '01001': YAML reads 01001 as a number)" if unit.isdigit() else ""
+def quote_hint(unit: str, known=()) -> str:
+    """For an unknown all-digit id: the known id it is with its leading zeros (a spreadsheet dropped them)."""
+    if not unit.isdigit():
+        return ""
+    padded = [u for u in known if u.isdigit() and u.lstrip("0") == unit.lstrip("0") and u != unit]
+    return f" (did you mean '{padded[0]}'? ids are text and match as written, leading zeros included)" if padded else ""

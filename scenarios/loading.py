@@ -18,11 +18,44 @@ PATH_KEYS = (("units", "path"), ("units", "split", "path"), ("adjacency", "edges
 PACKAGE_SCHEME = "package://"
 
 
+class ScenarioLoader(yaml.SafeLoader):
+    """YAML as a scenario needs it: a key given twice in one mapping is an error (PyYAML keeps the last, so
+    `13001: A` then `13001: B` locked the unit to B without a word), and a number written with a leading
+    zero stays text (YAML 1.1 reads the FIPS code 06037 as the octal number 3103)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            key = str(self.construct_object(key_node, deep=True))
+            if key in seen:
+                raise DuplicateKey(key, key_node.start_mark.line + 1, seen[key])
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        if len(text) > 1 and text[0] == "0" and text.isdigit():
+            return text  # an id with its leading zeros, not an octal number
+        return super().construct_yaml_int(node)
+
+
+ScenarioLoader.add_constructor("tag:yaml.org,2002:int", ScenarioLoader.construct_yaml_int)
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int):
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(f"{path}: scenario file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=ScenarioLoader)
+    except DuplicateKey as dup:
+        raise ScenarioError(f"{path.name} line {dup.line}: '{dup.key}' is given twice in one block (first on line "
+                            f"{dup.first}); keep one") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -292,7 +292,7 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
         if c.unit is not None:
             if c.unit not in pos:
                 raise ScenarioError(f"territories.centres[{k}].unit = '{c.unit}' is not a unit id of "
-                                    f"{Path(scenario.units.path).name}{quote_hint(c.unit)}")
+                                    f"{Path(scenario.units.path).name}{quote_hint(c.unit, pos)}")
             unit = c.unit
         else:
             unit = locate(frame, c.lon, c.lat)
@@ -310,7 +310,7 @@ def _locks(locked: dict[str, str], pos: dict[str, int], names: tuple[str, ...], 
     for unit, name in sorted(locked.items()):
         if unit not in pos:
             raise ScenarioError(f"territories.locked: unit '{unit}' is not in the units file; remove it or fix the id"
-                                f"{quote_hint(unit)}")
+                                f"{quote_hint(unit, pos)}")
         if fixed:
             if name not in names:
                 raise ScenarioError(f"territories.locked: '{unit}' -> '{name}', which is not a territory name ({', '.join(names)})")

@@ -145,7 +145,7 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
         if new.id in {r.id for r in reps}:
             raise ScenarioError(f"reps.add[{k}]: rep id '{new.id}' already exists; give the new rep its own id")
         if new.unit is not None and new.unit not in pos:
-            raise ScenarioError(f"reps.add[{k}].unit = '{new.unit}' is not a unit id; fix it{quote_hint(new.unit)}")
+            raise ScenarioError(f"reps.add[{k}].unit = '{new.unit}' is not a unit id; fix it{quote_hint(new.unit, pos)}")
         if new.unit is None:
             refuse_far_homes(frame, [new.lon], [new.lat], [f"reps.add[{k}]"])
         unit = new.unit if new.unit is not None else locate_many(frame, np.array([new.lon]), np.array([new.lat]))[0][0]

@@ -191,7 +191,7 @@ BAD_CASES = {
         {"unit": "u0", "name": "A"}, {"unit": "u1", "name": "A"}]}),
         "territories.centres[].name: 'A' used for more than one territory"),
     "unknown numeric locked unit": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {1001: "T01"}}),
-                                    "unit '1001' is not in the units file; remove it or fix the id (quote ids"),
+                                    "unit '1001' is not in the units file; remove it or fix the id"),
     "home far outside the units": (lambda d: grid_scenario(d, territories={"count": 2, "centres": [
         {"lat": 45.0, "lon": 0.05}, {"unit": "u1"}]}),
         "territories.centres[0]: the home at lat 45, lon 0.05 is 5,612 km from the nearest unit, outside"),

@@ -82,6 +82,18 @@ def test_unquoted_numeric_ids_are_ids():
     assert [c.unit for c in t.centres] == ["13121", "13089"] and t.locked == {"13067": "T01"}
 
 
+def test_leading_zeros_stay_and_a_key_given_twice_is_refused(tmp_path):
+    """YAML 1.1 reads 06037 as the octal number 3103 and keeps the last of two equal keys: neither here."""
+    path = tmp_path / "s.yaml"
+    path.write_text("units: {path: u.gpkg, id: fips}\nterritories:\n  count: 2\n  locked:\n    06037: T01\n"
+                    "    36061: T02\n")
+    assert load_scenario(path).territories.locked == {"06037": "T01", "36061": "T02"}
+    path.write_text("units: {path: u.gpkg, id: fips}\nterritories:\n  count: 2\n  locked:\n    06037: T01\n"
+                    "    '06037': T02\n")
+    with pytest.raises(ScenarioError, match=r"s.yaml line 6: '06037' is given twice in one block \(first on line 5\)"):
+        load_scenario(path)
+
+
 def test_a_centre_without_its_longitude_is_one_line_per_centre(tmp_path):
     """Not pydantic's union branches (literal['free'], list[function-after[...]]): the key as written."""
     path = write_scenario(tmp_path, "s", georgia_body(territories={"count": 2, "centres": [
