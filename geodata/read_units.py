@@ -41,6 +41,8 @@ def require_file(path: Path, key: str) -> None:
 
 def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None, key: str) -> gpd.GeoDataFrame:
     frame = pd.read_csv(path, dtype_backend="numpy_nullable")
+    if frame.empty:
+        raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path")
     lower = {c.lower(): c for c in frame.columns}
     lat = lat or next((lower[n] for n in LAT_NAMES if n in lower), None)
     lon = lon or next((lower[n] for n in LON_NAMES if n in lower), None)
@@ -100,6 +102,8 @@ def read_units(
             f"{path.name}: unsupported format '{suffix}'; use .gpkg, .shp, .geojson or .csv with latitude/longitude"
         )
 
+    if frame.empty:
+        raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path, or the layer written")
     if id_column not in frame.columns:
         raise GeodataError(
             f"{path.name}: id column '{id_column}' not found; set {key}.id to one of: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from geodata.distances import DENSE_MAX_UNITS, LazyPairs
+from geodata.read_units import short_list
 from model.fixing import balance_paths
 from model.spec import ModelError, TerritorySpec
 
@@ -81,6 +82,27 @@ def _check_paths(spec: TerritorySpec) -> None:
             f"the maximum to at least {need:,.6g}{tolerance}, put a centre in or next to it, or turn contiguity off")
 
 
+def _check_locked_totals(spec: TerritorySpec, upper: np.ndarray) -> None:
+    """Units locked to one territory (with its fixed centre) that together exceed its maximum: name them."""
+    geo = spec.geography
+    groups: dict[int, set[int]] = {}
+    for u, label in spec.locks:
+        groups.setdefault(label, set()).add(u)
+    for label, units in sorted(groups.items()):
+        if spec.centres is not None:
+            units = units | {spec.centres[label]}
+        members = sorted(units, key=lambda u: geo.ids[u])
+        for r, rule in enumerate(spec.balance):
+            total = float(geo.attributes[rule.attribute][members].sum())
+            room = float(upper[r, spec.centres[label]]) if spec.centres is not None else float(np.max(rule.upper))
+            if len(members) > 1 and total > room + 1e-9 * max(1.0, abs(room)):
+                whose = (f"territory {spec.territory_names()[label]}" if spec.centres is not None
+                         else "one territory")
+                raise ModelError(f"balance {rule.attribute}: units {short_list([geo.ids[u] for u in members])} locked "
+                                 f"to {whose} hold {total:.6g} together, above its maximum {room:.6g}; unlock some "
+                                 f"of them or raise the maximum (or tolerance)")
+
+
 def precheck(spec: TerritorySpec) -> None:
     """Raise ModelError for a problem that cannot have a plan, with the smallest change that helps."""
     geo = spec.geography
@@ -127,6 +149,7 @@ def precheck(spec: TerritorySpec) -> None:
     if isinstance(geo.distance, LazyPairs) and spec.centres is None and (spec.locks or spec.limits):
         raise ModelError(f"{geo.n:,} units with free centres and locked units: not supported above "
                          f"{DENSE_MAX_UNITS:,} units yet; fix the centres (territories.centres) or use a coarser geography")
+    _check_locked_totals(spec, upper)
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:
         raise ModelError(f"locked units name {len(labels)} territories but there are only {spec.count}")

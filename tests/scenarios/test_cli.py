@@ -176,7 +176,14 @@ def _bad_gpkg(folder: Path, change) -> None:
     frame.to_file(folder / "units.gpkg")
 
 
+def _no_units(folder: Path) -> Path:
+    scenario = grid_scenario(folder)
+    grid_frame(3, 4).reset_index(drop=True).iloc[:0].to_file(folder / "units.gpkg")  # the layer, no rows
+    return scenario
+
+
 BAD_CASES = {
+    "units file without rows": (_no_units, "units.gpkg: the file holds no units (no rows)"),
     "missing file": (lambda d: write_scenario(d, "s", {**georgia_body(), "units": {"path": "nope.gpkg", "id": "x"}}),
                      "nope.gpkg: file not found"),
     "unknown key": (lambda d: grid_scenario(d, contiguous=True), "contiguous: unknown key"),
@@ -196,6 +203,10 @@ BAD_CASES = {
         {"lat": 45.0, "lon": 0.05}, {"unit": "u1"}]}),
         "territories.centres[0]: the home at lat 45, lon 0.05 is 5,612 km from the nearest unit, outside"),
     "k too large": (lambda d: grid_scenario(d, territories={"count": 13}), "exceeds the 12 units"),
+    "locked together beyond a maximum": (lambda d: grid_scenario(d, territories={
+        "count": 2, "locked": {f"u{i}": "T01" for i in range(8)}}),
+        "balance pop: units u0, u1, u2, u3, u4 and 3 more locked to one territory hold 8 together, above its "
+        "maximum 7.2"),
     "unit above maximum": (lambda d: grid_scenario(d, k=3, tol=0.05, values=[50] + [1] * 11),
                            "unit u0 alone has 50"),
     "locked unit outside the graph": (lambda d: grid_scenario(d, territories={"count": 2, "locked": {"zz9": "T01"}}),
