@@ -39,31 +39,37 @@ class Evaluation:
 
 def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
     """The plan in a CSV of unit -> territory (optionally centre, and a column per nesting level), and the
-    territories' names by centre. Centres: the scenario's fixed ones (matched by name), else the file's
-    `centre` column, else the unit of each territory that makes it most compact."""
+    territories' names by centre. Centres: the scenario's fixed ones (matched by name, or by rep id in a
+    redesign), else the centre most of a territory's rows name, else the unit that makes it most compact."""
     geo, spec = prepared.geography, prepared.spec
     name = path.name
     if not path.is_file():
         raise ScenarioError(f"{path}: file not found; give the plan as a CSV of unit, territory (e.g. a run's "
                             "assignment.csv)")
-    try:
-        table = pd.read_csv(path, dtype=str)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{name}: cannot be read as CSV ({str(e).splitlines()[0]}); check the file") from None
+    table = _read_csv(path)
+    table.columns = [str(c).strip() for c in table.columns]
+    lower = {c.lower(): c for c in table.columns}  # Unit, Territory as a spreadsheet writes them
+    table = table.rename(columns={lower[c]: c for c in ("unit", "unit_id", "territory", "centre") if c in lower})
+    table = table.dropna(how="all")  # a spreadsheet's trailing empty rows
     alignment = prepared.scenario.alignment if prepared.redesign is not None else None
     candidates = (*ID_COLUMNS, prepared.scenario.units.id) + ((alignment.unit,) if alignment is not None else ())
     id_column = next((c for c in candidates if c in table.columns), None)
     if "territory" not in table.columns and alignment is not None and alignment.rep in table.columns:
-        table["territory"] = _rep_territories(name, table[alignment.rep], prepared)  # today's alignment file
+        table["territory"] = table[alignment.rep]  # today's alignment file: a rep per unit
     if id_column is None or "territory" not in table.columns:
+        hint = "; the file seems to use ';' between values: save it with commas" if any(
+            ";" in c for c in table.columns) else ""
         raise ScenarioError(f"{name}: needs a 'unit' (or 'unit_id', or '{prepared.scenario.units.id}' as in the units "
-                            f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}")
+                            f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}{hint}")
     table = table.apply(lambda s: s.str.strip())
     empty = table.index[table[id_column].isna() | table["territory"].isna()]
     if len(empty):
         rows = f"rows {short_list([int(i) + 2 for i in empty])} have" if len(empty) > 1 else f"row {int(empty[0]) + 2} has"
         raise ScenarioError(f"{name}: {rows} no unit or no territory (counting the header as row 1); fill them in "
                             "or remove them")
+    table[id_column] = _as_known_ids(table[id_column], geo.ids)
+    if prepared.redesign is not None:  # rep ids stand for their territories
+        table["territory"] = _rep_territories(table["territory"], prepared)
     ids = table[id_column]
     duplicated = sorted(ids[ids.duplicated()].unique())
     if duplicated:
@@ -93,18 +99,42 @@ def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
     return plan, {c: t for t, c in centre_of_name.items()}
 
 
-def _rep_territories(name: str, reps: pd.Series, prepared: Prepared) -> pd.Series:
-    """A redesign's territory name for each rep id (an alignment file names reps, not territories)."""
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The plan file as text, in UTF-8 (with or without a byte-order mark) or, failing that, Windows-1252."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return pd.read_csv(path, dtype=str, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
+            raise ScenarioError(f"{path.name}: cannot be read as CSV ({str(e).splitlines()[0]}); check the file") from None
+    raise ScenarioError(f"{path.name}: cannot be read as text (neither UTF-8 nor Windows-1252); save it as UTF-8 CSV")
+
+
+def _as_known_ids(ids: pd.Series, known: tuple[str, ...]) -> pd.Series:
+    """Ids as a spreadsheet may have rewritten them, back to the units file's: 13001.0 -> 13001, and 1001 ->
+    01001 where only the leading zeros were lost."""
+    known_set = set(known)
+    padded = {u.lstrip("0"): u for u in known if u.isdigit()}
+
+    def back(u: str) -> str:
+        if u in known_set:
+            return u
+        whole = u[:-2] if u.endswith(".0") and u[:-2].isdigit() else u
+        return whole if whole in known_set else padded.get(whole.lstrip("0"), u) if whole.isdigit() else u
+
+    return ids.map(back)
+
+
+def _rep_territories(territory: pd.Series, prepared: Prepared) -> pd.Series:
+    """In a redesign, a rep id stands for the rep's territory (an alignment file names reps, not territories)."""
     redesign = prepared.redesign
     serving = [redesign.reps[r] for r in redesign.territory_reps]
-    by_id = {rep.id: territory for rep, territory in zip(serving, prepared.spec.territory_names())}
+    by_id = {rep.id: name for rep, name in zip(serving, prepared.spec.territory_names())}
     for rep in redesign.reps:  # a leaver's territory is named, and refused as not the scenario's
         by_id.setdefault(rep.id, rep.name)
-    ids = reps.astype(str).str.strip()
-    unknown = sorted(set(ids.dropna()) - set(by_id))
-    if unknown:
-        raise ScenarioError(f"{name}: reps {short_list(unknown)} are not in the reps file; fix the rep ids")
-    return ids.map(by_id)
+    names = set(prepared.spec.territory_names())
+    return territory.map(lambda t: t if t in names else by_id.get(t, t))
 
 
 def _centres(name: str, table: pd.DataFrame, members: dict[str, list[int]], prepared: Prepared) -> dict[str, int]:
@@ -118,26 +148,23 @@ def _centres(name: str, table: pd.DataFrame, members: dict[str, list[int]], prep
             raise ScenarioError(f"{name}: {which} not among the scenario's ({short_list(list(by_name), 12)}); with "
                                 "fixed centres the names must match")
         return {t: by_name[t] for t in members}
-    if "centre" in table.columns and table["centre"].notna().all():
-        found = {}
-        for t, units in members.items():
-            given = sorted(set(table["centre"].iloc[units]))
-            if len(given) > 1:
-                raise ScenarioError(f"{name}: territory {t} has more than one centre ({short_list(given)}); "
-                                    "give each territory one")
-            if given[0] not in position or position[given[0]] not in units:
-                raise ScenarioError(f"{name}: the centre {given[0]} of territory {t} is not one of its units; "
-                                    "give a unit of the territory, or drop the centre column")
-            found[t] = position[given[0]]
-        return found
-    cost = spec.cost()  # each territory centred on the unit that makes it most compact (the model's choice)
-    return {t: int(np.asarray(units)[np.argmin(cost[np.ix_(units, units)].sum(axis=0))])
-            for t, units in members.items()}
+    cost = spec.cost()
+    found = {}
+    for t, units in members.items():
+        # the centre most of its rows name, if it is one of its units (a unit moved by hand keeps its old
+        # territory's centre in its row); else the unit that makes it most compact (the model's choice)
+        named = table["centre"].iloc[units].dropna() if "centre" in table.columns else pd.Series(dtype=str)
+        named = named[named.map(lambda u: u in position and position[u] in units)]
+        if len(named):
+            found[t] = position[named.value_counts().index[0]]
+        else:
+            found[t] = int(np.asarray(units)[np.argmin(cost[np.ix_(units, units)].sum(axis=0))])
+    return found
 
 
 def evaluate_plan(scenario: Scenario, plan_path: Path) -> Evaluation:
     """Check the plan against the scenario's rules and write a new run folder with its KPIs, map and report."""
-    prepared = prepare(scenario)
+    prepared = prepare(scenario, feasible=False)  # a target no plan can meet still scores the user's plan
     plan, names = read_plan(plan_path, prepared)
     prepared = replace(prepared, names=names)
     violations = plan_violations(prepared.spec, plan, names)

@@ -133,8 +133,9 @@ def disruption_terms(scenario: Scenario) -> DisruptionTerms:
     return DisruptionTerms(d.weight, d.measure, limits)
 
 
-def prepare(scenario: Scenario) -> Prepared:
-    """Read and check the data named by the scenario; no solving."""
+def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
+    """Read and check the data named by the scenario; no solving. `feasible`: also refuse a model that
+    cannot have a plan (not when a plan the user brings is evaluated: it is scored and its rules listed)."""
     aggregated = {}
     if scenario.accounts is not None:
         aggregated = {a: ("accounts" if c == "count" else c) for a, c in scenario.accounts.aggregate.items()}
@@ -175,7 +176,8 @@ def prepare(scenario: Scenario) -> Prepared:
     )
     if inputs is None:
         spec = make_spec(scenario, frame, geo)
-        precheck(spec)
+        if feasible:
+            precheck(spec)
         return Prepared(scenario, frame, geo, spec, input_files(scenario))
     redesign = inputs.redesign
     held = {}
@@ -189,7 +191,8 @@ def prepare(scenario: Scenario) -> Prepared:
                      {r.id: n for r, n in zip(reps, names)})
     base = replace(base, offsets=locked_offsets(redesign, base, aggregated))
     spec = with_disruption(base, redesign, disruption_terms(scenario))
-    precheck(spec)
+    if feasible:
+        precheck(spec)
     coverage = None
     if scenario.coverage is not None:
         coverage = read_coverage(scenario.coverage, redesign, scenario.accounts.path, scenario.accounts.id)
@@ -198,7 +201,9 @@ def prepare(scenario: Scenario) -> Prepared:
         if scenario.coverage.reps_from == "plan":  # a leaver's customers get another rep in the new plan
             leaving = np.array([r.status == "leaving" for r in redesign.reps])
             early = replace(early, rep=np.where(leaving[redesign.accounts.rep], 0, early.rep))
-        check_tele_is_enough(build_options(early))  # (the reps' hours depend on the plan; the tele team's do not)
+        problem = build_options(early)
+        if feasible:
+            check_tele_is_enough(problem)  # (the reps' hours depend on the plan; the tele team's do not)
     return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base,
                     coverage)
 

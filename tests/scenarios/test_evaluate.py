@@ -78,13 +78,13 @@ def test_a_hand_edit_that_breaks_rules_names_them_and_is_still_written(tmp_cwd):
 
 
 @pytest.mark.parametrize("case", ["no territory column", "unit twice", "unknown unit", "unit missing",
-                                  "centre outside", "empty territory", "not a file"])
+                                  "empty territory", "not a file"])
 def test_bad_plan_files_are_one_clear_message_and_write_nothing(tmp_cwd, case):
     scenario, run, _ = solved(tmp_cwd)
     plan = pd.read_csv(run / "assignment.csv", dtype=str)
     expected = {"no territory column": "needs a 'unit'", "unit twice": "units listed twice: u1",
                 "unknown unit": "not in the scenario's units file: zz", "unit missing": "1 units have no territory (u11)",
-                "centre outside": "is not one of its units", "empty territory": "row 2 has no unit or no territory",
+                "empty territory": "row 2 has no unit or no territory",
                 "not a file": "file not found"}[case]
     if case == "no territory column":
         plan = plan.drop(columns=["territory"])
@@ -94,9 +94,6 @@ def test_bad_plan_files_are_one_clear_message_and_write_nothing(tmp_cwd, case):
         plan.loc[0, "unit"] = "zz"
     elif case == "unit missing":
         plan = plan[plan["unit"] != "u11"]
-    elif case == "centre outside":
-        other = plan.loc[plan["territory"] != plan.loc[0, "territory"], "unit"].iloc[0]
-        plan.loc[plan["territory"] == plan.loc[0, "territory"], "centre"] = other
     elif case == "empty territory":
         plan.loc[0, "territory"] = None
     path = tmp_cwd / ("missing.csv" if case == "not a file" else "plan.csv")
@@ -137,3 +134,33 @@ def test_todays_alignment_is_evaluated_as_it_is(tmp_cwd):
     units = pd.read_csv(folder / "exports" / "units.csv", dtype=str)
     today = pd.read_csv(tmp_cwd / "alignment.csv", dtype=str)
     assert dict(zip(units["unit_id"], units["rep_id"])) == dict(zip(today["unit"], today["rep_id"]))
+    today.rename(columns={"rep_id": "territory"}).to_csv(tmp_cwd / "by_id.csv", index=False)  # rep ids as names
+    again = tplan("evaluate", scenario, tmp_cwd / "by_id.csv")
+    assert again.exit_code == result.exit_code, again.output
+
+
+def test_a_spreadsheets_plan_file_reads_as_the_user_meant(tmp_cwd):
+    """Headers capitalised, Windows-1252 text with CRLF line ends, empty trailing rows, and a moved unit whose
+    row still names its old territory's centre: read as meant, each territory centred on one of its units."""
+    scenario, run, _ = solved(tmp_cwd)
+    plan = pd.read_csv(run / "assignment.csv", dtype=str)
+    moved = plan.loc[plan["centre"] != plan["unit"], "unit"].iloc[0]  # not a centre itself
+    other = plan.loc[plan["territory"] != plan.set_index("unit").loc[moved, "territory"], "territory"].iloc[0]
+    plan.loc[plan["unit"] == moved, "territory"] = other  # its centre column still names the old centre
+    rows = "".join(f"{u},{t},{c},caf\u00e9\r\n" for u, t, c in zip(plan["unit"], plan["territory"], plan["centre"]))
+    (tmp_cwd / "plan.csv").write_bytes(("Unit,Territory,Centre,Note\r\n" + rows + ",,,\r\n,,,\r\n").encode("cp1252"))
+    result = tplan("evaluate", scenario, tmp_cwd / "plan.csv")
+    assert result.exit_code in (0, 5), result.output
+    evaluated = next(f for f in folders(tmp_cwd) if f != run)
+    written = pd.read_csv(evaluated / "assignment.csv", dtype=str).set_index("unit")
+    assert written["territory"].equals(plan.set_index("unit")["territory"])
+    for _, members in written.groupby("territory"):
+        assert members["centre"].nunique() == 1 and members["centre"].iloc[0] in members.index
+
+
+def test_ids_a_spreadsheet_rewrote_are_read_back():
+    from scenarios.evaluate import _as_known_ids
+
+    known = ("01001", "01003", "13121", "u5")
+    given = pd.Series(["1001", "13121.0", "01003", "u5", "99"])
+    assert _as_known_ids(given, known).tolist() == ["01001", "13121", "01003", "u5", "99"]
