@@ -64,7 +64,13 @@ def remove_barriers(edges: set[tuple[int, int]], barriers: set[tuple[int, int]],
         pairs = [f"{ids[a]}-{ids[b]}" for a, b in stray]
         raise GeodataError(f"{name}: these units do not touch, so there is no edge to remove: {short_list(pairs)}; "
                            "fix or remove those rows")
-    return edges - barriers
+    kept = edges - barriers
+    cut_off = {u for edge in edges for u in edge} - {u for edge in kept for u in edge}
+    if len(ids) > 2 and len(cut_off) > ISLAND_SHARE * len(ids):
+        raise GeodataError(f"{name}: removing these {len(barriers)} edges leaves {len(cut_off)} of {len(ids)} units "
+                           f"with no neighbour ({short_list(sorted(ids[u] for u in cut_off))}); list only the edges "
+                           "a barrier cuts (adjacency.remove), not the whole adjacency")
+    return kept
 
 
 def join_islands(n: int, edges: set[tuple[int, int]], distance: np.ndarray) -> list[tuple[int, int]]:

@@ -26,22 +26,22 @@ class Run:
 
 
 def resolve(arg: str) -> Run:
-    """A run folder, or a scenario's folder or file (its newest run)."""
+    """A run folder, or a scenario's folder or file (its newest solved run)."""
     path = Path(arg)
     if path.is_dir():
         folder = path
         if not (path / "manifest.json").is_file():  # a scenario's folder (runs/<scenario>/): its newest run
-            found = sorted(p.parent for p in path.glob("*/manifest.json") if not p.parent.name.startswith("."))
+            found = solved(sorted(p.parent for p in path.glob("*/manifest.json") if not p.parent.name.startswith(".")))
             if not found:
-                raise ScenarioError(f"{arg}: no run here (no manifest.json in it or in a folder under it); give a "
-                                    f"run folder runs/<scenario>/<run-id>, a scenario's folder or a scenario file")
+                raise ScenarioError(f"{arg}: no solved run here (no manifest.json in it or in a folder under it); "
+                                    "give a run folder runs/<scenario>/<run-id>, a scenario's folder or a scenario file")
             folder = found[-1]
     elif path.suffix in (".yaml", ".yml") and path.is_file():
         sc = load_scenario(path)
         root = Path(sc.output.dir) / (sc.name or "scenario")
-        found = [f for f in run_folders(Path(sc.output.dir)) if f.parent == root]
+        found = solved([f for f in run_folders(Path(sc.output.dir)) if f.parent == root])
         if not found:
-            raise ScenarioError(f"{arg}: no runs of scenario '{sc.name}' under {sc.output.dir}/; run it first")
+            raise ScenarioError(f"{arg}: no solved runs of scenario '{sc.name}' under {sc.output.dir}/; run it first")
         folder = found[-1]
     else:
         raise ScenarioError(f"{arg}: no such run folder or scenario file")
@@ -49,6 +49,11 @@ def resolve(arg: str) -> Run:
     if manifest.get("plan") is None:
         raise ScenarioError(f"{folder}: this run has no plan ({manifest.get('status')}); nothing to compare")
     return Run(f"{manifest.get('scenario')}/{folder.name}", folder, manifest)
+
+
+def solved(folders: list[Path]) -> list[Path]:
+    """The run folders that hold a solved run: a plan brought by `tplan evaluate` is compared by its folder."""
+    return [f for f in folders if json.loads((f / "manifest.json").read_text()).get("status") != "evaluated"]
 
 
 def kpis(run: Run) -> dict:

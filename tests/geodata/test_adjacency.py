@@ -78,3 +78,14 @@ def test_home_location_maps_to_containing_county():
     frame = read_units(GEORGIA, "AreaKey", ["TotPop90"], crs="EPSG:26916")
     # Downtown Atlanta lies in Fulton County.
     assert locate(frame, -84.39, 33.75) == "13121"
+
+
+def test_barriers_that_cut_off_most_units_are_refused():
+    """adjacency.remove given the whole edge list: every unit would be an island."""
+    from geodata.adjacency import remove_barriers
+
+    ids = tuple(f"u{i}" for i in range(4))
+    edges = {(0, 1), (1, 2), (2, 3)}
+    assert remove_barriers(edges, {(1, 2)}, "cut.csv", ids) == {(0, 1), (2, 3)}
+    with pytest.raises(GeodataError, match=r"cut.csv: removing these 3 edges leaves 4 of 4 units with no neighbour"):
+        remove_barriers(edges, set(edges), "cut.csv", ids)

@@ -58,6 +58,8 @@ def test_a_runs_own_plan_keeps_every_rule_and_compares(tmp_cwd):
     assert "rules broken" in (evaluated / "report.html").read_text()
     compared = tplan("compare", run, evaluated)
     assert compared.exit_code == 0 and "differ in 0 units" in compared.output
+    by_scenario = tplan("compare", scenario, evaluated)  # the scenario's newest solved run, not the evaluated one
+    assert by_scenario.exit_code == 0 and f"{run.name}" in by_scenario.output
 
 
 def test_a_hand_edit_that_breaks_rules_names_them_and_is_still_written(tmp_cwd):
