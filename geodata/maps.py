@@ -21,12 +21,6 @@ PALETTE = [
 ]
 
 
-def amount(value: float) -> str:
-    """An attribute's value for people: whole numbers with thousands separators from 100 up, three
-    significant digits below (a county's area of 0.114 is not 0)."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
 def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -> dict[str, str]:
     """A colour per territory: all distinct while the palette lasts (so the legend identifies each
     territory); beyond that, a greedy colouring keeps touching territories apart."""

@@ -57,14 +57,18 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
             problems.append(f"limit {limit.name}: {used:.6g} above {limit.rhs:.6g}")
     for u, label in spec.locks:
         if spec.centres is not None and centre_of[u] != spec.centres[label]:
-            problems.append(f"locked unit {geo.ids[u]} is not in its territory {label}")
+            problems.append(f"locked unit {geo.ids[u]} is not in its territory {spec.territory_names()[label]}")
     if spec.centres is None and spec.locks:
         by_label: dict[int, set[int]] = {}
         for u, label in spec.locks:
             by_label.setdefault(label, set()).add(centre_of[u])
         owners = [next(iter(s)) for s in by_label.values() if len(s) == 1]
         if any(len(s) > 1 for s in by_label.values()) or len(owners) != len(set(owners)):
-            problems.append("locked units are not grouped as their labels say")
+            split = [label for label, s in by_label.items() if len(s) > 1]
+            units = [geo.ids[u] for u, label in spec.locks if label in split] or [geo.ids[u] for u, _ in spec.locks]
+            problems.append(f"locked units are not grouped as their labels say (units locked together: "
+                            f"{', '.join(units[:5])}{' …' if len(units) > 5 else ''} must share a territory, and "
+                            "different labels must not)")
     if spec.levels:
         problems += _nesting_violations(spec, plan)
     return problems

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -21,6 +22,7 @@ from geodata.errors import GeodataError
 from geodata.read_units import short_list
 from geodata.split_units import split_parents
 from model.spec import ModelError
+from scenarios.display import amount
 from scenarios.errors import ScenarioError
 from scenarios.loading import format_validation, load_scenario
 from scenarios.prepare import prepare
@@ -82,7 +84,8 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
         out.print(f"  split: {len(split)} unit{'s' if len(split) > 1 else ''} into {sum(split.values())} finer units "
                   f"({short_list(list(split))})", highlight=False)
     for rule in prepared.spec.balance:
-        out.print(f"  balance {rule.attribute}: [{rule.lower:,.1f}, {rule.upper:,.1f}] per territory", highlight=False)
+        out.print(f"  balance {rule.attribute}: [{amount(float(np.min(rule.lower)))}, {amount(float(np.max(rule.upper)))}] "
+                  "per territory", highlight=False)
     spec = prepared.spec
     for depth, (name, count) in enumerate(spec.levels):
         per_group = spec.territories_per_group(depth)  # a group's bounds are its territories' bounds added up
@@ -301,8 +304,9 @@ def _report(record) -> None:
         cells = []
         for key, header in columns:
             v = row[key]
-            cells.append(f"{v:+.2f}" if header == "dev %" else f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 1000
-                         else f"{v:,.1f}" if isinstance(v, float) else "yes" if v is True else "NO" if v is False else str(v))
+            cells.append(f"{v:+.2f}" if header == "dev %" else f"{v:,.0f}" if isinstance(v, float) and (
+                abs(v) >= 1000 or v.is_integer()) else f"{v:,.1f}" if isinstance(v, float)
+                else "yes" if v is True else "NO" if v is False else str(v))  # counts whole: 534, not 534.0
         table.add_row(*cells)
     out.print(table)
     bound = f"{record.bound:,.6g}" if record.bound is not None else "none proven"

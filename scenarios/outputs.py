@@ -9,11 +9,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import amount, draw_change_map, draw_map_and_report, territory_colours
+from geodata.maps import draw_change_map, draw_map_and_report, territory_colours
 from geodata.split_units import PARENT_COLUMN
 from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
+from scenarios.display import amount
 from scenarios.prepare import Prepared
 
 
@@ -110,7 +111,7 @@ def map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.
     main = spec.balance[0].attribute if spec.balance else None
     legend = {}
     for _, row in table.iterrows():
-        label = f"{row['territory']}  ({row['units']} units"
+        label = f"{row['territory']}  ({row['units']} unit{'' if row['units'] == 1 else 's'}"
         if main:
             label += f", {main} {amount(row[main])}, {row[main + '_deviation_pct']:+.1f}%"
         legend[row["territory"]] = label + ")"

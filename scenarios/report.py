@@ -13,10 +13,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.maps import amount
 from geodata.svg_map import svg_map
 from model.kpis import group_labels
 from model.plan import Plan
+from scenarios.display import amount
 from scenarios.outputs import map_parts, territory_names
 from scenarios.prepare import Prepared
 

@@ -145,4 +145,4 @@ def test_compare_bad_input(tmp_cwd, case):
         result = tplan("compare", first, scenario)
         assert result.exit_code == 2 and "no such run folder or scenario file" in result.output
         result = tplan("compare", tmp_cwd / "runs", scenario)  # the root of all runs: name one scenario's folder
-        assert result.exit_code == 2 and "runs: no run here" in result.output
+        assert result.exit_code == 2 and "runs: no solved run here" in result.output
