@@ -22,6 +22,7 @@ from scenarios.prepare import Prepared
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
+.broken{border:2px solid #c9302c;background:#fdf2f2;padding:8px 14px;margin:10px 0}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 .sub{color:#666;margin-bottom:12px} .row{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}
 svg.map{width:900px;max-width:100%;max-height:85vh;height:auto;border:1px solid #ddd;background:#fafafa;cursor:grab}
@@ -74,6 +75,8 @@ ID_COLUMNS = ("unit", "centre", "home_unit", "rep", "customer", "account")  # id
 
 
 def _fmt(v, column: str = "") -> str:
+    if v is None:
+        return "—"
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "NO"
     if column in ID_COLUMNS or column.endswith("_id"):
@@ -194,13 +197,19 @@ def _summary(manifest: dict, title: str) -> str:
             "lower bound": manifest.get("lower_bound"), "gap": "unknown" if gap is None else f"{100 * gap:.3f}%",
             "bound method": manifest.get("bound_method"), "units": manifest.get("geography", {}).get("units"),
             "created (UTC)": manifest.get("created_utc")}
+    banner = ""
     if manifest.get("status") == "evaluated":  # a plan the user brought (tplan evaluate): the rules it breaks
+        broken = manifest.get("violations") or []
         rows = {"status": "evaluated (a plan brought by the user, not solved)", "plan file": manifest.get("evaluated_plan"),
                 "objective": manifest.get("objective"),
-                "rules broken": "; ".join(manifest.get("violations") or []) or "none: the plan keeps every rule",
+                "rules broken": f"{len(broken)} (listed above)" if broken else "none: the plan keeps every rule",
                 "units": manifest.get("geography", {}).get("units"), "created (UTC)": manifest.get("created_utc")}
+        if broken:
+            items = "".join(f"<li>{escape(v)}</li>" for v in broken)
+            banner = (f"<div class='broken'><b>This plan breaks {len(broken)} rule{'s' if len(broken) > 1 else ''} "
+                      f"of its scenario:</b><ul>{items}</ul></div>")
     kv = "".join(f"<tr><td>{escape(k)}</td><td>{_fmt(v) if v is not None else '—'}</td></tr>" for k, v in rows.items())
-    return (f"<h1>{escape(title)}</h1><div class='sub'>{escape(res.get('description') or '')}</div>"
+    return (f"<h1>{escape(title)}</h1><div class='sub'>{escape(res.get('description') or '')}</div>{banner}"
             f"<table class='kv'>{kv}</table>")
 
 

@@ -77,6 +77,8 @@ def test_a_hand_edit_that_breaks_rules_names_them_and_is_still_written(tmp_cwd):
     assert not manifest["plan_checked"] and any("not contiguous" in v for v in manifest["violations"])
     kpis = pd.read_csv(evaluated / "kpis.csv", dtype={"territory": str})
     assert set(kpis["territory"]) == {"North", "South"} and not kpis["contiguous"].all()
+    page = (evaluated / "report.html").read_text()
+    assert "class='broken'><b>This plan breaks" in page and "is not contiguous</li>" in page
 
 
 @pytest.mark.parametrize("case", ["no territory column", "unit twice", "unknown unit", "unit missing",
