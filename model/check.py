@@ -112,22 +112,24 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         q = spec.territories_per_group(depth)
         sums = {rule.attribute: dict(zip(*_totals(labels, geo.attributes[rule.attribute]))) for rule in spec.balance}
         held = _held_by_group(spec, plan, labels)  # accounts locked to the groups' reps (a redesign)
+        first = {int(g): geo.ids[int(np.flatnonzero(labels == g)[0])] for g in groups}  # a unit to find it by
         for g in groups:
             g = int(g)
             if pieces.get(g, 1) > 1:
-                problems.append(f"{name} {g + 1} is not contiguous")
+                problems.append(f"{name} {g + 1} (holding unit {first[g]}) is not contiguous")
             for r, rule in enumerate(spec.balance):
                 total = float(sums[rule.attribute][g]) + float(held[r][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
-                    problems.append(f"{name} {g + 1}: {rule.attribute} = {total:.6g} outside "
+                    problems.append(f"{name} {g + 1} (holding unit {first[g]}): {rule.attribute} = {total:.6g} outside "
                                     f"[{q * rule.lower:.6g}, {q * rule.upper:.6g}]")
         if parent is not None:
             inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
             spans = np.unique(inside[:, 0], return_counts=True)
             for g, times in zip(*spans):
                 if times != 1:
-                    problems.append(f"{name} {int(g) + 1} spans {int(times)} groups of the level above")
+                    problems.append(f"{name} {int(g) + 1} (holding unit {first[int(g)]}) spans {int(times)} groups of "
+                                    "the level above")
             _, per = np.unique(inside[:, 1], return_counts=True)
             if (per != per_parent).any():
                 problems.append(f"every group of the level above must hold {per_parent} {name}s")
