@@ -164,6 +164,9 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
     if bars:
         sections.append(f"<h2>Balance against the target band</h2>{bars}")
     sections.append(f"<h2>Territory KPIs</h2>{html_table(table)}")
+    if (folder / "levels.csv").is_file():  # nesting: each region, district, ... against its band
+        levels = pd.read_csv(folder / "levels.csv", dtype={"group": str})
+        sections.append(f"<h2>{' and '.join(n.capitalize() + 's' for n, _ in spec.levels)}</h2>{html_table(levels)}")
     if (folder / "moves.csv").is_file():
         moves = pd.read_csv(folder / "moves.csv", dtype=str)
         moved = set(moves.loc[moves["kind"] == "unit", "unit"])

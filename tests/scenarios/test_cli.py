@@ -450,3 +450,4 @@ def test_nested_run_writes_every_level(tmp_cwd):
     assert report.count('class="level" data-level="region"') == 2
     assert report.count('class="level" data-level="district"') == 4
     assert "region R0" in report and "district R0" in report  # each unit's hover text names its groups
+    assert "<h2>Regions and Districts</h2>" in report and "<td>R01.D02</td>" in report  # levels.csv as a table
