@@ -108,7 +108,10 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
         raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
     vals = pd.to_numeric(table[value], errors="coerce")
     if vals.isna().any() or (vals < 0).any():
-        raise GeodataError(f"{path.name}: column '{value}' must hold non-negative numbers in every row")
+        bad = table.index[vals.isna() | (vals < 0)]
+        pairs = [f"{table.at[i, 'from']}-{table.at[i, 'to']}" for i in bad]
+        raise GeodataError(f"{path.name}: column '{value}' must hold non-negative numbers in every row; it does not for "
+                           f"{short_list(pairs)} (row {int(bad[0]) + 2}, counting the header as row 1)")
     n = len(ids)
     d = np.full((n, n), np.nan)
     rows = table["from"].map(pos).to_numpy()
