@@ -211,7 +211,12 @@ def _summary(manifest: dict, title: str) -> str:
             items = "".join(f"<li>{escape(v)}</li>" for v in broken)
             banner = (f"<div class='broken'><b>This plan breaks {len(broken)} rule{'s' if len(broken) > 1 else ''} "
                       f"of its scenario:</b><ul>{items}</ul></div>")
-    kv = "".join(f"<tr><td>{escape(k)}</td><td>{_fmt(v) if v is not None else '—'}</td></tr>" for k, v in rows.items())
+    cells = {k: _fmt(v) if v is not None else "—" for k, v in rows.items()}
+    if rows.get("bound method"):  # for a manager: what the bound means; the method folded away
+        cells["bound method"] = ("no plan can score below the lower bound, so the gap is the most this plan "
+                                 f"could still improve<details><summary>how the bound was proven</summary>"
+                                 f"{escape(str(rows['bound method']))}</details>")
+    kv = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in cells.items())
     return (f"<h1>{escape(title)}</h1><div class='sub'>{escape(res.get('description') or '')}</div>{banner}"
             f"<table class='kv'>{kv}</table>")
 
