@@ -38,13 +38,36 @@ def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -
     return colours
 
 
+LABEL_OFFSETS = ((5, 4), (5, -12), (-8, 8), (-8, -14), (8, -4))  # points, tried in turn beside each star
+
+
+def _label_centres(ax, centres: gpd.GeoDataFrame) -> None:
+    """Each star's territory name beside it, in white-haloed bold, on the first side where it overlaps no
+    label placed before (close centres, Atlanta's, printed their names on top of each other)."""
+    from matplotlib import patheffects
+
+    to_points = 72.0 / ax.figure.dpi
+    placed: list[tuple[float, float, float, float]] = []
+    for _, row in centres.iterrows():
+        text = str(row["territory"])
+        x, y = (v * to_points for v in ax.transData.transform((row.geometry.x, row.geometry.y)))
+        w, h = 5.2 * len(text), 9.0  # bold 8 pt, roughly
+        for dx, dy in LABEL_OFFSETS:
+            left = x + dx - (w if dx < 0 else 0)
+            box = (left, y + dy, left + w, y + dy + h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text, xy=(row.geometry.x, row.geometry.y), xytext=(dx, dy), textcoords="offset points",
+                    ha="right" if dx < 0 else "left", fontsize=8, fontweight="bold", zorder=6,
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+
+
 def _centres_and_legend(ax, centres: gpd.GeoDataFrame, colours: dict[str, str], legend: dict[str, str],
                         extra: list, title: str) -> None:
     """Centres as stars labelled with their territory's name, and a legend with each territory's line."""
     centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
-    for _, row in centres.iterrows():
-        ax.annotate(row["territory"], xy=(row.geometry.x, row.geometry.y), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8, fontweight="bold")
+    _label_centres(ax, centres)
     handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)] + extra
     if len(handles) <= LEGEND_BESIDE:
         ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
