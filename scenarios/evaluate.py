@@ -43,6 +43,24 @@ def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
     redesign), else the centre most of a territory's rows name, else the unit that makes it most compact."""
     geo, spec = prepared.geography, prepared.spec
     name = path.name
+    table = _plan_table(path, prepared)
+    members: dict[str, list[int]] = {}
+    for i, t in enumerate(table["territory"]):
+        members.setdefault(t, []).append(i)
+    centre_of_name = _centres(name, table, members, prepared)
+    groups = []
+    for level, _ in spec.levels:
+        if level not in table.columns or table[level].isna().any():
+            raise ScenarioError(f"{name}: needs a '{level}' column for every unit (territories.nesting names it)")
+        numbers: dict[str, int] = {}
+        groups.append(tuple(numbers.setdefault(code, len(numbers)) for code in table[level]))
+    plan = Plan(tuple(centre_of_name[t] for t in table["territory"]), tuple(groups))
+    return plan, {c: t for t, c in centre_of_name.items()}
+
+
+def _plan_table(path: Path, prepared: Prepared) -> pd.DataFrame:
+    """The plan file's rows indexed by unit, in the geography's unit order, every unit once with a territory."""
+    geo, name = prepared.geography, path.name
     if not path.is_file():
         raise ScenarioError(f"{path}: file not found; give the plan as a CSV of unit, territory (e.g. a run's "
                             "assignment.csv)")
@@ -79,24 +97,12 @@ def read_plan(path: Path, prepared: Prepared) -> tuple[Plan, dict[int, str]]:
     if unknown:
         raise ScenarioError(f"{name}: units not in the scenario's units file: {short_list(unknown)}; fix or remove "
                             "those rows")
-    missing = [u for u in geo.ids if u not in set(ids)]
+    listed = set(ids)
+    missing = [u for u in geo.ids if u not in listed]
     if missing:
-        raise ScenarioError(f"{name}: {len(missing)} units have no territory ({short_list(missing)}); every unit "
-                            "needs one")
-    table = table.set_index(id_column).reindex(list(geo.ids))
-    territory = table["territory"].tolist()
-    members: dict[str, list[int]] = {}
-    for i, t in enumerate(territory):
-        members.setdefault(t, []).append(i)
-    centre_of_name = _centres(name, table, members, prepared)
-    groups = []
-    for level, _ in spec.levels:
-        if level not in table.columns or table[level].isna().any():
-            raise ScenarioError(f"{name}: needs a '{level}' column for every unit (territories.nesting names it)")
-        numbers: dict[str, int] = {}
-        groups.append(tuple(numbers.setdefault(code, len(numbers)) for code in table[level]))
-    plan = Plan(tuple(centre_of_name[t] for t in territory), tuple(groups))
-    return plan, {c: t for t, c in centre_of_name.items()}
+        have = f"{len(missing)} units have" if len(missing) > 1 else "1 unit has"
+        raise ScenarioError(f"{name}: {have} no territory ({short_list(missing)}); every unit needs one")
+    return table.set_index(id_column).reindex(list(geo.ids))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

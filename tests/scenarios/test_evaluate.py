@@ -87,7 +87,7 @@ def test_bad_plan_files_are_one_clear_message_and_write_nothing(tmp_cwd, case):
     scenario, run, _ = solved(tmp_cwd)
     plan = pd.read_csv(run / "assignment.csv", dtype=str)
     expected = {"no territory column": "needs a 'unit'", "unit twice": "units listed twice: u1",
-                "unknown unit": "not in the scenario's units file: zz", "unit missing": "1 units have no territory (u11)",
+                "unknown unit": "not in the scenario's units file: zz", "unit missing": "1 unit has no territory (u11)",
                 "empty territory": "row 2 has no unit or no territory",
                 "not a file": "file not found"}[case]
     if case == "no territory column":
