@@ -52,8 +52,10 @@ def resolve(arg: str) -> Run:
 
 
 def solved(folders: list[Path]) -> list[Path]:
-    """The run folders that hold a solved run: a plan brought by `tplan evaluate` is compared by its folder."""
-    return [f for f in folders if json.loads((f / "manifest.json").read_text()).get("status") != "evaluated"]
+    """The run folders that hold a run solved to its end: a plan brought by `tplan evaluate`, or a run stopped
+    by Ctrl-C, is compared by naming its folder."""
+    return [f for f in folders
+            if json.loads((f / "manifest.json").read_text()).get("status") not in ("evaluated", "interrupted")]
 
 
 def kpis(run: Run) -> dict:
@@ -61,7 +63,8 @@ def kpis(run: Run) -> dict:
     m, plan = run.manifest, run.manifest["plan"]
     out = {"scenario": m.get("scenario"), "status": m.get("status"), "territories": plan.get("territories"),
            "units": plan.get("units"), "objective": m.get("objective"), "gap_pct": _pct(m.get("gap")),
-           "compactness": plan.get("compactness")}
+           "compactness": plan.get("compactness"), "all_contiguous": plan.get("all_contiguous"),
+           "rules_broken": len(m.get("violations") or [])}  # (a solved plan passed the checker: 0)
     for k, v in plan.items():
         if k.endswith("_max_abs_deviation_pct"):
             out[k] = v

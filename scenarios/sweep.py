@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -47,9 +47,28 @@ def _schema_has(model: type[BaseModel], parts: list[str]) -> bool:
 
 
 def _models_in(annotation) -> list[type[BaseModel]]:
+    """The models a field holds directly (not inside a list: a sweep sets one value per key)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
+    if get_origin(annotation) in (list, tuple, dict):
+        return []
     return [m for a in getattr(annotation, "__args__", ()) for m in _models_in(a)]
+
+
+def _in_a_list(parts: list[str]) -> str | None:
+    """The list a dotted key reaches into (balance in balance.tolerance), or None."""
+    model: type[BaseModel] = Scenario
+    for i, part in enumerate(parts[:-1]):
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        if get_origin(field.annotation) is list or any(get_origin(a) is list for a in get_args(field.annotation)):
+            return ".".join(parts[: i + 1])
+        models = _models_in(field.annotation)
+        if not models:
+            return None
+        model = models[0]
+    return None
 
 
 def parse_axis(text: str) -> Axis:
@@ -59,6 +78,10 @@ def parse_axis(text: str) -> Axis:
     key, _, spec = text.partition("=")
     key = key.strip()
     if not _schema_has(Scenario, key.split(".")):
+        inside = _in_a_list(key.split("."))
+        if inside:
+            raise ScenarioError(f"--set {key}: '{inside}' is a list, and a sweep sets one value per key; write one "
+                                "short scenario per value (extends:) and run or compare them")
         raise ScenarioError(f"--set {key}: not a scenario key; use a dotted key of the schema, e.g. "
                             "territories.count, coverage.tele.capacity_hours, disruption.weight (scenarios/README.md)")
     if ".." in spec:
@@ -71,7 +94,11 @@ def parse_axis(text: str) -> Axis:
             raise ScenarioError(f"--set {text}: the range is empty")
         values = tuple(range(a, b + 1))
     else:
-        values = tuple(yaml.safe_load(v) for v in spec.split(",") if v.strip())
+        try:
+            values = tuple(yaml.safe_load(v) for v in spec.split(",") if v.strip())
+        except yaml.YAMLError:
+            raise ScenarioError(f"--set {key}: the values must be plain numbers or words separated by commas "
+                                "(a list or mapping cannot be swept)") from None
     if not values:
         raise ScenarioError(f"--set {text}: no values")
     return Axis(key, values)
@@ -145,7 +172,7 @@ def connect_dask(address: str):
 
     try:
         return Client(address, timeout=f"{DASK_CONNECT_SECONDS}s")
-    except (OSError, TimeoutError) as e:
+    except Exception as e:  # refused, timed out, or something not Dask answering (a proxy's 400: a MemoryError)
         raise ScenarioError(f"cannot reach the Dask scheduler at {address} within {DASK_CONNECT_SECONDS} s "
                             f"({type(e).__name__}); check the address, or start one with `dask scheduler`") from None
 

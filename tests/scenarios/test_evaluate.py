@@ -58,6 +58,9 @@ def test_a_runs_own_plan_keeps_every_rule_and_compares(tmp_cwd):
     assert "rules broken" in (evaluated / "report.html").read_text()
     compared = tplan("compare", run, evaluated)
     assert compared.exit_code == 0 and "differ in 0 units" in compared.output
+    [folder] = list((tmp_cwd / "runs" / "compare").iterdir())
+    table = pd.read_csv(folder / "compare.csv", index_col="kpi")
+    assert table.loc["rules_broken"].astype(int).tolist() == [0, 0] and table.loc["all_contiguous"].tolist() == ["True"] * 2
     by_scenario = tplan("compare", scenario, evaluated)  # the scenario's newest solved run, not the evaluated one
     assert by_scenario.exit_code == 0 and f"{run.name}" in by_scenario.output
 

@@ -62,6 +62,13 @@ def test_sweep_key_that_is_not_in_the_schema(tmp_cwd):
     assert not (tmp_cwd / "runs").exists()
 
 
+def test_sweep_key_inside_a_list_is_refused_with_what_to_do_instead(tmp_cwd):
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "balance.tolerance=0.05,0.1")
+    assert result.exit_code == 2, result.output
+    assert "--set balance.tolerance: 'balance' is a list, and a sweep sets one value per key" in result.output
+    assert not (tmp_cwd / "runs").exists()
+
+
 def test_sweep_value_the_schema_refuses_stops_before_any_point(tmp_cwd):
     result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "territories.count=2,-3")
     assert result.exit_code == 2, result.output
