@@ -109,6 +109,7 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(f"{path.name}: extends must be a file name")
     base = load_raw((path.parent / parent), _chain + (path,))
     base.pop("name", None)  # a name belongs to its own file; runs of an extension go to its own folder
+    base.pop("description", None)  # as does a description ("10 territories" said of a 12-territory option)
     return deep_merge(base, data)
 
 

@@ -13,11 +13,11 @@ def test_bundled_scenarios_validate():
 
 
 def test_extends_deep_merges_and_resolves_paths(tmp_path):
-    base = grid_scenario(tmp_path, "base", k=3)
+    base = grid_scenario(tmp_path, "base", k=3, description="3 territories")
     child = write_scenario(tmp_path, "child", {"extends": base.name, "territories": {"count": 2},
                                                "solver": {"seed": 7}})
     scenario = load_scenario(child)
-    assert scenario.name == "child"
+    assert scenario.name == "child" and not scenario.description  # the base's would say 3 territories
     assert scenario.territories.count == 2
     assert scenario.solver.seed == 7 and scenario.solver.time_limit == 20  # kept from the base
     assert scenario.units.path == str(tmp_path / "units.gpkg")
