@@ -251,3 +251,7 @@ def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: 
 def write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
     manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    log = folder / "solver.log"
+    if manifest.get("status") != "evaluated" and not log.exists():  # the search ended before HiGHS ran
+        log.write_text(f"HiGHS did not run in this search (status {manifest.get('status')}): the plan and bound come "
+                       "from the heuristics and the Lagrangian bound; see bound_method in manifest.json\n")

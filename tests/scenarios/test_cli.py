@@ -372,6 +372,7 @@ def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["plan_checked"]
     assert not list((tmp_cwd / "runs" / "ga10").glob(".tmp-*"))
+    assert (folder / "solver.log").stat().st_size > 0  # HiGHS's log, or a line saying it did not run
 
 
 def test_bad_command_line_option(tmp_cwd):
