@@ -45,6 +45,12 @@ def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
     raise typer.Exit(code)
 
 
+def _write_failed(e: OSError) -> None:
+    """A run folder that could not be written (an unwritable output.dir, a full disk): where, not a traceback."""
+    _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
+                        "check output.dir and free space"), code=1)
+
+
 def _load(path: Path, **overrides) -> Scenario:
     """Read and validate the scenario, apply command-line solver options, and check them with the engine."""
     from scenarios.runner import solver_options
@@ -132,8 +138,7 @@ def run(
         err.print("[yellow]interrupted[/]: nothing was written")
         raise typer.Exit(130) from None
     except OSError as e:  # e.g. an unwritable output.dir or a full disk: say where, not a traceback
-        _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
-                            "check output.dir and free space"), code=1)
+        _write_failed(e)
     _report(record)
     if record.termination is Termination.INFEASIBLE:
         raise typer.Exit(EXIT_INFEASIBLE)
@@ -158,8 +163,7 @@ def evaluate(
     except USER_ERRORS as e:
         _fail(e)
     except OSError as e:
-        _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
-                            "check output.dir and free space"), code=1)
+        _write_failed(e)
     _report(RunRecord(result.folder, None, result.objective, None, None, {}))
     if result.violations:
         for line in result.violations:

@@ -148,6 +148,10 @@ def run_scenario(
     folder = NewFolder(root, f"{stamp}-{digest}")
     with folder as tmp:
         record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs, started)
+        log = tmp / "solver.log"
+        if not log.exists():  # the search ended before HiGHS ran (Ctrl-C, or heuristics and bounds alone)
+            log.write_text(f"HiGHS did not run in this search (status {record['termination'].value}): the plan and "
+                           "bound come from the heuristics and the Lagrangian bound; see bound_method in manifest.json\n")
     final = folder.path
     try:
         run_index.record(root.parent, final)
@@ -251,7 +255,3 @@ def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: 
 def write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
     manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    log = folder / "solver.log"
-    if manifest.get("status") != "evaluated" and not log.exists():  # the search ended before HiGHS ran
-        log.write_text(f"HiGHS did not run in this search (status {manifest.get('status')}): the plan and bound come "
-                       "from the heuristics and the Lagrangian bound; see bound_method in manifest.json\n")

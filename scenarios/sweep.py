@@ -111,6 +111,14 @@ def _nested(key: str, value: Any) -> dict:
     return out
 
 
+def point_overrides(point: dict[str, Any]) -> dict:
+    """The nested scenario overrides of one grid point ({"territories.count": 8} -> {"territories": {"count": 8}})."""
+    overrides: dict = {}
+    for k, v in point.items():
+        overrides = _merge(overrides, _nested(k, v))
+    return overrides
+
+
 def points(axes: list[Axis]) -> list[dict[str, Any]]:
     """Every combination, as {key: value}."""
     return [dict(zip([a.key for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
@@ -137,10 +145,8 @@ def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, o
         row.update(status="skipped", error="Ctrl-C before this point started", seconds=0.0)
         return row
     try:
-        overrides: dict = {"output": {"dir": output_dir}}
         base = load_scenario(Path(scenario))
-        for k, v in point.items():
-            overrides = _merge(overrides, _nested(k, v))
+        overrides = _merge({"output": {"dir": output_dir}}, point_overrides(point))
         overrides["name"] = point_name(base.name or "scenario", point)
         if time_limit is not None:
             overrides = _merge(overrides, {"solver": {"time_limit": time_limit}})
@@ -183,11 +189,8 @@ def run_sweep(scenario: Path, axes: list[Axis], workers: int, time_limit: float 
     base = load_scenario(scenario)  # a broken scenario fails here, once, not at every point
     grid = points(axes)
     for point in grid:  # and a value the schema refuses (-1 hours, text for a number) before any point runs
-        overrides: dict = {}
-        for k, v in point.items():
-            overrides = _merge(overrides, _nested(k, v))
         try:
-            load_scenario(scenario, overrides)
+            load_scenario(scenario, point_overrides(point))
         except ScenarioError as e:
             given = ", ".join(f"{k}={v}" for k, v in point.items())
             raise ScenarioError(f"--set {given}: {str(e).split(': ', 1)[-1]}") from None
