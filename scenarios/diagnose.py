@@ -87,7 +87,7 @@ def smallest_limits(spec: TerritorySpec, engine, quick) -> str:
         if used > limit.rhs + 1e-9:
             needed = f"max_share {used / limit.base:.4f}" if limit.base else f"{used:,.0f}"
             parts.append(f"{limit.name} cannot stay under {limit.rhs:,.0f}; a plan exists with {used:,.0f}, "
-                         f"so raise the limit to at least {needed}")
+                         f"so {needed} works (the smallest limit that works may be lower)")
     if not parts:
         return "the limits together cannot be met with these balance bounds; raise a max_share or widen the tolerance"
     return "; ".join(parts)
