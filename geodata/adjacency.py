@@ -10,13 +10,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 from libpysal.weights import Queen, Rook
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geodata.errors import GeodataError
 from geodata.read_units import short_list
+from geodata.tables import as_known_ids, find_column, read_text_csv
 
 
 def polygon_edges(frame: gpd.GeoDataFrame, method: str) -> set[tuple[int, int]]:
@@ -37,10 +37,12 @@ def read_edges(path: Path, ids: tuple[str, ...], key: str = "adjacency.edges") -
     """Index pairs from an edge-list CSV with columns a,b holding unit ids (`key` names the scenario key)."""
     if not path.is_file():
         raise GeodataError(f"{path}: file not found; check {key} in the scenario")
-    table = pd.read_csv(path, dtype=str)
-    if not {"a", "b"} <= set(table.columns):
-        raise GeodataError(f"{path.name} ({key}): needs columns 'a' and 'b' holding the ids of adjacent units")
-    table = table[["a", "b"]].apply(lambda s: s.str.strip())
+    table = read_text_csv(path, key)
+    a, b = find_column(table, "a"), find_column(table, "b")
+    if a is None or b is None:
+        raise GeodataError(f"{path.name} ({key}): needs columns 'a' and 'b' holding the ids of adjacent units "
+                           f"(it has {short_list(list(table.columns), 8)})")
+    table = table[[a, b]].set_axis(["a", "b"], axis=1).apply(lambda s: as_known_ids(s.str.strip(), ids))
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["a"]).union(table["b"]) - set(pos))
     if unknown:

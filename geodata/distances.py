@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pyproj import CRS
 
 from geodata.errors import GeodataError
 from geodata.read_units import short_list
+from geodata.tables import DECIMAL_COMMA, as_known_ids, find_column, read_text_csv, to_numbers
 
 EARTH_RADIUS_KM = 6371.0088
 # Above this many units no n x n matrix is stored (33,000 ZIP cells would need 8.7 GB): distances are
@@ -94,19 +94,21 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     """Read a long-format matrix CSV (`from,to,<value>`); a missing direction takes the other one."""
     if not path.is_file():
         raise GeodataError(f"{path}: file not found; check distances.matrix in the scenario")
-    table = pd.read_csv(path, dtype={"from": str, "to": str})
-    if "from" not in table.columns or "to" not in table.columns:
+    table = read_text_csv(path, "distances.matrix")
+    ends = find_column(table, "from"), find_column(table, "to")
+    if None in ends:
         raise GeodataError(f"{path.name}: needs columns 'from' and 'to' (unit ids) and a value column")
+    table = table.rename(columns={ends[0]: "from", ends[1]: "to"})
     value = column or next((c for c in table.columns if c not in ("from", "to")), None)
     if value is None or value not in table.columns:
         raise GeodataError(f"{path.name}: value column '{column}' not found; set distances.column")
-    table["from"] = table["from"].str.strip()
-    table["to"] = table["to"].str.strip()
+    table["from"] = as_known_ids(table["from"].str.strip(), ids)
+    table["to"] = as_known_ids(table["to"].str.strip(), ids)
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["from"]).union(table["to"]) - set(pos))
     if unknown:
         raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
-    vals = pd.to_numeric(table[value], errors="coerce")
+    vals = to_numbers(table[value], table.attrs[DECIMAL_COMMA])
     if vals.isna().any() or (vals < 0).any():
         bad = table.index[vals.isna() | (vals < 0)]
         pairs = [f"{table.at[i, 'from']}-{table.at[i, 'to']}" for i in bad]

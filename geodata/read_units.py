@@ -12,6 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geodata.errors import GeodataError
+from geodata.tables import DECIMAL_COMMA, first_bad, read_text_csv, to_numbers
 
 POLYGON_FORMATS = {".gpkg", ".shp", ".geojson", ".json"}
 LAT_NAMES = ("latitude", "lat")
@@ -40,7 +41,8 @@ def require_file(path: Path, key: str) -> None:
 
 
 def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | None, key: str) -> gpd.GeoDataFrame:
-    frame = pd.read_csv(path, dtype_backend="numpy_nullable")
+    """Points from a CSV as a spreadsheet writes it (geodata.tables): ids stay text, 01001 keeps its zero."""
+    frame = read_text_csv(path, f"{key}.path")
     if frame.empty:
         raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path")
     lower = {c.lower(): c for c in frame.columns}
@@ -52,12 +54,22 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
                 f"{path.name}: no coordinate column for {name}; name it in the scenario "
                 f"(columns are: {short_list(list(frame.columns), 12)})"
             )
-    coords = frame[[lon, lat]].apply(pd.to_numeric, errors="coerce")
+    comma = frame.attrs[DECIMAL_COMMA]
+    coords = pd.DataFrame({c: to_numbers(frame[c], comma) for c in (lon, lat)})
     bad = frame.index[coords.isna().any(axis=1)].tolist()
     if bad:
         raise GeodataError(f"{path.name}: rows {short_list([b + 2 for b in bad])} have no valid {lat}/{lon}; fix them")
+    if crs is None or parse_crs(crs, f"{key}.crs").is_geographic:
+        outside = frame.index[(coords[lat].abs() > 90) | (coords[lon].abs() > 180)].tolist()
+        if outside and len(outside) < len(frame):
+            rows = f"rows {short_list([b + 2 for b in outside])} have" if len(outside) > 1 else f"row {outside[0] + 2} has"
+            raise GeodataError(f"{path.name}: {rows} a latitude beyond ±90 or a longitude beyond ±180 in {lat}/{lon} "
+                               "(counting the header as row 1); fix them")
+    frame = frame.assign(**{lon: coords[lon], lat: coords[lat]})
     points = gpd.points_from_xy(coords[lon].to_numpy(float), coords[lat].to_numpy(float))
-    return gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
+    units = gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
+    units.attrs[DECIMAL_COMMA] = comma  # the attribute columns are text until read_units checks them
+    return units
 
 
 def read_units(
@@ -104,14 +116,18 @@ def read_units(
 
     if frame.empty:
         raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path, or the layer written")
+    comma = bool(frame.attrs.get(DECIMAL_COMMA, False))
     if id_column not in frame.columns:
         raise GeodataError(
             f"{path.name}: id column '{id_column}' not found; set {key}.id to one of: "
             f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
         )
     ids = frame[id_column]
-    if ids.isna().any():
-        raise GeodataError(f"{path.name}: {int(ids.isna().sum())} rows have no '{id_column}'; give every unit an id")
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        raise GeodataError(f"{path.name}: {int(blank.sum())} rows have no '{id_column}'; give every unit an id")
+    if pd.api.types.is_float_dtype(ids) and (ids == ids.round()).all():
+        ids = ids.astype("int64")  # 51001.0 as a spreadsheet or a GIS stores a whole-number id: 51001
     ids = ids.astype(str).str.strip()
     dup = sorted(ids[ids.duplicated()].unique().tolist())
     if dup:
@@ -120,7 +136,7 @@ def read_units(
     frame.index.name = "unit"
     frame = frame.sort_index()
 
-    _check_columns(frame, columns, path.name, column_keys or {})
+    _check_columns(frame, columns, path.name, column_keys or {}, comma)
     _check_geometry(frame, path.name, repair_geometry)
     _check_degrees(frame, path.name, key)
     return frame
@@ -140,7 +156,8 @@ def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str) -> None:
         )
 
 
-def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys: dict[str, str]) -> None:
+def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys: dict[str, str],
+                   decimal_comma: bool = False) -> None:
     for col in columns:
         if col not in frame.columns:
             named = f" (named by {keys[col]})" if col in keys else ""
@@ -148,10 +165,11 @@ def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys:
                 f"{name}: column '{col}'{named} not found; available: "
                 f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
             )
-        values = pd.to_numeric(frame[col], errors="coerce")
+        values = to_numbers(frame[col], decimal_comma)
         missing = frame.index[values.isna()].tolist()
         if missing:
-            raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {short_list(missing)}; fill it in")
+            raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {short_list(missing)}"
+                               f"{first_bad(frame[col], values)}; fill it in")
         negative = frame.index[values < 0].tolist()
         if negative:
             raise GeodataError(f"{name}: column '{col}' is negative for units {short_list(negative)}; values must be >= 0")

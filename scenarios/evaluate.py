@@ -14,6 +14,7 @@ import pandas as pd
 import yaml
 
 from geodata.read_units import short_list
+from geodata.tables import as_known_ids, read_text_csv
 from model.check import plan_violations
 from model.plan import Plan
 from scenarios import run_index
@@ -64,11 +65,9 @@ def _plan_table(path: Path, prepared: Prepared) -> pd.DataFrame:
     if not path.is_file():
         raise ScenarioError(f"{path}: file not found; give the plan as a CSV of unit, territory (e.g. a run's "
                             "assignment.csv)")
-    table = _read_csv(path)
-    table.columns = [str(c).strip() for c in table.columns]
+    table = read_text_csv(path, "the plan file").replace("", np.nan)
     lower = {c.lower(): c for c in table.columns}  # Unit, Territory as a spreadsheet writes them
     table = table.rename(columns={lower[c]: c for c in ("unit", "unit_id", "territory", "centre") if c in lower})
-    table = table.dropna(how="all")  # a spreadsheet's trailing empty rows
     alignment = prepared.scenario.alignment if prepared.redesign is not None else None
     candidates = (*ID_COLUMNS, prepared.scenario.units.id) + ((alignment.unit,) if alignment is not None else ())
     id_column = next((c for c in candidates if c in table.columns), None)
@@ -85,7 +84,7 @@ def _plan_table(path: Path, prepared: Prepared) -> pd.DataFrame:
         rows = f"rows {short_list([int(i) + 2 for i in empty])} have" if len(empty) > 1 else f"row {int(empty[0]) + 2} has"
         raise ScenarioError(f"{name}: {rows} no unit or no territory (counting the header as row 1); fill them in "
                             "or remove them")
-    table[id_column] = _as_known_ids(table[id_column], geo.ids)
+    table[id_column] = as_known_ids(table[id_column], geo.ids)
     if prepared.redesign is not None:  # rep ids stand for their territories
         table["territory"] = _rep_territories(table["territory"], prepared)
     ids = table[id_column]
@@ -103,33 +102,6 @@ def _plan_table(path: Path, prepared: Prepared) -> pd.DataFrame:
         have = f"{len(missing)} units have" if len(missing) > 1 else "1 unit has"
         raise ScenarioError(f"{name}: {have} no territory ({short_list(missing)}); every unit needs one")
     return table.set_index(id_column).reindex(list(geo.ids))
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """The plan file as text, in UTF-8 (with or without a byte-order mark) or, failing that, Windows-1252."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return pd.read_csv(path, dtype=str, encoding=encoding)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
-            raise ScenarioError(f"{path.name}: cannot be read as CSV ({str(e).splitlines()[0]}); check the file") from None
-    raise ScenarioError(f"{path.name}: cannot be read as text (neither UTF-8 nor Windows-1252); save it as UTF-8 CSV")
-
-
-def _as_known_ids(ids: pd.Series, known: tuple[str, ...]) -> pd.Series:
-    """Ids as a spreadsheet may have rewritten them, back to the units file's: 13001.0 -> 13001, and 1001 ->
-    01001 where only the leading zeros were lost."""
-    known_set = set(known)
-    padded = {u.lstrip("0"): u for u in known if u.isdigit()}
-
-    def back(u: str) -> str:
-        if u in known_set:
-            return u
-        whole = u[:-2] if u.endswith(".0") and u[:-2].isdigit() else u
-        return whole if whole in known_set else padded.get(whole.lstrip("0"), u) if whole.isdigit() else u
-
-    return ids.map(back)
 
 
 def _rep_territories(territory: pd.Series, prepared: Prepared) -> pd.Series:

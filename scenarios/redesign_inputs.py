@@ -14,6 +14,7 @@ import pandas as pd
 
 from geodata.build import FAR_ACCOUNT_SHARE, locate_many, refuse_far_homes
 from geodata.read_units import short_list
+from geodata.tables import DECIMAL_COMMA, as_known_ids, find_column, first_bad, read_text_csv, to_numbers
 from model.redesign import STATUSES, Accounts, Redesign, Rep
 from scenarios.errors import ScenarioError, quote_hint
 from scenarios.schema import AccountsConfig, AlignmentConfig, RepsConfig
@@ -34,18 +35,14 @@ def read_table(path: str, role: str, columns: dict[str, str]) -> pd.DataFrame:
     file = Path(path)
     if not file.is_file():
         raise ScenarioError(f"{file}: file not found; check {role}.path in the scenario")
-    try:
-        table = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except Exception as err:  # pandas raises many kinds for a broken CSV
-        raise ScenarioError(f"{file.name}: cannot be read as CSV ({err}); check the file") from None
-    missing = [c for c in columns if c not in table.columns]
+    table = read_text_csv(file, f"{role}.path")
+    found = {c: find_column(table, c) for c in columns}
+    missing = [c for c, f in found.items() if f is None]
     if missing:
-        hint = ""
-        if len(table.columns) == 1 and ";" in table.columns[0]:
-            hint = "; the file seems to use ';' between values: save it with commas"
         raise ScenarioError(
             f"{file.name}: column '{missing[0]}' not found (columns: {short_list(list(table.columns), 8)}); "
-            f"fix the file or {columns[missing[0]]} in the scenario{hint}")
+            f"fix the file or {columns[missing[0]]} in the scenario")
+    table = table.rename(columns={f: c for c, f in found.items() if f != c})  # Rep_ID in the file, rep_id in the scenario
     if table.empty:
         raise ScenarioError(f"{file.name}: the file has a header but no rows; fill it in ({role}.path)")
     return table
@@ -62,10 +59,11 @@ def named_columns(block: str, keys: dict[str, str | None]) -> dict[str, str]:
 
 def numbers(table: pd.DataFrame, column: str, file: str, rows_label: str) -> np.ndarray:
     """A numeric column with no blanks and no negatives."""
-    values = pd.to_numeric(table[column].str.strip(), errors="coerce")
+    values = to_numbers(table[column], table.attrs.get(DECIMAL_COMMA, False))
     bad = table.loc[values.isna(), rows_label].tolist()
     if bad:
-        raise ScenarioError(f"{file}: column '{column}' is empty or not a number for {short_list(bad)}; fill it in")
+        raise ScenarioError(f"{file}: column '{column}' is empty or not a number for {short_list(bad)}"
+                            f"{first_bad(table[column], values)}; fill it in")
     negative = table.loc[values < 0, rows_label].tolist()
     if negative:
         raise ScenarioError(f"{file}: column '{column}' is negative for {short_list(negative)}; values must be >= 0")
@@ -95,7 +93,7 @@ def locations(table: pd.DataFrame, cfg, frame: gpd.GeoDataFrame, pos: dict[str, 
               labels: list[str], role: str) -> tuple[np.ndarray, np.ndarray]:
     """Unit index of each row (from a unit column or lat/lon) and a mask of rows outside every unit."""
     if cfg.unit is not None:
-        units = table[cfg.unit].str.strip()
+        units = as_known_ids(table[cfg.unit].str.strip(), tuple(pos))
         unknown = [f"{labels[i]} ({u})" for i, u in enumerate(units) if u not in pos]
         if unknown:
             raise ScenarioError(f"{file}: {role} {short_list(unknown)} name units not in the units file; fix the ids")
@@ -114,7 +112,7 @@ def locations(table: pd.DataFrame, cfg, frame: gpd.GeoDataFrame, pos: dict[str, 
 
 
 def numbers_signed(table: pd.DataFrame, column: str, file: str, labels: list[str], lo: float, hi: float) -> np.ndarray:
-    values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(dtype=float)
+    values = to_numbers(table[column], table.attrs.get(DECIMAL_COMMA, False)).to_numpy(dtype=float)
     bad = [labels[i] for i in np.flatnonzero(~np.isfinite(values) | (values < lo) | (values > hi))]
     if bad:
         raise ScenarioError(f"{file}: column '{column}' needs a number in [{lo}, {hi}] for {short_list(bad)}")
@@ -178,7 +176,7 @@ def read_alignment(cfg: AlignmentConfig, frame: gpd.GeoDataFrame, pos: dict[str,
     else:
         source = Path(cfg.path).name
         table = read_table(cfg.path, "alignment", {cfg.rep: "alignment.rep", cfg.unit: "alignment.unit"})
-        unit_ids = table[cfg.unit].str.strip().tolist()
+        unit_ids = as_known_ids(table[cfg.unit].str.strip(), tuple(pos)).tolist()
         rep_ids = table[cfg.rep].str.strip().tolist()
         unknown_units = sorted({u for u in unit_ids if u not in pos})
         if unknown_units:

@@ -163,11 +163,3 @@ def test_a_spreadsheets_plan_file_reads_as_the_user_meant(tmp_cwd):
     assert written["territory"].equals(plan.set_index("unit")["territory"])
     for _, members in written.groupby("territory"):
         assert members["centre"].nunique() == 1 and members["centre"].iloc[0] in members.index
-
-
-def test_ids_a_spreadsheet_rewrote_are_read_back():
-    from scenarios.evaluate import _as_known_ids
-
-    known = ("01001", "01003", "13121", "u5")
-    given = pd.Series(["1001", "13121.0", "01003", "u5", "99"])
-    assert _as_known_ids(given, known).tolist() == ["01001", "13121", "01003", "u5", "99"]
