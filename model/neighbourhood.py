@@ -129,6 +129,10 @@ def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_ex
     if key in done:
         return False
     done.add(key)
+    if spec.centres is not None and spec.locks:
+        members = set(units.tolist())
+        if any(u in members and spec.centres[t] not in group for u, t in spec.locks):
+            return False  # a unit of the group is locked to a territory outside it (the plan breaks the lock)
     sub = restrict(spec, units, group, current)
     pos = {int(u): i for i, u in enumerate(units)}
     sub_plan = Plan(tuple(pos[current[u]] for u in units))

@@ -6,6 +6,7 @@ import numpy as np
 
 from geodata.distances import DENSE_MAX_UNITS, LazyPairs
 from geodata.read_units import short_list
+from model.contiguity import lightest_paths
 from model.fixing import balance_paths
 from model.spec import ModelError, TerritorySpec
 
@@ -103,6 +104,57 @@ def _check_locked_totals(spec: TerritorySpec, upper: np.ndarray) -> None:
                                  f"of them or raise the maximum (or tolerance)")
 
 
+BLOCKED = 1e299  # lightest_paths' total through a unit another territory holds
+
+
+def _check_locks_reach(spec: TerritorySpec) -> None:
+    """Contiguity with locked units: the units locked to one territory (and its fixed centre) must be joined by
+    paths of units that no other territory holds (locked to it, or its centre), light enough for the territory's
+    maximum; and a fixed centre walled in by such units must still reach its minimum."""
+    geo = spec.geography
+    if not spec.locks or not spec.contiguity or not geo.edges or isinstance(geo.distance, LazyPairs):
+        return
+    groups: dict[int, set[int]] = {}
+    for u, label in spec.locks:
+        groups.setdefault(label, set()).add(u)
+    if spec.centres is not None:
+        for t, c in enumerate(spec.centres):
+            groups.setdefault(t, set()).add(c)
+    owner = {u: label for label, members in groups.items() for u in members}
+    lower, upper = spec.bounds()
+    rules = list(enumerate(spec.balance)) or [(None, None)]
+    for label, members in sorted(groups.items()):
+        fixed = spec.centres is not None
+        anchor = spec.centres[label] if fixed else min(members, key=lambda u: geo.ids[u])
+        whose = f"territory {spec.territory_names()[label]}" if fixed else f"the territory of unit {geo.ids[anchor]}"
+        held = np.array([owner.get(u, label) != label for u in range(geo.n)])
+        for r, rule in rules:
+            value = geo.attributes[rule.attribute].astype(float) if rule else np.ones(geo.n)
+            path = lightest_paths(geo.edges, geo.n, np.where(held, np.inf, value), np.array([anchor]))[:, 0]
+            path += value[anchor]
+            cut = sorted((geo.ids[u] for u in members if path[u] >= BLOCKED))
+            if cut:
+                raise ModelError(f"locked units: unit {cut[0]} is locked to {whose}, but every connected path from "
+                                 f"{geo.ids[anchor]} to it crosses units of other territories (locked to them, or "
+                                 "their centres); unlock one of them, or turn contiguity off")
+            if rule is None:
+                continue
+            room = float(upper[r, anchor]) if fixed else float(np.max(rule.upper))
+            far = max(members, key=lambda u: path[u])
+            if path[far] > room * (1 + 1e-9) + 1e-9:
+                raise ModelError(f"balance {rule.attribute} with locked units: units {geo.ids[anchor]} and {geo.ids[far]} "
+                                 f"must share {whose}, but the lightest connected path between them holds "
+                                 f"{path[far]:,.6g}, above its maximum {room:,.6g}; unlock one of them, raise the maximum "
+                                 "(or tolerance), or turn contiguity off")
+            reach = float(value[path < BLOCKED].sum())
+            if fixed and reach < float(lower[r, anchor]) - 1e-9 * max(1.0, abs(reach)):
+                walls = sorted(geo.ids[u] for u in range(geo.n) if held[u] and u not in spec.centres)
+                raise ModelError(f"balance {rule.attribute} with locked units: {whose} is walled in by units of other "
+                                 f"territories ({short_list(walls)} locked elsewhere, and their centres): the units it "
+                                 f"can reach hold {reach:,.6g}, below its minimum {float(lower[r, anchor]):,.6g}; unlock "
+                                 "the units around it, or lower the minimum (or tolerance)")
+
+
 def precheck(spec: TerritorySpec) -> None:
     """Raise ModelError for a problem that cannot have a plan, with the smallest change that helps."""
     geo = spec.geography
@@ -150,6 +202,7 @@ def precheck(spec: TerritorySpec) -> None:
         raise ModelError(f"{geo.n:,} units with free centres and locked units: not supported above "
                          f"{DENSE_MAX_UNITS:,} units yet; fix the centres (territories.centres) or use a coarser geography")
     _check_locked_totals(spec, upper)
+    _check_locks_reach(spec)
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:
         raise ModelError(f"locked units name {len(labels)} territories but there are only {spec.count}")

@@ -22,7 +22,7 @@ MIN_TRIAL_SECONDS = 0.5  # a re-solve with less than this is not tried
 
 def diagnose_infeasible(spec: TerritorySpec, engine, options: SolverOptions, seconds: float | None = None) -> str:
     """A sentence naming the family to relax: disruption limits (with the smallest limit known to
-    work), contiguity, locks, or balance. Every re-solve fits in `seconds` (the run's time left; None:
+    work), max_distance, contiguity, locks, or balance. Every re-solve fits in `seconds` (the run's time left; None:
     up to 30 s each)."""
     deadline = None if seconds is None else time.perf_counter() + seconds
 
@@ -41,6 +41,9 @@ def diagnose_infeasible(spec: TerritorySpec, engine, options: SolverOptions, sec
             return "disruption limits: " + smallest_limits(spec, engine, quick)
         if outcome.result.termination is not Termination.INFEASIBLE:
             return NO_TIME
+    if spec.max_distance is not None:
+        trials.append(("territories.max_distance", replace(spec, max_distance=None),
+                       "no plan keeps every unit that close to its centre under the other rules; raise max_distance"))
     if spec.contiguity:
         trials.append(("contiguity", replace(spec, contiguity=False),
                        "balance bounds are too tight for contiguous territories; widen the tolerance or turn contiguity off"))
@@ -55,6 +58,8 @@ def diagnose_infeasible(spec: TerritorySpec, engine, options: SolverOptions, sec
             return f"{family}: {message}"
         if outcome.result.termination is not Termination.INFEASIBLE:
             return NO_TIME  # neither a plan nor a proof in the time: the family may be the cause
+    if not spec.balance:
+        return "the rules cannot be met together; check territories.count, the centres and the adjacency"
     return "balance: the balance bounds cannot be met together; widen the tolerance or the min/max bounds"
 
 

@@ -260,3 +260,39 @@ def test_a_unit_with_no_pair_left_means_no_plan_not_a_crash():
     assert plan is None and result.termination is Termination.INFEASIBLE and not result.has_solution
     plan, result, _ = solve_exact(spec, HighsEngine(), SolverOptions(time_limit=5))
     assert plan is not None and result.termination is Termination.OPTIMAL
+
+
+def test_locks_that_wall_in_a_centre_or_cannot_be_joined_are_named_before_solving():
+    """3 x 3 grid (queen: corners touch), centres u0 and u8:  u0 u1 u2 / u3 u4 u5 / u6 u7 u8; and a row u0 .. u4."""
+    from model.precheck import precheck
+    from model.spec import ModelError
+
+    walled = replace(grid_spec(3, 3, [1] * 9, 2, 0.2, centres=(0, 8)), locks=((1, 1), (3, 1), (4, 1)))  # to T02
+    with pytest.raises(ModelError, match=r"territory T01 is walled in by units of other territories \(u1, u3, u4 "
+                                         r"locked elsewhere, and their centres\): the units it can reach hold 1, below"):
+        precheck(walled)
+    apart = replace(grid_spec(1, 5, [1] * 5, 2, 0.1), locks=((0, 0), (4, 0)))  # the row's two ends in one territory
+    with pytest.raises(ModelError, match=r"units u0 and u4 must share the territory of unit u0, but the lightest "
+                                         r"connected path between them holds 5, above its maximum 2.75"):
+        precheck(apart)
+    cut = replace(grid_spec(1, 5, [1] * 5, 2, 0.9), locks=((0, 0), (4, 0), (2, 1)))
+    with pytest.raises(ModelError, match=r"unit u4 is locked to the territory of unit u0, but every connected path"):
+        precheck(cut)
+    precheck(replace(grid_spec(3, 3, [1] * 9, 2, 0.2, centres=(0, 8)), locks=((1, 0), (5, 1))))  # fine
+
+
+def test_the_neighbourhood_search_skips_a_group_whose_unit_is_locked_elsewhere():
+    """A plan that breaks a lock (the search's fallback when no valid plan is known) is no crash."""
+    from model.neighbourhood import _resolve
+
+    spec = replace(grid_spec(2, 3, [1] * 6, 3, 0.5, centres=(0, 2, 4)), locks=((1, 1),))  # u1 locked to T02 (u2)
+    current = [0, 0, 2, 4, 4, 2]  # u1 with u0: the lock is broken
+    assert _resolve(spec, current, [0, 4], lambda *a: None, 1.0, set()) is False
+
+
+def test_an_infeasible_max_distance_is_named_not_the_balance():
+    """One territory over a row of six cells 10 km apart cannot keep every cell within 10.5 km of its centre."""
+    from scenarios.diagnose import diagnose_infeasible
+
+    spec = replace(grid_spec(1, 6, [1] * 6, 1, None), max_distance=10.5)
+    assert diagnose_infeasible(spec, HighsEngine(), SolverOptions(time_limit=10)).startswith("territories.max_distance")
