@@ -77,6 +77,10 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
     """Check the scenario and its data without solving."""
     try:
         sc = _load(scenario)
+        if sc.sweep:  # the grid's keys and values, as `tplan sweep` reads them (no point is loaded)
+            from scenarios.sweep import sweep_axes
+
+            sweep_axes(scenario, sc, [])
         prepared = prepare(sc)
     except USER_ERRORS as e:
         _fail(e)
@@ -185,13 +189,16 @@ def runs(directory: Annotated[Path, typer.Option("--dir", help="folder of run fo
     heads = [("scenario", "scenario"), ("run", "run"), ("status", "status"), ("territories", "territories"),
              ("gap", "gap %"), ("max_deviation_pct", "max dev %"), ("relationship_moved_pct", "relationship moved %"),
              ("coverage_margin", "coverage margin")]
-    for _, h in heads:  # names fold onto a second line rather than lose their distinguishing end
+    for _, h in heads:  # run ids stay whole (to copy them); scenario names fold rather than lose their end
         table.add_column(h, justify="left" if h in ("scenario", "run", "status") else "right",
-                         overflow="fold" if h in ("scenario", "run") else "ellipsis")
+                         overflow="fold" if h == "scenario" else "ellipsis", no_wrap=h == "run",
+                         min_width=25 if h == "run" else None)
     for r in rows:
         cells = []
         for key, _ in heads:
             v = r[key]
+            if key == "status" and r["objective"] is None and v not in ("failed", "infeasible"):
+                v = f"{v}, no plan"
             v = 100 * v if key == "gap" and v is not None else v
             cells.append("-" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v))
         table.add_row(*cells)
@@ -231,7 +238,7 @@ def sweep(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     set_: Annotated[list[str], typer.Option("--set", help="key=a,b,c or key=lo..hi; repeat for a grid")] = [],
     workers: Annotated[int | None, typer.Option(help="local worker processes (default: cores)")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="seconds per point")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="seconds per point, its loading and writing included (overrides sweep.time_limit)")] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
 ) -> None:
     """Run the scenario at every point of a grid (e.g. --set territories.count=8..14); one run folder per
@@ -240,16 +247,16 @@ def sweep(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from scenarios.sweep import parse_axis, points, run_sweep
+    from scenarios.sweep import points, run_sweep, sweep_axes
 
     try:
+        if workers is not None and workers < 1:
+            raise ScenarioError("--workers: give 1 or more worker processes")
+        if time_limit is not None and time_limit <= 0:
+            raise ScenarioError("--time-limit: give more than 0 seconds per point")
         sc = _load(scenario)
         cfg = sc.sweep
-        specs = list(set_) or ([f"{k}={v if isinstance(v, str) else ','.join(map(str, v))}" for k, v in cfg.values.items()]
-                               if cfg else [])
-        if not specs:
-            raise ScenarioError("nothing to sweep: pass --set key=values or add a sweep block to the scenario")
-        axes = [parse_axis(s) for s in specs]
+        axes = sweep_axes(scenario, sc, set_)
         workers = workers or (cfg.workers if cfg else None) or os.cpu_count() or 1
         time_limit = time_limit or (cfg.time_limit if cfg else None)
         dask = dask or (cfg.dask if cfg else None)

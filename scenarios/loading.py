@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
@@ -49,17 +49,30 @@ class DuplicateKey(Exception):
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder; give the scenario's .yaml file")
     if not path.is_file():
         raise ScenarioError(f"{path}: scenario file not found")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=ScenarioLoader)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path.name}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start}); "
+                            "save it as UTF-8") from None
+    if not text.strip():
+        raise ScenarioError(f"{path.name}: the file is empty; a scenario needs at least units: and territories: "
+                            "(see scenarios/README.md)")
+    try:
+        data = yaml.load(text, Loader=ScenarioLoader)
     except DuplicateKey as dup:
         raise ScenarioError(f"{path.name} line {dup.line}: '{dup.key}' is given twice in one block (first on line "
                             f"{dup.first}); keep one") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path.name}{where}: not valid YAML; check indentation and colons") from None
+        lines = text.splitlines()
+        tab = mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]
+        fix = "a tab character: indent with spaces" if tab else "check indentation and colons"
+        raise ScenarioError(f"{path.name}{where}: not valid YAML; {fix}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -107,6 +120,9 @@ def load_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(f"{path.name}: extends must be a file name")
+    if not (path.parent / parent).is_file():
+        raise ScenarioError(f"{path.name}: extends: {path.parent / parent}: file not found; fix the path (relative to "
+                            f"{path.name}'s folder)")
     base = load_raw((path.parent / parent), _chain + (path,))
     base.pop("name", None)  # a name belongs to its own file; runs of an extension go to its own folder
     base.pop("description", None)  # as does a description ("10 territories" said of a 12-territory option)
@@ -130,10 +146,32 @@ def format_validation(name: str, err: ValidationError) -> str:
             msg = "unknown key; check the spelling against scenarios/README.md"
         elif problem["type"] == "missing":
             msg = "required key is missing"
+        elif problem["type"] != "value_error" and (meaning := _description(problem["loc"])):
+            msg = f"{msg} ({loc.rsplit('.', 1)[-1]}: {meaning})"  # tolerance: 5 -> "... (tolerance: ..., 0.05 = ±5%)"
         line = f"{name}: {loc}: {msg}"
         if line not in lines:
             lines.append(line)
     return "\n".join(lines)
+
+
+def _description(loc) -> str | None:
+    """The schema's description of the key at `loc` (what its value means), or None."""
+    model, meaning = Scenario, None
+    for part in loc:
+        if isinstance(part, int) or _is_tag(part):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return None
+        meaning, model = fields[part].description, _model_in(fields[part].annotation)
+    return meaning
+
+
+def _model_in(annotation) -> type | None:
+    """The pydantic model a field holds (inside list[...], ... | None), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)
 
 
 def _is_tag(part) -> bool:

@@ -32,9 +32,25 @@ def summary(folder: Path) -> dict:
 
 
 def _connect(root: Path) -> sqlite3.Connection:
+    """The index, created if missing; an unreadable one (not a database, damaged) is set aside as
+    index.sqlite.damaged and rebuilt: it only mirrors the run folders, which `sync` reads again."""
     root.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(root / "index.sqlite", timeout=30)
-    con.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(COLUMNS)}, PRIMARY KEY (path))")
+    path = root / "index.sqlite"
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError:
+        path.replace(root / "index.sqlite.damaged")
+        return _open(path)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(COLUMNS)}, PRIMARY KEY (path))")
+        con.execute("SELECT count(*) FROM runs").fetchone()
+    except sqlite3.DatabaseError:
+        con.close()
+        raise
     return con
 
 

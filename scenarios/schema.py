@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -152,6 +152,13 @@ class OutputConfig(Strict):
     gis: list[Literal["shp", "geojson"]] = Field(default_factory=list, description="GIS formats to export besides "
                                                  "the GeoPackage (written always)")
     report: bool = Field(True, description="write report.html (the self-contained interactive report)")
+
+    @field_validator("dir")
+    @classmethod
+    def _not_empty(cls, folder: str) -> str:
+        if not folder.strip():
+            raise ValueError("is empty; give a folder (e.g. runs) or remove the key")
+        return folder
 
 
 class NewRepConfig(Strict):
@@ -338,7 +345,8 @@ class TeleConfig(ChannelConfig):
     @model_validator(mode="after")
     def _capacity(self) -> TeleConfig:
         if self.capacity_hours is not None and self.capacity_contacts is not None:
-            raise ValueError("give capacity_hours or capacity_contacts, not both")
+            raise ValueError("give capacity_hours or capacity_contacts, not both (to replace one a base scenario gives "
+                             "through extends, set it to null: capacity_hours: null)")
         if self.capacity_contacts is not None and self.minutes_per_contact <= 0:
             raise ValueError("capacity_contacts needs minutes_per_contact > 0 (calls are counted through their time)")
         return self
@@ -434,6 +442,19 @@ class Scenario(Strict):
     disruption: DisruptionConfig | None = Field(None, description="disruption price and limits (with reps)")
     coverage: CoverageConfig | None = Field(None, description="channel and contacts per customer (with reps)")
     sweep: SweepConfig | None = Field(None, description="capacity options for `tplan sweep`")
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, name: str | None) -> str | None:
+        """The name is the run folder's under output.dir: it may not leave it, hide it or be empty."""
+        if name is None:
+            return name
+        if not name.strip():
+            raise ValueError("is empty; give a name (it names the run folder) or remove the key to use the file name")
+        if any(c in name for c in '/\\<>:"|?*') or name.strip().startswith(".") or any(ord(c) < 32 for c in name):
+            raise ValueError(f"'{name}' names the run folder, so it cannot hold / \\ < > : \" | ? * or start with '.'; "
+                             "use letters, digits, spaces, - and _ (e.g. option_A-B)")
+        return name
 
     @model_validator(mode="after")
     def _redesign_parts(self) -> Scenario:

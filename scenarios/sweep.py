@@ -8,6 +8,7 @@ import base64
 import itertools
 import json
 import multiprocessing
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,12 +26,16 @@ from scenarios.schema import Scenario
 from solvers import interrupt
 
 DASK_CONNECT_SECONDS = 10
+# sweep.csv after the swept keys; gap_pct is a percent, as the other _pct columns and compare's gap_pct
+COLUMNS = ["status", "objective", "gap_pct", "max_deviation_pct", "relationship_moved_pct", "coverage_margin",
+           "expected_contribution", "cost", "run", "seconds", "error"]
 
 
 @dataclass(frozen=True)
 class Axis:
     key: str  # dotted scenario key, e.g. territories.count
     values: tuple[Any, ...]
+    where: str = "--set"  # where the grid was given, for messages: "--set" or "<file>: sweep.values:"
 
 
 def _schema_has(model: type[BaseModel], parts: list[str]) -> bool:
@@ -71,37 +76,62 @@ def _in_a_list(parts: list[str]) -> str | None:
     return None
 
 
-def parse_axis(text: str) -> Axis:
-    """`key=a,b,c` or `key=lo..hi` (integers, inclusive)."""
+def sweep_axes(path: Path, scenario: Scenario, sets: list[str]) -> list[Axis]:
+    """The grid: the --set options, else the scenario's sweep.values; an error names the one it came from."""
+    if sets:
+        given = [_key_and_spec(text) for text in sets]
+        keys = [key for key, _ in given]
+        twice = next((key for key in keys if keys.count(key) > 1), None)
+        if twice:
+            raise ScenarioError(f"--set {twice}: given twice; give all its values in one --set, "
+                                f"e.g. --set {twice}=8,9")
+        return [parse_axis(key, spec) for key, spec in given]
+    if scenario.sweep:
+        return [parse_axis(key, spec, f"{path.name}: sweep.values:") for key, spec in scenario.sweep.values.items()]
+    raise ScenarioError("nothing to sweep: pass --set key=values or add a sweep block to the scenario")
+
+
+def _key_and_spec(text: str) -> tuple[str, str]:
+    """`key=values` split at its first `=`."""
     if "=" not in text:
         raise ScenarioError(f"--set {text}: write key=values, e.g. territories.count=8..14 or coverage.tele.capacity_hours=2000,4000")
     key, _, spec = text.partition("=")
-    key = key.strip()
+    return key.strip(), spec
+
+
+def parse_axis(key: str, spec: str | list, where: str = "--set") -> Axis:
+    """One key's values: a list, `a,b,c` or `lo..hi` (integers, inclusive); `where` is named in errors."""
+    name = f"{where} {key}"
     if not _schema_has(Scenario, key.split(".")):
         inside = _in_a_list(key.split("."))
         if inside:
-            raise ScenarioError(f"--set {key}: '{inside}' is a list, and a sweep sets one value per key; write one "
+            raise ScenarioError(f"{name}: '{inside}' is a list, and a sweep sets one value per key; write one "
                                 "short scenario per value (extends:) and run or compare them")
-        raise ScenarioError(f"--set {key}: not a scenario key; use a dotted key of the schema, e.g. "
+        raise ScenarioError(f"{name}: not a scenario key; use a dotted key of the schema, e.g. "
                             "territories.count, coverage.tele.capacity_hours, disruption.weight (scenarios/README.md)")
-    if ".." in spec:
+    if not isinstance(spec, str):
+        values = tuple(spec)
+    elif ".." in spec:
         lo, _, hi = spec.partition("..")
         try:
             a, b = int(lo), int(hi)
         except ValueError:
-            raise ScenarioError(f"--set {text}: a range takes integers, e.g. 8..14") from None
+            raise ScenarioError(f"{name}={spec}: a range takes integers, e.g. 8..14") from None
         if b < a:
-            raise ScenarioError(f"--set {text}: the range is empty")
+            raise ScenarioError(f"{name}={spec}: the range is empty")
         values = tuple(range(a, b + 1))
     else:
         try:
             values = tuple(yaml.safe_load(v) for v in spec.split(",") if v.strip())
         except yaml.YAMLError:
-            raise ScenarioError(f"--set {key}: the values must be plain numbers or words separated by commas "
+            raise ScenarioError(f"{name}: the values must be plain numbers or words separated by commas "
                                 "(a list or mapping cannot be swept)") from None
     if not values:
-        raise ScenarioError(f"--set {text}: no values")
-    return Axis(key, values)
+        raise ScenarioError(f"{name}: no values")
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
+    if repeated:
+        raise ScenarioError(f"{name}: {repeated[0]} is given twice; give each value once")
+    return Axis(key, values, where)
 
 
 def _nested(key: str, value: Any) -> dict:
@@ -125,25 +155,32 @@ def points(axes: list[Axis]) -> list[dict[str, Any]]:
 
 
 def point_name(base: str, point: dict[str, Any]) -> str:
-    return base + "__" + "__".join(f"{k.split('.')[-1]}={v}" for k, v in point.items())
+    """The run name of a point, e.g. georgia__territories.count=8: full keys, as solver.rel_gap and
+    coverage.rel_gap end alike, and only characters a folder name may hold."""
+    return base + "__" + re.sub(r"[^\w.=+-]", "_", "__".join(f"{k}={v}" for k, v in point.items()))
 
 
 def run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str) -> dict:
-    """Run one point (in a worker); never raises: a failed point is a row with its error."""
-    start = time.perf_counter()
+    """Run one point (in a worker); never raises: a failed point is a row with its error. The point's
+    clock starts after the worker's one-off imports, so every point gets the same search time; its
+    `seconds` (wall time) include them."""
+    began = time.perf_counter()
     row: dict[str, Any] = dict(point)
     with interrupt.stop_on_ctrl_c():  # Ctrl-C reaches the workers too: finish this point's stage quickly
-        return _run_point(scenario, point, time_limit, output_dir, row, start)
+        _run_point(scenario, point, time_limit, output_dir, row)
+    row["seconds"] = round(time.perf_counter() - began, 2)
+    return row
 
 
-def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str, row: dict,
-               start: float) -> dict:
-    from scenarios.runner import run_scenario
+def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str, row: dict) -> None:
+    """Fill `row` with the point's outcome; its time limit covers loading, search and writing, as in `tplan run`."""
+    from scenarios.runner import run_scenario  # the worker's start-up (seconds, at its first point only)
     from scenarios.run_index import summary
 
+    start = time.perf_counter()  # the point's clock (see run_point)
     if interrupt.requested():
-        row.update(status="skipped", error="Ctrl-C before this point started", seconds=0.0)
-        return row
+        row.update(status="skipped", error="Ctrl-C before this point started")
+        return
     try:
         base = load_scenario(Path(scenario))
         overrides = _merge({"output": {"dir": output_dir}}, point_overrides(point))
@@ -151,19 +188,18 @@ def _run_point(scenario: str, point: dict[str, Any], time_limit: float | None, o
         if time_limit is not None:
             overrides = _merge(overrides, {"solver": {"time_limit": time_limit}})
         sc = load_scenario(Path(scenario), overrides)
-        record = run_scenario(sc, started=start)  # the point's limit counts from its start, imports included
+        record = run_scenario(sc, started=start)
         info = summary(record.folder)
         coverage = (json.loads((record.folder / "manifest.json").read_text()).get("coverage") or {})
-        row.update(expected_contribution=coverage.get("expected_contribution"), cost=coverage.get("cost"))
-        row.update(status=info["status"], objective=info["objective"], gap=info["gap"],
+        gap_pct = None if info["gap"] is None else 100 * info["gap"]
+        row.update(status=info["status"], objective=info["objective"], gap_pct=gap_pct,
                    max_deviation_pct=info["max_deviation_pct"], relationship_moved_pct=info["relationship_moved_pct"],
-                   coverage_margin=info["coverage_margin"], run=str(record.folder), error=None)
+                   coverage_margin=info["coverage_margin"], expected_contribution=coverage.get("expected_contribution"),
+                   cost=coverage.get("cost"), run=str(record.folder), error=None)
     except KeyboardInterrupt:  # a second Ctrl-C in the worker: the point is given up, nothing half-written
         row.update(status="interrupted", error="Ctrl-C")
     except Exception as e:  # a failed point is reported and does not stop the others
         row.update(status="failed", error=f"{type(e).__name__}: {e}".splitlines()[0])
-    row["seconds"] = round(time.perf_counter() - start, 2)
-    return row
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -193,7 +229,7 @@ def run_sweep(scenario: Path, axes: list[Axis], workers: int, time_limit: float 
             load_scenario(scenario, point_overrides(point))
         except ScenarioError as e:
             given = ", ".join(f"{k}={v}" for k, v in point.items())
-            raise ScenarioError(f"--set {given}: {str(e).split(': ', 1)[-1]}") from None
+            raise ScenarioError(f"{axes[0].where} {given}: {str(e).split(': ', 1)[-1]}") from None
     output_dir = str(Path(base.output.dir).resolve())
     args = [(str(scenario.resolve()), p, time_limit, output_dir) for p in grid]
     rows: list[dict | None] = [None] * len(grid)
@@ -233,7 +269,7 @@ def _write(base: Scenario, axes: list[Axis], rows: list[dict], wall: float, work
     root = Path(base.output.dir) / (base.name or "scenario") / "sweeps"
     folder = NewFolder(root, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     with folder as tmp:
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(rows, columns=[a.key for a in axes] + COLUMNS)  # the same columns when points fail
         table.to_csv(tmp / "sweep.csv", index=False)
         _capacity_curve(table, axes, tmp / "capacity.png")
         meta = {"scenario": base.name, "axes": {a.key: list(a.values) for a in axes}, "points": len(rows),
@@ -245,38 +281,51 @@ def _write(base: Scenario, axes: list[Axis], rows: list[dict], wall: float, work
 
 
 def _capacity_curve(table, axes: list[Axis], path: Path) -> None:
+    """Write the capacity curve (see `_capacity_figure`) to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = _capacity_figure(table, axes)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _capacity_figure(table, axes: list[Axis]):
     """The value measure (coverage margin, else objective) against the first numeric axis, with the
-    marginal value of each step (e.g. of each added rep)."""
+    marginal value of each step (e.g. of each added rep); one line per value of the other keys."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    key = next((a.key for a in axes if all(isinstance(v, (int, float)) for v in a.values)), None)
+    axis = next((a for a in axes if all(isinstance(v, (int, float)) for v in a.values)), None)
     ok = table[table["status"] != "failed"]
-    coverage = "coverage_margin" in ok and ok["coverage_margin"].notna().any()
+    coverage = ok["coverage_margin"].notna().any()
     measures = ["expected_contribution", "cost", "coverage_margin"] if coverage else ["objective"]
-    if key is None or ok.empty:
+    if axis is None or ok.empty:
         ax.text(0.5, 0.5, "no numeric axis or no successful point", ha="center", transform=ax.transAxes)
     else:
+        key = axis.key
         others = [a.key for a in axes if a.key != key]
-        for rest, group in (ok.groupby(others) if others else [("", ok)]):
+        for rest, group in (ok.groupby(others) if others else [((), ok)]):
             g = group.sort_values(key)
+            where = ", ".join(f"{k}={v}" for k, v in zip(others, rest))  # e.g. solver.seed=0
             for measure in measures:
-                label = measure.replace("_", " ").replace("coverage ", "") + (f" ({rest})" if rest != "" else "")
+                label = measure.replace("_", " ").replace("coverage ", "") + (f" ({where})" if where else "")
                 ax.plot(g[key], g[measure], "o-", label=label)
             last = measures[-1]  # the margin (or the objective): label each step with its marginal value
             for x, y, d in zip(g[key].iloc[1:], g[last].iloc[1:], g[last].diff().iloc[1:]):
                 ax.annotate(f"{d:+,.0f}", (x, y), xytext=(3, 6), textcoords="offset points", fontsize=7)
+        if all(float(v).is_integer() for v in axis.values):  # 8 and 9 territories: no tick at 8.2
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(key)
         ax.set_ylabel("money a year" if coverage else "objective")
         ax.legend(fontsize=8)
         ax.set_title(f"{' / '.join(m.replace('_', ' ') for m in measures)} against {key}\n"
                      "(labels: change of the last from the previous point)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def _html(base: Scenario, table, meta: dict, png: Path) -> str:

@@ -101,3 +101,34 @@ def test_a_centre_without_its_longitude_is_one_line_per_centre(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert str(err.value) == "s.yaml: territories.centres[0]: give either unit or both lat and lon"
+
+
+def test_scenario_files_a_user_might_get_wrong_are_one_clear_line(tmp_path):
+    base = grid_scenario(tmp_path, "base", k=3)
+    cases = {
+        "latin1": (b"extends: base.yaml\ndescription: R\xe9gion Sud\n", "not UTF-8 text (byte 0xe9 at position 33); save it as UTF-8"),
+        "empty": (b"\n  \n", "the file is empty"),
+        "tabs": (b"extends: base.yaml\nterritories:\n\tcount: 2\n", "line 3: not valid YAML; a tab character: indent with spaces"),
+        "loose": (b"extends: base.yaml\nbalance:\n  - {attribute: pop, tolerance: 5}\n",
+                  "balance[0].tolerance: Input should be less than 1 (tolerance: relative tolerance around the mean, 0.05 = "),
+        "escape": (b"extends: base.yaml\nname: ../../elsewhere\n", "name: '../../elsewhere' names the run folder, so it cannot"),
+        "noname": (b"extends: base.yaml\nname: ' '\n", "name: is empty; give a name"),
+        "nodir": (b"extends: base.yaml\noutput: {dir: ''}\n", "output.dir: is empty"),
+        "nobase": (b"extends: missing.yaml\n", "nobase.yaml: extends: "),
+    }
+    for name, (text, expected) in cases.items():
+        (tmp_path / f"{name}.yaml").write_bytes(text)
+        with pytest.raises(ScenarioError) as err:
+            load_scenario(tmp_path / f"{name}.yaml")
+        assert expected in str(err.value), (name, str(err.value))
+    with pytest.raises(ScenarioError, match="is a folder; give the scenario's .yaml file"):
+        load_scenario(tmp_path)
+    assert load_scenario(base).name == "base"
+
+
+def test_a_damaged_run_index_is_set_aside_and_rebuilt(tmp_path):
+    from scenarios.run_index import sync
+
+    (tmp_path / "index.sqlite").write_text("garbage")
+    rows, dropped, added = sync(tmp_path)
+    assert rows == [] and (tmp_path / "index.sqlite.damaged").read_text() == "garbage"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -74,6 +75,74 @@ def test_sweep_value_the_schema_refuses_stops_before_any_point(tmp_cwd):
     assert result.exit_code == 2, result.output
     assert "--set territories.count=-3: territories.count: Input should be greater than" in result.output
     assert not (tmp_cwd / "runs").exists()
+
+
+@pytest.mark.serial
+def test_every_point_gets_the_same_search_time_and_its_own_named_folder(tmp_cwd):
+    """One worker runs both points: its start-up (imports, seconds) is not charged to the first point."""
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "solver.seed=0,1", "--workers", "1", "--time-limit", "10")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_cwd / "runs").glob("grid__*")) == ["grid__solver.seed=0", "grid__solver.seed=1"]
+    manifests = [json.loads((run / "manifest.json").read_text()) for run in run_folders(tmp_cwd)]
+    first, second = (m["solver_options"]["search_time_limit"] for m in manifests)
+    assert abs(first - second) < 0.5, (first, second)
+    table = sweep_table(tmp_cwd)
+    assert "gap" not in table and list(table["gap_pct"]) == pytest.approx([100 * m["gap"] for m in manifests])
+
+
+def test_point_names_keep_apart_keys_that_end_alike():
+    assert sweep.point_name("g", {"solver.rel_gap": 0.05}) != sweep.point_name("g", {"coverage.rel_gap": 0.05})
+    assert sweep.point_name("g", {"units.path": "a/b:c.gpkg", "territories.count": 8}) == \
+        "g__units.path=a_b_c.gpkg__territories.count=8"  # a folder name: no / or :
+
+
+@pytest.mark.parametrize("option, value", [("--time-limit", "0"), ("--time-limit", "-1"), ("--workers", "0")])
+def test_sweep_option_out_of_range_is_refused_before_anything_runs(tmp_cwd, option, value):
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "territories.count=2", option, value)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {option}: give ") and result.output.count("\n") == 1
+    assert not (tmp_cwd / "runs").exists()
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["territories.count=2", "territories.count=3"], "--set territories.count: given twice; give all its values in one"),
+    (["territories.count=2,2"], "--set territories.count: 2 is given twice; give each value once"),
+])
+def test_sweep_key_or_value_given_twice_is_refused(tmp_cwd, sets, message):
+    result = tplan("sweep", grid_scenario(tmp_cwd), *[a for s in sets for a in ("--set", s)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("\n") == 1
+    assert not (tmp_cwd / "runs").exists()
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"territories.cuont": "2..3"}, "grid.yaml: sweep.values: territories.cuont: not a scenario key"),
+    ({"territories.count": [2, -3]}, "grid.yaml: sweep.values: territories.count=-3: territories.count: Input should"),
+])
+def test_sweep_block_error_names_the_scenario_file_not_set(tmp_cwd, values, message):
+    result = tplan("sweep", grid_scenario(tmp_cwd, sweep={"values": values}))
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "--set" not in result.output
+
+
+def test_sweep_where_every_point_failed_keeps_the_columns(tmp_cwd):
+    result = tplan("sweep", grid_scenario(tmp_cwd), "--set", "territories.count=13", "--workers", "1")
+    assert result.exit_code == 1, result.output
+    table = sweep_table(tmp_cwd)
+    assert list(table.columns) == ["territories.count", *sweep.COLUMNS] and "gap_pct" in table
+    assert list(table["status"]) == ["failed"]
+
+
+def test_capacity_curve_names_the_other_keys_and_counts_in_whole_numbers():
+    axes = [sweep.Axis("territories.count", (8, 9)), sweep.Axis("solver.seed", (0,))]
+    table = pd.DataFrame([{"territories.count": 8, "solver.seed": 0, "status": "optimal", "objective": 5.0},
+                          {"territories.count": 9, "solver.seed": 0, "status": "optimal", "objective": 4.0}],
+                         columns=["territories.count", "solver.seed", *sweep.COLUMNS])
+    fig = sweep._capacity_figure(table, axes)
+    [ax] = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["objective (solver.seed=0)"]
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
 
 
 @pytest.mark.serial
