@@ -45,10 +45,17 @@ def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
     raise typer.Exit(code)
 
 
-def _write_failed(e: OSError) -> None:
-    """A run folder that could not be written (an unwritable output.dir, a full disk): where, not a traceback."""
-    _fail(ScenarioError(f"cannot write the run folder ({e.strerror or e}: {e.filename or 'output.dir'}); "
-                        "check output.dir and free space"), code=1)
+def _write_failed(e: Exception) -> None:
+    """A run folder that could not be written (an unwritable output.dir, a full disk): where, not a traceback.
+    GDAL's errors (writing the GeoPackage) are no OSError: they come as pyogrio's."""
+    what = f"{e.strerror or e}: {e.filename or 'output.dir'}" if isinstance(e, OSError) else str(e).splitlines()[0]
+    _fail(ScenarioError(f"cannot write the run folder ({what}); check output.dir and free space"), code=1)
+
+
+def _write_errors() -> tuple[type[Exception], ...]:
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    return OSError, DataSourceError, DataLayerError
 
 
 def _load(path: Path, **overrides) -> Scenario:
@@ -117,6 +124,9 @@ def run(
 
     try:
         sc = _load(scenario, time_limit=time_limit, rel_gap=gap, threads=threads, seed=seed)
+        if sc.sweep:
+            err.print("note: the scenario's sweep block is for `tplan sweep`; `tplan run` solves the scenario as "
+                      "written, without it", highlight=False)
         with err.status("load") as status:
 
             now = {"stage": "load"}
@@ -141,7 +151,7 @@ def run(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written")
         raise typer.Exit(130) from None
-    except OSError as e:  # e.g. an unwritable output.dir or a full disk: say where, not a traceback
+    except _write_errors() as e:  # e.g. an unwritable output.dir or a full disk: say where, not a traceback
         _write_failed(e)
     _report(record)
     if record.termination is Termination.INFEASIBLE:
@@ -166,7 +176,7 @@ def evaluate(
             result = evaluate_plan(sc, plan)
     except USER_ERRORS as e:
         _fail(e)
-    except OSError as e:
+    except _write_errors() as e:
         _write_failed(e)
     _report(RunRecord(result.folder, None, result.objective, None, None, {}))
     if result.violations:
@@ -301,6 +311,9 @@ def _report(record) -> None:
         return
     gap = f"{100 * record.gap:.3f}%" if record.gap is not None else "unknown"
     status = manifest["status"]
+    asked = (manifest.get("solver_options") or {}).get("rel_gap")
+    if status == "optimal" and record.gap is not None and asked and record.gap > 1e-4:  # --gap 0.1: within 10%, no more
+        status = f"optimal within the {100 * asked:g}% gap asked"
     table = Table(title=f"{manifest['scenario']}: " + ("evaluated plan" if status == "evaluated" else f"{status}, gap {gap}"))
     kpis = json.loads((record.folder / "kpis.json").read_text())["territories"]
     attributes = [r["attribute"] for r in manifest["resolved_scenario"]["balance"]]
@@ -340,6 +353,8 @@ def _report(record) -> None:
         out.print(f"coverage: margin {cov['margin']:,.0f}{today}, gap {cov_gap} "
                   f"({cov['status']}), field {100 * cov['field_hours_used'] / max(cov['field_hours_available'], 1e-9):.0f}% "
                   f"used{tele}{moved}", highlight=False)
+        if cov.get("note"):
+            out.print(f"coverage note: {cov['note']}", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
 
 

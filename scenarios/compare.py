@@ -145,6 +145,11 @@ def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame
     if len(args) < 2:
         raise ScenarioError("compare needs at least two runs or scenario files")
     runs = [resolve(a) for a in args]
+    folders = [r.folder.resolve() for r in runs]
+    twice = next((r for r, f in zip(runs, folders) if folders.count(f) > 1), None)
+    if twice is not None:
+        raise ScenarioError(f"{twice.folder} is given twice (a scenario stands for its newest run); compare "
+                            "different runs")
     check_same_geography(runs)
     table = pd.DataFrame({r.label: kpis(r) for r in runs})
     deltas = territory_deltas(runs[0], runs[1])

@@ -5,21 +5,37 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import time
 
 STARTED = time.perf_counter()
 
 
-def main() -> None:
-    from scenarios import cli
+class Terminated(SystemExit):
+    """SIGTERM (a scheduler's kill): unwinds like an exception, so a run folder being written is removed."""
 
-    cli.started_at = STARTED
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(143)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
+        from scenarios import cli
+
+        cli.started_at = STARTED
         cli.app()
         code = 0
+    except Terminated as done:
+        print("terminated (SIGTERM): nothing half-written was left", file=sys.stderr)
+        code = done.code
     except SystemExit as done:  # typer ends every command this way
         code = done.code
+    except KeyboardInterrupt:  # Ctrl-C while Python was still importing, before the command could catch it
+        print("interrupted: nothing was written", file=sys.stderr)
+        code = 130
     # The command's work is written and closed. The interpreter's own teardown (freeing what libpysal, OR-Tools,
     # numba and Pyomo loaded) took 0.9-1.3 s after a Georgia run, past the time limit the run had kept to:
     # run the exit handlers, flush, and leave without it.

@@ -28,7 +28,8 @@ HOURS_PER = {"minutes": 1 / 60, "minute": 1 / 60, "min": 1 / 60, "seconds": 1 / 
 
 @dataclass(frozen=True)
 class CoverageData:
-    """Per account: value index, segment, visit value (NaN unknown), today's channel (-1) and contacts (NaN)."""
+    """Per account: value index, segment, visit value (NaN unknown), today's channel (-1) and contacts (NaN).
+    `note`: how many accounts have a blank channel today (so are not contacted today), else None."""
 
     index: np.ndarray
     segment: np.ndarray
@@ -37,6 +38,7 @@ class CoverageData:
     current_contacts: np.ndarray
     keep: np.ndarray
     curves: dict[str, ResponseCurve]
+    note: str | None = None
 
 
 def curve_from(cfg: CurveConfig) -> ResponseCurve:
@@ -85,6 +87,9 @@ def read_coverage(cfg: CoverageConfig, redesign: Redesign, accounts_path: str, a
     contacts = np.full(n, np.nan)
     if cfg.data.contacts:
         contacts = numbers(table, cfg.data.contacts, file, "_label")
+    note = None
+    if cfg.data.channel and (channel < 0).any():
+        contacts, note = no_channel_today(channel, contacts, acc.ids, file, cfg.data.channel)
     keep = flags(table, cfg.data.keep_channel, file, "_label") if cfg.data.keep_channel else np.zeros(n, dtype=bool)
     if (keep & (channel < 0)).any():
         who = [acc.ids[i] for i in np.flatnonzero(keep & (channel < 0))]
@@ -100,7 +105,21 @@ def read_coverage(cfg: CoverageConfig, redesign: Redesign, accounts_path: str, a
             raise ScenarioError(f"coverage.segments[{s.name}].response: the curve {problem}; use a concave curve "
                                 "(adbudg shape <= 1) or set allow_nonconcave: true")
         curves[s.name] = curve
-    return CoverageData(index, segment, visit, channel, contacts, keep, curves)
+    return CoverageData(index, segment, visit, channel, contacts, keep, curves, note)
+
+
+def no_channel_today(channel: np.ndarray, contacts: np.ndarray, ids: tuple[str, ...], file: str,
+                     column: str) -> tuple[np.ndarray, str]:
+    """A blank channel means no channel today: those accounts are not contacted today (contacts 0, any
+    given are not counted, as no channel can value them), and the note says how many."""
+    blank = channel < 0
+    count, given = int(blank.sum()), float(np.nansum(contacts[blank]))
+    who = short_list([ids[i] for i in np.flatnonzero(blank)])
+    note = f"{count} account{'s' * (count > 1)} with no channel today (blank '{column}' in {file}: {who}): " \
+           "not contacted today"
+    if given:
+        note += f"; the {given:g} contacts a year given are not counted (fill in '{column}' to count them)"
+    return np.where(blank, 0.0, contacts), note
 
 
 def value_index(cfg: CoverageConfig, values: dict[str, np.ndarray], table: pd.DataFrame, file: str) -> np.ndarray:

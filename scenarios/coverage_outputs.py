@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from model.coverage import CHANNELS, FIELD, TELE, CoverageInputs, CoveragePlan, evaluate  # noqa: E402
+from model.coverage import CHANNELS, FIELD, TELE, CoverageInputs, CoveragePlan, Evaluation, evaluate  # noqa: E402
 from model.coverage_search import CoverageOutcome  # noqa: E402
 from scenarios.coverage_inputs import CoverageData  # noqa: E402
 
@@ -108,31 +108,30 @@ def write_coverage(folder: Path, inputs: CoverageInputs, data: CoverageData, out
         "current_margin": None if now is None else now.profit,
         "current_field_hours_used": None if now is None else float(now.rep_hours_used.sum()),
         "current_tele_hours_used": None if now is None else now.tele_hours_used,
+        "note": data.note,
     }
     (folder / "coverage.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def _channel_summary(plan, ev, today, now) -> pd.DataFrame:
+    """Per channel and `not contacted`, planned and today; the rows add up to the plan's and today's totals
+    (a not contacted customer's contribution is the curve at 0 contacts, not always 0)."""
     rows = []
-    for c, name in enumerate(CHANNELS):
-        m = (plan.channel == c) & (plan.contacts > 0)
-        row = {"channel": name, "customers": int(m.sum()), "contacts": float(plan.contacts[m].sum()),
-               "contribution": round(float(ev.value[m].sum()), 2), "cost": round(float(ev.cost[m].sum()), 2)}
-        row["margin"] = round(row["contribution"] - row["cost"], 2)
+    for name in list(CHANNELS) + [NOT_CONTACTED]:
+        row = {"channel": name, **_channel_totals(plan, ev, name)}
         if today is not None:
-            t = (today.channel == c) & (today.contacts > 0)
-            row.update(current_customers=int(t.sum()), current_contacts=float(today.contacts[t].sum()),
-                       current_contribution=round(float(now.value[t].sum()), 2), current_cost=round(float(now.cost[t].sum()), 2))
-            row["current_margin"] = round(row["current_contribution"] - row["current_cost"], 2)
+            row.update({f"current_{k}": v for k, v in _channel_totals(today, now, name).items()})
         rows.append(row)
-    idle = {"channel": NOT_CONTACTED, "customers": int((plan.contacts == 0).sum()), "contacts": 0.0,
-            "contribution": 0.0, "cost": 0.0, "margin": 0.0}
-    if today is not None:
-        idle.update(current_customers=int((today.contacts == 0).sum()), current_contacts=0.0,
-                    current_contribution=0.0, current_cost=0.0, current_margin=0.0)
-    rows.append(idle)
     return pd.DataFrame(rows)
+
+
+def _channel_totals(plan: CoveragePlan, ev: Evaluation, name: str) -> dict:
+    """Customers, contacts, contribution, cost and margin of the customers `served_by` channel `name`."""
+    m = np.array(served_by(plan)) == name
+    contribution, cost = round(float(ev.value[m].sum()), 2), round(float(ev.cost[m].sum()), 2)
+    return {"customers": int(m.sum()), "contacts": float(plan.contacts[m].sum()), "contribution": contribution,
+            "cost": cost, "margin": round(contribution - cost, 2)}
 
 
 def _matrix(inputs: CoverageInputs, data: CoverageData, table: pd.DataFrame) -> pd.DataFrame:

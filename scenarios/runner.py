@@ -10,6 +10,7 @@ import hashlib
 import json
 import platform
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -95,14 +96,43 @@ def search_options(options: SolverOptions, spent: float, writing: float) -> Solv
     return replace(options, time_limit=max(1.0, options.time_limit - spent - writing))
 
 
+PACKAGES = ("tplan", "pyomo", "highspy", "ortools", "geopandas", "shapely", "libpysal", "pandas", "numpy", "scipy",
+            "numba", "pyproj", "pyogrio", "pydantic", "matplotlib")
+
+
 def versions() -> dict[str, str]:
+    """Python, every library the run's numbers depend on, and the code itself: a digest of tplan's source files
+    (it tells two commits apart, and a changed file, where the version number 0.1.0 cannot) and the git commit."""
     out = {"python": platform.python_version()}
-    for pkg in ("tplan", "pyomo", "highspy", "ortools", "geopandas", "shapely", "libpysal", "pandas", "numpy"):
+    for pkg in PACKAGES:
         try:
             out[pkg] = version(pkg)
         except Exception:
             out[pkg] = "unknown"
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for file in sorted(f for part in ("geodata", "model", "solvers", "scenarios") for f in (root / part).glob("*.py")):
+        digest.update(file.name.encode() + file.read_bytes())
+    out["tplan_source_sha256"] = digest.hexdigest()[:16]
+    commit = _git_commit(root)
+    if commit:
+        out["tplan_git_commit"] = commit
     return out
+
+
+def _git_commit(root: Path) -> str | None:
+    """The checkout's commit (with '+changes' when files differ from it), or None outside a git checkout."""
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def geography_record(prepared: Prepared) -> dict:

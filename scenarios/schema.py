@@ -368,7 +368,7 @@ class CoverageDataConfig(Strict):
     path: str | None = Field(None, description="CSV joined to the accounts by id (default: the accounts file)")
     id: str = Field("account_id", description="account id column of that CSV")
     visit_value: str | None = Field(None, description="column: expected contribution per visit, where known")
-    channel: str | None = Field(None, description="column: today's channel (field, tele, online)")
+    channel: str | None = Field(None, description="column: today's channel (field, tele, online; blank: none today)")
     contacts: str | None = Field(None, description="column: today's contacts a year")
     keep_channel: str | None = Field(None, description="column flagging customers that must keep today's channel")
 

@@ -37,7 +37,7 @@ def _on_sigint(signum, frame) -> None:
 
 @contextmanager
 def stop_on_ctrl_c() -> Iterator[None]:
-    """Within the block, Ctrl-C sets the stop flag instead of raising (nested blocks share one flag).
+    """Within the block, Ctrl-C (or SIGTERM) sets the stop flag instead of raising (nested blocks share one flag).
     Outside the main thread signals cannot be caught, and the block does nothing."""
     global _installed
     if _installed or threading.current_thread() is not threading.main_thread():
@@ -45,10 +45,12 @@ def stop_on_ctrl_c() -> Iterator[None]:
         return
     _requested.clear()
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    previous_term = signal.signal(signal.SIGTERM, _on_sigint)  # a scheduler's kill asks the same: keep the best plan
     _installed = True
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
         _installed = False
         _requested.clear()

@@ -220,3 +220,28 @@ def test_with_the_time_spent_the_exact_model_is_skipped_and_the_plan_keeps_its_b
     assert result.bound is not None and result.bound <= result.objective + 1e-6
     assert result.termination is (Termination.OPTIMAL if gap == 1.0 else Termination.TIME_LIMIT) or (
         gap == 0.0 and result.gap == 0.0 and result.termination is Termination.OPTIMAL)
+
+
+def test_sigterm_during_the_search_is_a_stop_request_and_before_it_a_clean_exit(tmp_path):
+    """A scheduler's kill keeps the best plan during the search; while Python starts, the command ends at once
+    (143) with one line instead of a traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    with interrupt.stop_on_ctrl_c():
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupt.requested()
+    scenario = str(REPO / "scenarios" / "georgia.yaml")
+    started = subprocess.Popen([sys.executable, "-c", "import sys; from scenarios.console import main; "
+                                f"sys.argv = ['tplan', 'run', {scenario!r}]; main()"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(0.5)  # main() is importing the CLI (about 2 s)
+    started.send_signal(signal.SIGTERM)
+    _, errors = started.communicate(timeout=30)
+    assert started.returncode == 143 and "terminated (SIGTERM)" in errors and "Traceback" not in errors
+    assert not (tmp_path / "runs").exists()

@@ -64,7 +64,8 @@ def test_run_writes_a_complete_checked_run(tmp_cwd):
     assert manifest["gap"] <= 1e-4
     assert set(manifest["inputs"]) >= {"units", "units.dbf", "units.shx"}
     assert len(manifest["inputs"]["units"]["sha256"]) == 64
-    assert manifest["versions"]["highs"] and manifest["versions"]["pyomo"]
+    assert manifest["versions"]["highs"] and manifest["versions"]["pyomo"] and manifest["versions"]["numba"]
+    assert len(manifest["versions"]["tplan_source_sha256"]) == 16
     assignment = pd.read_csv(folder / "assignment.csv", dtype=str)
     assert len(assignment) == 159 and assignment["territory"].nunique() == 2
     layers = gpd.list_layers(folder / "territories.gpkg")

@@ -108,6 +108,37 @@ def test_grid_coverage_run(tmp_cwd):
     assert summary["tele_hours_available"] == 5.0
 
 
+def test_a_blank_channel_is_not_contacted_today_and_todays_figures_stay(tmp_cwd):
+    """A blank channel means no channel today: that account is not contacted today (the visits given
+    for it are not counted, a note says so) and today's figures stay for every account (one blank cell
+    dropped them all, silently). The channels add up to the totals, also when a customer with no contact
+    still gives something (a curve with a floor)."""
+    def blank_first(table):
+        table.loc[0, "channel"] = ""
+
+    scenario = grid_coverage(tmp_cwd, rows=blank_first, segments=[
+        {"name": "key", "top_share": 0.25, "channels": ["field", "tele"], "min_contacts": 1},
+        {"name": "normal", "max_contacts": 12, "response": {"kind": "adbudg", "floor": 0.1, "half": 4}}])
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    assert "today's plan" in result.output
+    folder = only_run(tmp_cwd)
+    summary = json.loads((folder / "coverage.json").read_text())
+    assert summary["note"] == ("1 account with no channel today (blank 'channel' in accounts.csv: A00): not contacted "
+                               "today; the 4 contacts a year given are not counted (fill in 'channel' to count them)")
+    assert json.loads((folder / "manifest.json").read_text())["coverage"]["note"] == summary["note"]
+    assert summary["current_margin"] is not None and summary["shift"] is not None
+    plan = pd.read_csv(folder / "coverage.csv", dtype={"customer": str}).set_index("customer")
+    today = pd.read_csv(tmp_cwd / "accounts.csv", dtype=str, keep_default_na=False).set_index("account_id")
+    assert plan.loc["A00", ["current_channel", "current_contacts"]].tolist() == ["not contacted", 0]
+    assert (plan.current_channel.drop("A00") == today.channel.drop("A00")).all()
+    channels = pd.read_csv(folder / "channels.csv").set_index("channel")
+    assert channels.current_contacts.sum() == today.visits.astype(float).sum() - 4
+    assert channels.loc["not contacted", "current_contribution"] > 0  # the floor of A00's curve
+    assert channels.current_margin.sum() == pytest.approx(summary["current_margin"], abs=0.05)
+    assert channels.margin.sum() == pytest.approx(summary["margin"], abs=0.05)
+
+
 def _keep_online(table):
     table.loc[table.potential.idxmax(), ["channel", "keep_ch"]] = ["online", "true"]
 

@@ -201,6 +201,8 @@ def test_compare_two_runs_and_their_differences(tmp_cwd):
     changed = sorted(u for u in a.index if a.loc[u, "territory"] != b.loc[u, "territory"])
     assert sorted(diff.loc[diff.kind == "unit", "id"]) == changed
     assert (folder / "compare.html").is_file() and (folder / "compare_territories.csv").is_file()
+    same = tplan("compare", scenario, tmp_cwd / "runs" / "grid")  # a scenario and its folder: the same newest run
+    assert same.exit_code == 2 and "is given twice" in same.output
 
 
 @pytest.mark.parametrize("case", ["other geography", "deleted run"])
