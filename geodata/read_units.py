@@ -81,12 +81,14 @@ def read_units(
     lon: str | None = None,
     repair_geometry: bool = False,
     key: str = "units",
+    layer: str | None = None,
     column_keys: dict[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read the units file, index it by id (as text, sorted) and check ids, columns, geometry, CRS.
 
     `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
-    non-null and non-negative. `key` is the scenario block the messages name (units, units.split);
+    non-null and non-negative. `layer`: the layer of a file holding several. `key` is the scenario block the
+    messages name (units, units.split);
     `column_keys` the scenario key that names each column (balance[0].attribute, objective.weight).
     """
     require_file(path, f"{key}.path")
@@ -95,7 +97,7 @@ def read_units(
         frame = _read_points_csv(path, crs, lat, lon, key)
     elif suffix in POLYGON_FORMATS:
         try:
-            frame = gpd.read_file(path, engine="pyogrio")
+            frame = gpd.read_file(path, engine="pyogrio", layer=_layer(path, layer, key))
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:
             raise GeodataError(f"{path.name}: cannot be read as geodata ({err}); check the file") from None
         if frame.crs is None:
@@ -105,10 +107,13 @@ def read_units(
                 )
             frame = frame.set_crs(parse_crs(crs, f"{key}.crs"))
         elif crs is not None and not frame.crs.equals(parse_crs(crs, f"{key}.crs")):
-            raise GeodataError(
-                f"{path.name}: the file says its CRS is {frame.crs.to_string()} but the scenario says {crs}; "
-                f"remove {key}.crs or reproject the file"
-            )
+            if not (frame.crs.is_geographic and not _in_degrees(frame)):
+                raise GeodataError(
+                    f"{path.name}: the file says its CRS is {frame.crs.to_string()} but the scenario says {crs}; "
+                    f"remove {key}.crs or reproject the file"
+                )
+            # GeoJSON without a crs member reads as WGS84, which coordinates beyond ±180 cannot be: trust the scenario
+            frame = frame.set_crs(parse_crs(crs, f"{key}.crs"), allow_override=True)
     else:
         raise GeodataError(
             f"{path.name}: unsupported format '{suffix}'; use .gpkg, .shp, .geojson or .csv with latitude/longitude"
@@ -142,13 +147,41 @@ def read_units(
     return frame
 
 
+def _layer(path: Path, layer: str | None, key: str) -> str | None:
+    """The layer to read: the one named, or the only one; a file of several layers needs `layer:`."""
+    try:
+        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except (pyogrio.errors.DataSourceError, ValueError):
+        return layer  # reading the file says what is wrong with it
+    if layer is not None and layer not in layers:
+        raise GeodataError(f"{path.name}: no layer '{layer}' (it has {short_list(layers, 8)}); fix {key}.layer")
+    if layer is None and len(layers) > 1:
+        raise GeodataError(f"{path.name}: the file has {len(layers)} layers ({short_list(layers, 8)}); name the units' "
+                           f"layer in {key}.layer")
+    return layer
+
+
+def _in_degrees(frame: gpd.GeoDataFrame) -> bool:
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    return -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90
+
+
 def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str) -> None:
     """Coordinates said to be longitude/latitude must be degrees (a projected file given a geographic
-    `crs:` otherwise fails deep inside the projection code)."""
-    if not frame.crs.is_geographic:
-        return
+    `crs:` otherwise fails deep inside the projection code); coordinates said to be metres of a projected CRS
+    that all fit in a few hundred metres around its origin are degrees given the wrong `crs:` (every distance
+    came out 0 km)."""
     minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+    if not frame.crs.is_geographic:
+        if _in_degrees(frame) and len(frame) > 1 and max(maxx - minx, maxy - miny) < 360:
+            raise GeodataError(
+                f"{name}: coordinates run from ({minx:.6g}, {miny:.6g}) to ({maxx:.6g}, {maxy:.6g}), which look like "
+                f"longitude/latitude in degrees, not {frame.crs.to_string()}'s {frame.crs.axis_info[0].unit_name}s "
+                f"(the units would span {max(maxx - minx, maxy - miny):.3g} {frame.crs.axis_info[0].unit_name}s); "
+                f"set {key}.crs to EPSG:4326"
+            )
+        return
+    if not _in_degrees(frame):
         raise GeodataError(
             f"{name}: coordinates run from ({minx:.6g}, {miny:.6g}) to ({maxx:.6g}, {maxy:.6g}), not degrees, so "
             f"they are not in {frame.crs.to_string()}; set {key}.crs to the projected CRS they are in "

@@ -100,8 +100,11 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
     if split:
         out.print(f"  split: {len(split)} unit{'s' if len(split) > 1 else ''} into {sum(split.values())} finer units "
                   f"({short_list(list(split))})", highlight=False)
+    for line in prepared.homes_outside:
+        out.print(f"  centre {line}", highlight=False)
+    exact = (lambda v: f"{v:,.3f}".rstrip("0").rstrip("."))  # a band of [931, 1,260] hid that 1,260 breaks 1,259.825
     for rule in prepared.spec.balance:
-        out.print(f"  balance {rule.attribute}: [{amount(float(np.min(rule.lower)))}, {amount(float(np.max(rule.upper)))}] "
+        out.print(f"  balance {rule.attribute}: [{exact(float(np.min(rule.lower)))}, {exact(float(np.max(rule.upper)))}] "
                   "per territory", highlight=False)
     spec = prepared.spec
     for depth, (name, count) in enumerate(spec.levels):

@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from geodata.build import build_geography, locate, refuse_far_homes
+from geodata.build import build_geography, locate, locate_many, refuse_far_homes
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units, require_file
@@ -39,6 +39,7 @@ class Prepared:
     base_spec: TerritorySpec | None = None  # the spec before disruption terms (trade-off sweeps)
     coverage: CoverageData | None = None  # the coverage block's customer data, read and checked
     names: dict[int, str] | None = None  # territory names by centre from a plan file (tplan evaluate)
+    homes_outside: tuple[str, ...] = ()  # centres given by lat/lon outside every unit, placed in the nearest
 
     def with_terms(self, terms: DisruptionTerms) -> TerritorySpec:
         """The spec with other disruption terms (a point of a trade-off sweep)."""
@@ -145,7 +146,7 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
     keys = {scenario.objective.weight: "objective.weight"} if scenario.objective.weight else {}
     keys.update({b.attribute: f"balance[{i}].attribute" for i, b in reversed(list(enumerate(scenario.balance)))})
     frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry,
-                       column_keys=keys)
+                       layer=u.layer, column_keys=keys)
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
     if u.split is not None:
@@ -178,7 +179,7 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
         spec = make_spec(scenario, frame, geo)
         if feasible:
             precheck(spec)
-        return Prepared(scenario, frame, geo, spec, input_files(scenario))
+        return Prepared(scenario, frame, geo, spec, input_files(scenario), homes_outside=_homes_outside(scenario, frame))
     redesign = inputs.redesign
     held = {}
     if redesign.accounts.locked.any():
@@ -206,6 +207,17 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
             check_tele_is_enough(problem)  # (the reps' hours depend on the plan; the tele team's do not)
     return Prepared(scenario, frame, geo, spec, input_files(scenario), redesign, aggregated, inputs.outside, base,
                     coverage)
+
+
+def _homes_outside(scenario: Scenario, frame: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """Centres given as a home's lat/lon that lie in no unit (across a state line): which unit took each."""
+    centres = scenario.territories.centres
+    homes = [(k, c) for k, c in enumerate(centres if centres != "free" else []) if c.unit is None]
+    if not homes:
+        return ()
+    ids, outside = locate_many(frame, np.array([c.lon for _, c in homes]), np.array([c.lat for _, c in homes]))
+    return tuple(f"{c.name or f'T{k + 1:02d}'} (lat {c.lat:g}, lon {c.lon:g}) lies in no unit: placed in the nearest, "
+                 f"{unit}" for (k, c), unit, out in zip(homes, ids, outside) if out)
 
 
 def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=None,

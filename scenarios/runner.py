@@ -246,6 +246,8 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     timings["write"] = time.perf_counter() - t
     manifest["plan"] = totals
     manifest["plan_checked"] = True
+    if prepared.homes_outside:
+        manifest["centres_outside_every_unit"] = list(prepared.homes_outside)
     if prepared.redesign is not None:
         manifest["accounts_outside_every_unit"] = list(prepared.outside_accounts)
         if scenario.disruption is not None and scenario.disruption.tradeoff is not None:

@@ -41,6 +41,7 @@ class UnitsConfig(Strict):
                       "relative to the scenario file, or package://PACKAGE/path inside an installed package")
     id: str = Field(description="column holding the unit id")
     crs: str | None = Field(None, description="CRS of a file that has none (e.g. EPSG:26916); CSV default EPSG:4326")
+    layer: str | None = Field(None, description="layer of a GeoPackage that holds several (default: its only layer)")
     lat: str | None = Field(None, description="latitude column of a CSV (default: latitude or lat)")
     lon: str | None = Field(None, description="longitude column of a CSV (default: longitude, lon or lng)")
     label: str | None = Field(None, description="column with a readable unit name, used on maps")

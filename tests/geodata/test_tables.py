@@ -64,3 +64,22 @@ def test_edge_list_headers_in_any_case_and_ids_without_zeros(tmp_path):
     path = tmp_path / "edges.csv"
     path.write_text("\ufeffA,B\r\n1001,01003\r\n01003,1005\r\n,\r\n", encoding="utf-8")
     assert read_edges(path, ("01001", "01003", "01005")) == {(0, 1), (1, 2)}
+
+
+def test_crs_mistakes_and_layers_are_named(tmp_path):
+    """Degrees given a projected CRS; a GeoJSON without a crs member in metres; a GeoPackage of two layers."""
+    cells = [box(-80 + i, 35, -79 + i, 36) for i in range(3)]
+    degrees = gpd.GeoDataFrame({"id": ["a", "b", "c"], "pop": [1, 2, 3]}, geometry=cells, crs=None)
+    degrees.to_file(tmp_path / "nocrs.shp")
+    with pytest.raises(GeodataError, match=r"look like longitude/latitude in degrees, not EPSG:26917's metres"):
+        read_units(tmp_path / "nocrs.shp", "id", ["pop"], crs="EPSG:26917")
+    metres = gpd.GeoDataFrame({"id": ["a", "b"], "pop": [1, 2]},
+                              geometry=[box(500_000, 4e6, 510_000, 4.01e6), box(510_000, 4e6, 520_000, 4.01e6)])
+    (tmp_path / "utm.geojson").write_text(metres.to_json())  # no crs member: read as WGS84
+    assert read_units(tmp_path / "utm.geojson", "id", ["pop"], crs="EPSG:32617").crs.to_epsg() == 32617
+    two = tmp_path / "two.gpkg"
+    degrees.set_crs("EPSG:4326").to_file(two, layer="counties")
+    degrees.set_crs("EPSG:4326").assign(geometry=degrees.centroid).to_file(two, layer="offices")
+    with pytest.raises(GeodataError, match=r"the file has 2 layers \(counties, offices\); name the units' layer"):
+        read_units(two, "id", ["pop"])
+    assert len(read_units(two, "id", ["pop"], layer="counties")) == 3

@@ -453,3 +453,14 @@ def test_nested_run_writes_every_level(tmp_cwd):
     assert report.count('class="level" data-level="district"') == 4
     assert "region R0" in report and "district R0" in report  # each unit's hover text names its groups
     assert "<h2>Regions and Districts</h2>" in report and "<td>R01.D02</td>" in report  # levels.csv as a table
+
+
+def test_validate_names_a_home_outside_every_unit_and_prints_exact_bands(tmp_cwd):
+    """3 x 4 grid of 10 km cells from x = 0 to 40 km (EPSG:3857 near 0, 0): a home at 42 km lies east of it."""
+    scenario = grid_scenario(tmp_cwd, territories={"count": 2, "centres": [
+        {"name": "West", "lat": 0.03, "lon": 0.04}, {"name": "East", "lat": -0.01, "lon": 0.377}]}, tol=0.13)
+    result = tplan("validate", scenario)
+    assert result.exit_code == 0, result.output
+    assert "centre East (lat -0.01, lon 0.377) lies in no unit: placed in the nearest, u7" in result.output
+    assert "West" not in result.output.split("balance")[0].split("centre East")[0]  # inside a unit: no line
+    assert "balance pop: [5.22, 6.78] per territory" in result.output  # 12 units of 1: 6 ± 13%, not [5, 7]
