@@ -143,7 +143,7 @@ def read_units(
 
     _check_columns(frame, columns, path.name, column_keys or {}, comma)
     _check_geometry(frame, path.name, repair_geometry)
-    _check_degrees(frame, path.name, key)
+    _check_degrees(frame, path.name, key, declared=crs is not None)
     return frame
 
 
@@ -166,14 +166,14 @@ def _in_degrees(frame: gpd.GeoDataFrame) -> bool:
     return -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90
 
 
-def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str) -> None:
+def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str, declared: bool) -> None:
     """Coordinates said to be longitude/latitude must be degrees (a projected file given a geographic
-    `crs:` otherwise fails deep inside the projection code); coordinates said to be metres of a projected CRS
-    that all fit in a few hundred metres around its origin are degrees given the wrong `crs:` (every distance
-    came out 0 km)."""
+    `crs:` otherwise fails deep inside the projection code); coordinates the scenario's `crs:` (`declared`)
+    calls metres of a projected CRS that all fit in a few hundred metres around its origin are degrees given
+    the wrong `crs:` (every distance came out 0 km). A file's own projected CRS is trusted."""
     minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
     if not frame.crs.is_geographic:
-        if _in_degrees(frame) and len(frame) > 1 and max(maxx - minx, maxy - miny) < 360:
+        if declared and _in_degrees(frame) and len(frame) > 1 and max(maxx - minx, maxy - miny) < 360:
             raise GeodataError(
                 f"{name}: coordinates run from ({minx:.6g}, {miny:.6g}) to ({maxx:.6g}, {maxy:.6g}), which look like "
                 f"longitude/latitude in degrees, not {frame.crs.to_string()}'s {frame.crs.axis_info[0].unit_name}s "

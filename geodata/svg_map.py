@@ -11,6 +11,7 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 WIDTH = 900.0
+STAR = 7.0  # outer radius of a centre's star (px)
 LEVEL_STROKE = 1.4  # extra outline width per nesting level (px)
 
 
@@ -45,15 +46,35 @@ def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 
     return "".join(out)
 
 
+def _centre_marks(planar: gpd.GeoDataFrame, territory: list[str], centres: list[int], x0: float, y1: float,
+                  scale: float) -> str:
+    """A black star on each centre unit (as on map.png) with its territory's name beside it in white-haloed
+    bold, and that name again on hover."""
+    angles = np.pi / 2 + np.arange(10) * np.pi / 5
+    radii = np.where(np.arange(10) % 2 == 0, STAR, STAR * 0.42)
+    marks = []
+    for k in centres:
+        point = planar.geometry.iloc[k].representative_point()
+        x, y = (point.x - x0) * scale, (y1 - point.y) * scale
+        star = "L".join(f"{x + r * np.cos(a):.1f} {y - r * np.sin(a):.1f}" for r, a in zip(radii, angles))
+        name = escape(territory[k])
+        marks.append(f'<path class="centre" data-territory="{name}" d="M{star}Z" fill="#000" stroke="#fff" '
+                     f'stroke-width="0.8"><title>{name} (centre)</title></path>'
+                     f'<text class="centre-label" x="{x + STAR:.1f}" y="{y - 2:.1f}" font-size="11" font-weight="bold" '
+                     f'stroke="#fff" stroke-width="3" paint-order="stroke" pointer-events="none">{name}</text>')
+    return f'<g class="centres">{"".join(marks)}</g>'
+
+
 def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, str], unit_titles: list[str],
             territory_titles: dict[str, str], map_id: str, marked: list[bool] | None = None,
             simplify: float = 0.4, fills: list[str] | None = None,
-            levels: dict[str, list[str]] | None = None) -> str:
+            levels: dict[str, list[str]] | None = None, centres: list[int] | None = None) -> str:
     """An SVG map: class `unit` paths (data-territory, a <title> per unit) and class `territory`
     outlines (a <title> with the territory's KPIs). `marked` units are hatched (e.g. units that
     change rep). `simplify` is the tolerance in pixels. `fills` colour units by something else than
     their territory (the outlines stay the territories'). `levels` (name -> each unit's group, coarsest
-    first, e.g. regions then districts) adds thicker class `level` outlines, the coarsest thickest."""
+    first, e.g. regions then districts) adds thicker class `level` outlines, the coarsest thickest.
+    `centres` (positions of the centre units) are marked with stars labelled with their territory's name."""
     planar, x0, y1, scale, height = _frame(units)
     geoms = planar.geometry.simplify(simplify / scale, preserve_topology=True)
     hatch = (f'<defs><pattern id="{map_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -84,4 +105,5 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
                             f'fill="none" stroke="#000" stroke-width="{width:g}"{dashes} pointer-events="none"/>')
     return (f'<svg id="{map_id}" class="map" viewBox="-5 -5 {WIDTH + 10:.0f} {height + 10:.0f}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img">{hatch}<g class="units" stroke="#fff" '
-            f'stroke-width="0.4">{"".join(rows)}</g><g class="outlines">{"".join(outlines)}</g></svg>')
+            f'stroke-width="0.4">{"".join(rows)}</g><g class="outlines">{"".join(outlines)}</g>'
+            f'{_centre_marks(planar, territory, centres or [], x0, y1, scale)}</svg>')

@@ -41,20 +41,22 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
         return problems + ["plan names a centre outside the geography"]
     pieces = pieces_by_label(owner, geo.edges) if spec.contiguity else {}
     for c, rule, total in _outside_bounds(spec, owner):
-        problems.append(f"{territory(c)}: {rule.attribute} = {total:.6g} outside "
-                        f"[{rule.lower:.6g}, {rule.upper:.6g}]")
+        problems.append(f"{territory(c)}: {rule.attribute} = {_outside(total, rule.lower, rule.upper)}")
     for c in centres:
         if spec.contiguity and pieces.get(c, 1) > 1:
             problems.append(f"{territory(c)} is not contiguous")
     if spec.max_distance is not None:
         far = np.flatnonzero(spec.geography.distance[np.arange(geo.n), owner] > spec.max_distance * (1 + TOLERANCE))
         for i in far[:5]:
-            problems.append(f"unit {geo.ids[i]} is {float(geo.distance[i, owner[i]]):.4g} {geo.distance_unit} from its "
-                            f"centre {geo.ids[owner[i]]}, beyond max_distance {spec.max_distance:.4g}")
+            d = float(geo.distance[i, owner[i]])
+            places = _places(d, spec.max_distance)
+            problems.append(f"unit {geo.ids[i]} is {_number(d, places)} {geo.distance_unit} from its centre "
+                            f"{geo.ids[owner[i]]}, beyond max_distance {_number(spec.max_distance, places)}")
     for limit in spec.limits:
         used = sum(float(limit.coef[i, c]) for i, c in enumerate(centre_of))
         if used > limit.rhs + TOLERANCE * max(1.0, abs(limit.rhs)):
-            problems.append(f"limit {limit.name}: {used:.6g} above {limit.rhs:.6g}")
+            places = _places(used, limit.rhs)
+            problems.append(f"limit {limit.name}: {_number(used, places)} above {_number(limit.rhs, places)}")
     for u, label in spec.locks:
         if spec.centres is not None and centre_of[u] != spec.centres[label]:
             problems.append(f"locked unit {geo.ids[u]} is not in its territory {spec.territory_names()[label]}")
@@ -72,6 +74,27 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
     if spec.levels:
         problems += _nesting_violations(spec, plan)
     return problems
+
+
+def _places(value: float, bound: float) -> int:
+    """Decimals to show `value` beside the `bound` it breaks: none from 1,000 up, else two, and more while
+    the two would read alike (140.67, not 141 beside 140.6)."""
+    places = 0 if abs(bound) >= 1000 else 2
+    while places < 9 and round(value, places) == round(bound, places):
+        places += 1
+    return places
+
+
+def _number(value: float, places: int) -> str:
+    """A number in a message: thousands separators, a whole number whole, else `places` decimals."""
+    whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
+    return f"{value:,.{0 if whole else places}f}"
+
+
+def _outside(total: float, lower: float, upper: float) -> str:
+    """'total outside [lower, upper]', written so that the breached bound reads on the right side."""
+    places = _places(total, lower if total < lower else upper)
+    return f"{_number(total, places)} outside [{_number(lower, places)}, {_number(upper, places)}]"
 
 
 def _outside_bounds(spec: TerritorySpec, owner: np.ndarray) -> list[tuple[int, object, float]]:
@@ -121,8 +144,8 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
                 total = float(sums[rule.attribute][g]) + float(held[r][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
-                    problems.append(f"{name} {g + 1} (holding unit {first[g]}): {rule.attribute} = {total:.6g} outside "
-                                    f"[{q * rule.lower:.6g}, {q * rule.upper:.6g}]")
+                    problems.append(f"{name} {g + 1} (holding unit {first[g]}): {rule.attribute} = "
+                                    f"{_outside(total, q * rule.lower, q * rule.upper)}")
         if parent is not None:
             inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
             spans = np.unique(inside[:, 0], return_counts=True)

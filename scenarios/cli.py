@@ -39,7 +39,10 @@ USER_ERRORS = (ScenarioError, GeodataError, ModelError, SolverError)
 EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_BREAKS_RULES = 2, 3, 4, 5
 
 
-def _fail(error: Exception, code: int = EXIT_INVALID) -> None:
+def _fail(error: Exception, code: int = EXIT_INVALID, scenario: Path | None = None) -> None:
+    """One line per problem, and exit; a model error (no plan can exist) is prefixed with the scenario's file."""
+    if scenario is not None and isinstance(error, ModelError):
+        error = ModelError(f"{Path(scenario).name}: {error}")
     for line in str(error).splitlines() or ["error"]:
         err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
@@ -90,7 +93,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
             sweep_axes(scenario, sc, [])
         prepared = prepare(sc)
     except USER_ERRORS as e:
-        _fail(e)
+        _fail(e, scenario=scenario)
     geo = prepared.geography
     out.print(f"[green]valid[/]: {sc.name}: {geo.n} units, {len(geo.edges)} adjacencies, "
               f"{prepared.spec.count} territories", highlight=False)
@@ -150,7 +153,7 @@ def run(
             with interrupt.stop_on_ctrl_c():  # first Ctrl-C: keep the best plan so far; second: abort
                 record = run_scenario(sc, progress=progress, stage=stage, started=started)
     except USER_ERRORS as e:
-        _fail(e)
+        _fail(e, scenario=scenario)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written")
         raise typer.Exit(130) from None
@@ -178,7 +181,7 @@ def evaluate(
         with err.status("load, check and write"):
             result = evaluate_plan(sc, plan)
     except USER_ERRORS as e:
-        _fail(e)
+        _fail(e, scenario=scenario)
     except _write_errors() as e:
         _write_failed(e)
     _report(RunRecord(result.folder, None, result.objective, None, None, {}))
@@ -243,6 +246,8 @@ def compare(
     accounts = int((diff["kind"] == "account").sum()) if len(diff) else 0
     out.print(f"first two runs differ in {units} units and {accounts} accounts (territories matched by name)",
               highlight=False)
+    if table.attrs.get("note"):
+        err.print(f"[yellow]note[/]: {table.attrs['note']}", highlight=False)
     out.print(f"written: {folder} (compare.csv, compare_territories.csv, differences.csv, compare.html)", highlight=False)
 
 
@@ -286,7 +291,8 @@ def sweep(
     except USER_ERRORS as e:
         _fail(e)
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: the sweep table was not written (finished points keep their run folders)")
+        err.print("[yellow]interrupted[/]: the sweep table was not written; points that had ended keep their run "
+                  "folders, and points under way wrote theirs with the best plan so far (status interrupted)")
         raise typer.Exit(130) from None
     failed = [r for r in rows if r["status"] == "failed"]
     for r in failed:

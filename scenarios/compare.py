@@ -154,6 +154,10 @@ def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame
     table = pd.DataFrame({r.label: kpis(r) for r in runs})
     deltas = territory_deltas(runs[0], runs[1])
     diff = differences(runs[0], runs[1])
+    if len(diff) and (diff["kind"] == "unit").any() and same_territory_rules(runs[0], runs[1]):
+        table.attrs["note"] = ("the two runs have the same territory rules but different territory plans: their searches "
+                               "ended on different plans (time limits), so part of what differs comes from the search, "
+                               "not from the option; give both runs more time to compare the option alone")
     folder = NewFolder(out_root / "compare", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     with folder as tmp:
         table.to_csv(tmp / "compare.csv", index_label="kpi")
@@ -163,6 +167,20 @@ def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame
     return table, deltas, diff, folder.path
 
 
+# Keys that do not change the territory problem: a coverage or tele option over the same territories
+NOT_TERRITORY_KEYS = ("name", "description", "coverage", "solver", "output", "sweep")
+
+
+def same_territory_rules(a: Run, b: Run) -> bool:
+    """True when the two runs' resolved scenarios pose the same territory problem (only coverage, solver or
+    output settings differ), so a difference in their territories is the search's, not the option's."""
+    rules = [{k: v for k, v in r.manifest.get("resolved_scenario", {}).items() if k not in NOT_TERRITORY_KEYS}
+             for r in (a, b)]
+    inputs = [{k: v.get("sha256") for k, v in r.manifest.get("inputs", {}).items() if not k.startswith("coverage")}
+              for r in (a, b)]
+    return rules[0] == rules[1] and inputs[0] == inputs[1]
+
+
 def _html(runs: list[Run], table: pd.DataFrame, deltas: pd.DataFrame, diff: pd.DataFrame) -> str:
     links = "".join(f"<li><a href='{(r.folder / 'report.html').resolve().as_uri()}'>{r.label}</a></li>" for r in runs)
     units = int((diff["kind"] == "unit").sum()) if len(diff) else 0
@@ -170,6 +188,7 @@ def _html(runs: list[Run], table: pd.DataFrame, deltas: pd.DataFrame, diff: pd.D
     body = (f"<h1>Comparison of {len(runs)} runs</h1><ul>{links}</ul><h2>Plan KPIs</h2>"
             f"{html_table(table.reset_index().rename(columns={'index': 'kpi'}))}"
             f"<h2>Per territory: second run minus first</h2>{html_table(deltas)}"
-            f"<h2>What differs between the first two: {units} units, {accounts} accounts</h2>{html_table(diff)}")
+            f"<h2>What differs between the first two: {units} units, {accounts} accounts</h2>"
+            + (f"<p><b>Note:</b> {table.attrs['note']}</p>" if table.attrs.get("note") else "") + html_table(diff))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tplan comparison</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")

@@ -31,11 +31,51 @@ def territory_names(prepared: Prepared, plan: Plan) -> dict[int, str]:
 
 
 def unit_names(prepared: Prepared) -> list | None:
-    """Each unit's readable name (the `units.label` column), in unit order; None without a label."""
-    label = prepared.scenario.units.label
-    if not label or label not in prepared.frame.columns:
+    """Each unit's readable name (the `units.label` column), in unit order; None without a label. Finer
+    units (`units.split`) without a label of their own go by their id, prefix included (Z0410, not 0410)."""
+    frame, label, split = prepared.frame, prepared.scenario.units.label, prepared.scenario.units.split
+    if not label or label not in frame.columns:
         return None
-    return prepared.frame[label].reindex(list(prepared.geography.ids)).tolist()
+    names = frame[label]
+    if split is not None and not split.label and PARENT_COLUMN in frame.columns:
+        names = names.mask(frame[PARENT_COLUMN] != "", pd.Series(frame.index.astype(str), index=frame.index))
+    return names.reindex(list(prepared.geography.ids)).tolist()
+
+
+def whole_as_int(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every float column whose values are all whole as integers (3 accounts, not 3.0);
+    missing values stay missing."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if not pd.api.types.is_float_dtype(values) or not values.notna().any():
+            continue
+        known = values.dropna()
+        if (known.abs() < 2**53).all() and (known % 1 == 0).all():
+            out[column] = values.astype("Int64" if values.isna().any() else "int64")
+    return out
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV with whole-number columns as integers."""
+    whole_as_int(frame).to_csv(path, index=False)
+
+
+def shapefile_fields(columns) -> dict[str, str]:
+    """Column -> Shapefile field name: cut to 10 characters (UTF-8 bytes); a cut that would clash with
+    another field ends in a number instead (Sales Pote, Sales Po_2, Sales Po_3)."""
+    cut = lambda text, size: text.encode()[:size].decode("utf-8", "ignore")  # noqa: E731
+    taken = {c.lower() for c in columns if cut(c, 10) == c}
+    fields = {}
+    for column in columns:
+        name, n = cut(column, 10), 1
+        if name != column:
+            while name.lower() in taken:
+                n += 1
+                name = cut(column, 9 - len(str(n))) + f"_{n}"
+            taken.add(name.lower())
+        fields[column] = name
+    return fields
 
 
 def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
@@ -53,7 +93,7 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
     for level, codes in groups.items():
         assignment[level] = codes
-    assignment.to_csv(folder / "assignment.csv", index=False)
+    _csv(assignment, folder / "assignment.csv")
 
     table = territory_kpis(spec, plan, names)
     for position, (level, codes) in enumerate(groups.items(), start=1):  # region, district, ... after the name
@@ -61,10 +101,10 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     if names_of_units is not None:
         table.insert(table.columns.get_loc("centre") + 1, "centre_name", table["centre"].map(dict(zip(geo.ids, names_of_units))))
     totals = plan_totals(spec, table)
-    table.to_csv(folder / "kpis.csv", index=False)
+    _csv(table, folder / "kpis.csv")
     levels = level_kpis(spec, plan) if spec.levels else None
     if levels is not None:
-        levels.to_csv(folder / "levels.csv", index=False)
+        _csv(levels, folder / "levels.csv")
         for level, _ in spec.levels:
             part = levels[levels["level"] == level]
             totals[f"{level}s"] = int(len(part))
@@ -75,6 +115,8 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
     units = frame.copy()
     keep = [c for c in [prepared.scenario.units.label, PARENT_COLUMN, *geo.attributes] if c and c in units.columns]
     units = gpd.GeoDataFrame(units[keep], geometry=frame.geometry, crs=frame.crs)
+    if names_of_units is not None:  # finer units named by their own id
+        units[prepared.scenario.units.label] = names_of_units
     units["territory"] = territory
     units["centre"] = centre_ids
     for level, codes in groups.items():
@@ -108,16 +150,15 @@ def map_parts(prepared: Prepared, plan: Plan, names: dict[int, str], units: gpd.
     colours = territory_colours(tedges, list(names.values()))
     centre_pts = units[units["unit"].isin([geo.ids[c] for c in plan.centres])].copy()
     centre_pts["geometry"] = centre_pts.geometry.representative_point()
-    main = spec.balance[0].attribute if spec.balance else None
+    attributes = [rule.attribute for rule in spec.balance]
     legend = {}
     for _, row in table.iterrows():
-        label = f"{row['territory']}  ({row['units']} unit{'' if row['units'] == 1 else 's'}"
-        if main:
-            label += f", {main} {amount(row[main])}, {row[main + '_deviation_pct']:+.1f}%"
-        legend[row["territory"]] = label + ")"
+        totals = "".join(f", {a} {amount(row[a])} {row[a + '_deviation_pct']:+.1f}%" for a in attributes)
+        legend[row["territory"]] = f"{row['territory']}  ({row['units']} unit{'' if row['units'] == 1 else 's'}{totals})"
     title = f"{prepared.scenario.name}: {spec.count} territories"
-    if main:
-        title += f", {main} max deviation {np.abs(table[main + '_deviation_pct']).max():.2f}%"
+    if attributes:
+        title += ", max deviation " + ", ".join(
+            f"{a} {np.abs(table[a + '_deviation_pct']).max():.2f}%" for a in attributes)
     return centre_pts, colours, legend, title
 
 
@@ -127,11 +168,11 @@ def write_redesign(prepared: Prepared, plan: Plan, folder: Path, units: gpd.GeoD
     accounts lay outside every unit); returns the plan-level disruption and balance figures."""
     redesign, spec, aggregated = prepared.redesign, prepared.spec, prepared.aggregated or {}
     reps = rep_kpis(redesign, spec, plan, aggregated)
-    reps.to_csv(folder / "rep_kpis.csv", index=False)
+    _csv(reps, folder / "rep_kpis.csv")
     moved = moves(redesign, spec, plan)
-    moved.to_csv(folder / "moves.csv", index=False)
+    _csv(moved, folder / "moves.csv")
     excepted = exceptions(redesign, spec, plan)
-    excepted.to_csv(folder / "exceptions.csv", index=False)
+    _csv(excepted, folder / "exceptions.csv")
     if prepared.outside_accounts:
         pd.DataFrame({"account": list(prepared.outside_accounts)}).to_csv(folder / "accounts_outside.csv", index=False)
     summary = disruption(redesign, redesign.new_reps(plan))
@@ -203,20 +244,18 @@ def write_exports(prepared: Prepared, plan: Plan, folder: Path, gis: list[str]) 
                 columns={"customer": "account_id", "contacts": "contacts_per_year"}), on="account_id", how="left")
             if prepared.scenario.coverage.reps_from == "current":  # visits were planned with today's reps' time
                 accounts["coverage_rep_id"] = accounts["account_id"].map(dict(zip(cov["customer"], cov["rep"])))
-        accounts.to_csv(out / "accounts.csv", index=False)
-    units.to_csv(out / "units.csv", index=False)
+        _csv(accounts, out / "accounts.csv")
+    _csv(units, out / "units.csv")
     if not gis:
         return
     for layer in ("units", "territories"):
-        frame = gpd.read_file(folder / "territories.gpkg", layer=layer)
+        frame = whole_as_int(gpd.read_file(folder / "territories.gpkg", layer=layer))
         if "geojson" in gis:  # RFC 7946: GeoJSON is in WGS84
             frame.to_crs("EPSG:4326").to_file(out / f"{layer}.geojson", driver="GeoJSON")
         if "shp" in gis:
             (out / "shapefile").mkdir(exist_ok=True)
-            short = {c: c[:10] for c in frame.columns if c != "geometry"}
-            if len(set(short.values())) < len(short):  # Shapefile field names are 10 characters at most
-                short = {c: f"f{i:03d}" if len(c) > 10 else c for i, c in enumerate(short)}
+            short = shapefile_fields([c for c in frame.columns if c != frame.geometry.name])
             frame.rename(columns=short).to_file(out / "shapefile" / f"{layer}.shp")
-            if any(k != v for k, v in short.items()):
+            if any(k != v for k, v in short.items()):  # Shapefile field names are 10 characters at most
                 pd.DataFrame({"field": list(short.values()), "column": list(short)}).to_csv(
                     out / "shapefile" / f"{layer}_fields.csv", index=False)

@@ -17,7 +17,7 @@ from geodata.svg_map import svg_map
 from model.kpis import group_labels
 from model.plan import Plan
 from scenarios.display import amount
-from scenarios.outputs import map_parts, territory_names
+from scenarios.outputs import map_parts, territory_names, unit_names
 from scenarios.prepare import Prepared
 
 STYLE = """
@@ -143,12 +143,13 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
     units = gpd.GeoDataFrame({"unit": list(geo.ids), "territory": territory}, geometry=frame.geometry.values,
                              crs=frame.crs)
     _, colours, legend, title = map_parts(prepared, plan, names, units, table)
-    label = prepared.scenario.units.label
+    centres = sorted(plan.centres)  # positions of the centre units: starred on every map
+    labels = unit_names(prepared)
     attrs = list(geo.attributes)
     unit_titles = []
     groups = group_labels(spec, plan)  # nesting levels: region, district, ... of every unit
     for i, u in enumerate(geo.ids):
-        lines = [f"unit {u}" + (f" ({frame[label].iloc[i]})" if label else "")]
+        lines = [f"unit {u}" + (f" ({labels[i]})" if labels else "")]
         lines += [f"{level} {codes[i]}" for level, codes in groups.items()] + [f"territory {territory[i]}"]
         lines += [f"{a}: {amount(geo.attributes[a][i])}" for a in attrs]
         unit_titles.append("\n".join(lines))
@@ -157,7 +158,7 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
         kpi_text[r["territory"]] = "\n".join(f"{k}: {_fmt(v, k)}" for k, v in r.items())
     heading = "Territories" + (f" (thicker lines: {' and '.join(groups)} boundaries)" if groups else "")
     sections = [_summary(manifest, title), _map_section("map", units, territory, colours, unit_titles, kpi_text, legend,
-                                                        heading, levels=groups)]
+                                                        heading, levels=groups, centres=centres)]
     bars = "".join(f"<h3>{escape(rule.attribute)}</h3>" + balance_bars(table, rule.attribute, float(np.min(rule.lower)),
                                                                     float(np.max(rule.upper)), colours)
                    for rule in spec.balance)
@@ -175,14 +176,15 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
         change_titles = [t + (f"\nchanges rep: {to_from[u]}" if u in to_from else "\nstays")
                          for t, u in zip(unit_titles, geo.ids)]
         sections.append(_map_section("changes", units, territory, colours, change_titles, kpi_text, legend,
-                                     f"What changes: {len(moved)} of {geo.n} units change rep (hatched)", marked))
+                                     f"What changes: {len(moved)} of {geo.n} units change rep (hatched)", marked,
+                                     centres=centres))
         red = manifest.get("plan", {}).get("redesign", {})
         keys = [k for k in red if k.endswith("_pct") or k in ("units_moved", "exceptions")]
         sections.append("<h2>Disruption</h2>" + html_table(pd.DataFrame({"measure": keys, "value": [red[k] for k in keys]})))
         sections.append("<h2>Reps before and after</h2>" + html_table(pd.read_csv(folder / "rep_kpis.csv")))
     if (folder / "coverage.json").is_file():
         sections.append(_coverage_section(folder))
-        sections.append(_channel_map(prepared, folder, units, territory, colours, unit_titles, kpi_text))
+        sections.append(_channel_map(prepared, folder, units, territory, colours, unit_titles, kpi_text, centres))
     body = "\n".join(sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}"
@@ -224,7 +226,7 @@ def _summary(manifest: dict, title: str) -> str:
 CHANNEL_COLOURS = {"field": "#4e79a7", "tele": "#f28e2b", "online": "#59a14f", "not contacted": "#d9d9d9"}
 
 
-def _channel_map(prepared: Prepared, folder: Path, units, territory, colours, unit_titles, kpi_text) -> str:
+def _channel_map(prepared: Prepared, folder: Path, units, territory, colours, unit_titles, kpi_text, centres) -> str:
     """Units coloured by the channel that serves most of their customers in the plan."""
     plan = pd.read_csv(folder / "coverage.csv", dtype={"customer": str})
     unit_of = dict(zip(prepared.redesign.accounts.ids, prepared.redesign.accounts.unit))
@@ -243,16 +245,17 @@ def _channel_map(prepared: Prepared, folder: Path, units, territory, colours, un
     legend = {c: f"mostly {c}" for c in CHANNEL_COLOURS}
     return _map_section("channels", units, territory, CHANNEL_COLOURS, titles, kpi_text, legend,
                         "Customers by channel: each unit coloured by the channel serving most of its customers",
-                        fills=fills)
+                        fills=fills, centres=centres)
 
 
 def _map_section(map_id, units, territory, colours, titles, kpi_text, legend, heading, marked=None, fills=None,
-                 levels=None) -> str:
-    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked, fills=fills, levels=levels)
+                 levels=None, centres=None) -> str:
+    svg = svg_map(units, territory, colours, titles, kpi_text, map_id, marked, fills=fills, levels=levels,
+                  centres=centres)
     keys = "".join(f"<span><i class='sw' style='background:{colours[n]}'></i>{escape(legend[n])}</span>"
                    for n in sorted(legend))
     return (f"<h2>{escape(heading)}</h2><div class='sub'>Hover a unit for its details and its territory's KPIs; "
-            f"wheel to zoom, drag to pan.</div><div class='row'>{svg}<div class='info' id='{map_id}-info'>"
+            f"wheel to zoom, drag to pan; stars mark the centres.</div><div class='row'>{svg}<div class='info' id='{map_id}-info'>"
             f"Hover a unit.</div></div><div class='legend'>{keys}</div>")
 
 

@@ -70,8 +70,12 @@ def run_folders(root: Path) -> list[Path]:
 def sync(root: Path) -> tuple[list[dict], int, int]:
     """All rows, newest first, after dropping rows whose folder is gone and adding folders the index
     missed; also returns how many were dropped and added."""
+    if root.is_file():
+        raise ScenarioError(f"{root}: is a file; --dir takes the folder of run folders (the scenario's output.dir, "
+                            "default runs)")
     if not root.is_dir():
-        raise ScenarioError(f"{root}: no runs here yet; run a scenario first or pass --dir")
+        raise ScenarioError(f"{root}: no runs here yet; run a scenario first, or pass --dir with the folder the "
+                            "scenario's output.dir names")
     folders = {str(f.resolve()): f for f in run_folders(root)}
     with _connect(root) as con:
         known = {r[0] for r in con.execute("SELECT path FROM runs")}

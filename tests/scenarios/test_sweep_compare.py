@@ -224,3 +224,19 @@ def test_compare_bad_input(tmp_cwd, case):
         assert result.exit_code == 2 and "no such run folder or scenario file" in result.output
         result = tplan("compare", tmp_cwd / "runs", scenario)  # the root of all runs: name one scenario's folder
         assert result.exit_code == 2 and "runs: no solved run here" in result.output
+
+
+def test_runs_that_pose_the_same_territory_problem_are_told_apart_from_options_that_change_it(tmp_path):
+    """A tele-capacity option keeps the territory rules: territories that differ then come from the search."""
+    from scenarios.compare import Run, same_territory_rules
+
+    base = {"resolved_scenario": {"name": "a", "territories": {"count": 4}, "coverage": {"tele": {"capacity_hours": 2000}},
+                                  "solver": {"time_limit": 10}},
+            "inputs": {"units": {"sha256": "u"}, "coverage.data": {"sha256": "c"}}}
+    tele = {"resolved_scenario": {**base["resolved_scenario"], "name": "b",
+                                  "coverage": {"tele": {"capacity_hours": 4500}}},
+            "inputs": {"units": {"sha256": "u"}, "coverage.data": {"sha256": "c2"}}}
+    more = {"resolved_scenario": {**base["resolved_scenario"], "territories": {"count": 5}}, "inputs": base["inputs"]}
+    run = lambda m: Run("x", tmp_path, m)  # noqa: E731
+    assert same_territory_rules(run(base), run(tele))
+    assert not same_territory_rules(run(base), run(more))
