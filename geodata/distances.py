@@ -10,7 +10,7 @@ from pyproj import CRS
 
 from geodata.errors import GeodataError
 from geodata.read_units import short_list
-from geodata.tables import DECIMAL_COMMA, as_known_ids, find_column, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, as_known_ids, find_column, read_text_csv, to_numbers
 
 EARTH_RADIUS_KM = 6371.0088
 # Above this many units no n x n matrix is stored (33,000 ZIP cells would need 8.7 GB): distances are
@@ -99,20 +99,21 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     if None in ends:
         raise GeodataError(f"{path.name}: needs columns 'from' and 'to' (unit ids) and a value column")
     table = table.rename(columns={ends[0]: "from", ends[1]: "to"})
-    value = column or next((c for c in table.columns if c not in ("from", "to")), None)
-    if value is None or value not in table.columns:
-        raise GeodataError(f"{path.name}: value column '{column}' not found; set distances.column")
+    value = find_column(table, column) if column else next((c for c in table.columns if c not in ("from", "to")), None)
+    if value is None:
+        raise GeodataError(f"{path.name}: value column '{column}' not found (columns: {', '.join(table.columns)}); "
+                           "fix distances.column")
     table["from"] = as_known_ids(table["from"].str.strip(), ids)
     table["to"] = as_known_ids(table["to"].str.strip(), ids)
     pos = {u: i for i, u in enumerate(ids)}
     unknown = sorted(set(table["from"]).union(table["to"]) - set(pos))
     if unknown:
         raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
-    vals = to_numbers(table[value], table.attrs[DECIMAL_COMMA])
-    if vals.isna().any() or (vals < 0).any():
-        bad = table.index[vals.isna() | (vals < 0)]
+    vals = to_numbers(table[value], table.attrs[NUMBERS], f"{path.name}: column '{value}'")
+    if vals.isna().any() or (vals < 0).any() or np.isinf(vals).any():
+        bad = table.index[vals.isna() | (vals < 0) | np.isinf(vals)]
         pairs = [f"{table.at[i, 'from']}-{table.at[i, 'to']}" for i in bad]
-        raise GeodataError(f"{path.name}: column '{value}' must hold non-negative numbers in every row; it does not for "
+        raise GeodataError(f"{path.name}: column '{value}' must hold finite non-negative numbers in every row; it does not for "
                            f"{short_list(pairs)} (row {int(bad[0]) + 2}, counting the header as row 1)")
     n = len(ids)
     d = np.full((n, n), np.nan)

@@ -12,7 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geodata.errors import GeodataError
-from geodata.tables import DECIMAL_COMMA, first_bad, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, first_bad, read_text_csv, to_numbers
 
 POLYGON_FORMATS = {".gpkg", ".shp", ".geojson", ".json"}
 LAT_NAMES = ("latitude", "lat")
@@ -54,8 +54,8 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
                 f"{path.name}: no coordinate column for {name}; name it in the scenario "
                 f"(columns are: {short_list(list(frame.columns), 12)})"
             )
-    comma = frame.attrs[DECIMAL_COMMA]
-    coords = pd.DataFrame({c: to_numbers(frame[c], comma) for c in (lon, lat)})
+    style = frame.attrs[NUMBERS]
+    coords = pd.DataFrame({c: to_numbers(frame[c], style, f"{path.name}: column '{c}'") for c in (lon, lat)})
     bad = frame.index[coords.isna().any(axis=1)].tolist()
     if bad:
         raise GeodataError(f"{path.name}: rows {short_list([b + 2 for b in bad])} have no valid {lat}/{lon}; fix them")
@@ -68,7 +68,7 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
     frame = frame.assign(**{lon: coords[lon], lat: coords[lat]})
     points = gpd.points_from_xy(coords[lon].to_numpy(float), coords[lat].to_numpy(float))
     units = gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
-    units.attrs[DECIMAL_COMMA] = comma  # the attribute columns are text until read_units checks them
+    units.attrs[NUMBERS] = style  # the attribute columns are text until read_units checks them
     return units
 
 
@@ -121,7 +121,7 @@ def read_units(
 
     if frame.empty:
         raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path, or the layer written")
-    comma = bool(frame.attrs.get(DECIMAL_COMMA, False))
+    style = frame.attrs.get(NUMBERS, "plain")
     if id_column not in frame.columns:
         raise GeodataError(
             f"{path.name}: id column '{id_column}' not found; set {key}.id to one of: "
@@ -141,7 +141,7 @@ def read_units(
     frame.index.name = "unit"
     frame = frame.sort_index()
 
-    _check_columns(frame, columns, path.name, column_keys or {}, comma)
+    _check_columns(frame, columns, path.name, column_keys or {}, style)
     _check_geometry(frame, path.name, repair_geometry)
     _check_degrees(frame, path.name, key, declared=crs is not None)
     return frame
@@ -190,7 +190,7 @@ def _check_degrees(frame: gpd.GeoDataFrame, name: str, key: str, declared: bool)
 
 
 def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys: dict[str, str],
-                   decimal_comma: bool = False) -> None:
+                   style: str = "plain") -> None:
     for col in columns:
         if col not in frame.columns:
             named = f" (named by {keys[col]})" if col in keys else ""
@@ -198,7 +198,7 @@ def _check_columns(frame: gpd.GeoDataFrame, columns: list[str], name: str, keys:
                 f"{name}: column '{col}'{named} not found; available: "
                 f"{short_list([c for c in frame.columns if c != 'geometry'], 12)}"
             )
-        values = to_numbers(frame[col], decimal_comma)
+        values = to_numbers(frame[col], style, f"{name}: column '{col}'")
         missing = frame.index[values.isna()].tolist()
         if missing:
             raise GeodataError(f"{name}: column '{col}' is empty or not a number for units {short_list(missing)}"

@@ -1,7 +1,7 @@
 """CSV files as spreadsheets write them, read the same way for every input: cells as text (ids keep their
 leading zeros), UTF-8 with or without a byte-order mark or else Windows-1252, ',' or ';' between values,
-headers stripped of spaces, rows with nothing in them dropped; numbers with thousands separators (1,234,567) or,
-in a ';' file (European Excel) that writes decimal commas anywhere, 1.234,5 and 379.063 (= 379063)."""
+headers stripped of spaces, rows with nothing in them dropped; numbers with thousands separators (1,234,567) or, in a
+';' file (European Excel), decimal commas (see to_numbers)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import pandas as pd
 
 from geodata.errors import GeodataError
 
-DECIMAL_COMMA = "decimal_comma"  # key in DataFrame.attrs: the file writes 3,5 for 3.5
+NUMBERS = "numbers"  # key in DataFrame.attrs: how the file writes numbers, see to_numbers
 # 1,234,567.5 in a ',' file; 1.234.567,5 or 1234567,5 in a ';' file (a bare 1,5 in a ',' file is ambiguous: left alone)
 _GROUPED_POINT = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 _COMMA_DECIMAL = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?$"
+_WITH_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$"  # 39,2 or 1.234,5: a decimal comma
+_GROUPED_DOTS = r"^[+-]?\d{1,3}(\.\d{3})+$"  # 379.063: thousands in European Excel, or three decimals
 
 
 def read_text_csv(path: Path, what: str) -> pd.DataFrame:
@@ -33,16 +35,15 @@ def read_text_csv(path: Path, what: str) -> pd.DataFrame:
                            f"UTF-8 CSV ({what})")
     header = text.split("\n", 1)[0]
     sep = ";" if header.count(";") > header.count(",") else ","
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    try:  # blank lines kept (then dropped below) so that row i stays line i + 2 in messages
+        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
         first = str(err).splitlines()[0] if str(err) else "no header"
         raise GeodataError(f"{path.name}: cannot be read as CSV ({first}); check the file ({what})") from None
     table.columns = [str(c).strip() for c in table.columns]
     table = table[(table.apply(lambda s: s.str.strip()) != "").any(axis=1)]  # ',,,' rows a spreadsheet leaves
-    # A ';' file whose numbers have decimal commas anywhere (39,2) writes 379.063 for 379063; else 37.5 is 37.5
-    table.attrs[DECIMAL_COMMA] = sep == ";" and bool(
-        table.apply(lambda s: s.str.strip().str.match(r"^[+-]?\d+,\d+$")).to_numpy().any())
+    european = sep == ";" and bool(table.apply(lambda c: c.str.strip().str.match(_WITH_COMMA)).to_numpy().any())
+    table.attrs[NUMBERS] = "european" if european else "semicolon" if sep == ";" else "plain"
     return table
 
 
@@ -53,17 +54,30 @@ def find_column(table: pd.DataFrame, name: str) -> str | None:
     return next((c for c in table.columns if c.lower() == name.lower()), None)
 
 
-def to_numbers(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
-    """Numbers from cells as a spreadsheet writes them (NaN where a cell is blank or not a number)."""
+def to_numbers(values: pd.Series, style: str = "plain", what: str = "a column") -> pd.Series:
+    """Numbers from cells as a spreadsheet writes them (NaN where a cell is blank or not a number). `style` is
+    the file's (read_text_csv): 'plain' (',' between values: 1,234,567.5); in a ';' file a column with a
+    decimal comma (39,2) reads 1.234,5; one whose dotted numbers are all grouped in threes (379.063) reads
+    thousands where the file writes decimal commas elsewhere ('european'), and is refused as ambiguous where
+    it does not ('semicolon'); any other column reads 37.5 as 37.5. `what` names the column in that message."""
     if values.dtype != object and not pd.api.types.is_string_dtype(values):
         return pd.to_numeric(values, errors="coerce").astype(float)
     text = values.astype("string").str.strip().str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
-    if decimal_comma:
+    if style == "plain":
+        grouped = text.str.match(_GROUPED_POINT, na=False)
+        text = text.where(~grouped, text.str.replace(",", "", regex=False))
+    elif text.str.match(_WITH_COMMA, na=False).any():
         comma = text.str.match(_COMMA_DECIMAL, na=False)
         text = text.where(~comma, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     else:
-        grouped = text.str.match(_GROUPED_POINT, na=False)
-        text = text.where(~grouped, text.str.replace(",", "", regex=False))
+        dotted = text[text.str.contains(".", regex=False, na=False)]
+        if len(dotted) and dotted.str.match(_GROUPED_DOTS, na=False).all():
+            if style != "european":
+                cell = str(dotted.iloc[0])
+                raise GeodataError(f"{what}: '{cell}' may be {float(cell):g} or {float(cell.replace('.', '')):,.0f} (the "
+                                   "file has ';' between values but no decimal comma to tell); write the numbers "
+                                   "without thousands points, or with a decimal comma")
+            text = text.str.replace(".", "", regex=False)
     return pd.to_numeric(text.astype(object), errors="coerce").astype(float)  # NaN, not <NA>, where no number
 
 

@@ -87,6 +87,8 @@ def _places(value: float, bound: float) -> int:
 
 def _number(value: float, places: int) -> str:
     """A number in a message: thousands separators, a whole number whole, else `places` decimals."""
+    if not np.isfinite(value):
+        return str(value)  # inf (an unreachable pair of a matrix), nan
     whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
     return f"{value:,.{0 if whole else places}f}"
 

@@ -120,14 +120,16 @@ def _check_locks_reach(spec: TerritorySpec) -> None:
     if spec.centres is not None:
         for t, c in enumerate(spec.centres):
             groups.setdefault(t, set()).add(c)
-    owner = {u: label for label, members in groups.items() for u in members}
+    owner = np.full(geo.n, -1)
+    for label, members in groups.items():
+        owner[list(members)] = label
     lower, upper = spec.bounds()
     rules = list(enumerate(spec.balance)) or [(None, None)]
     for label, members in sorted(groups.items()):
         fixed = spec.centres is not None
         anchor = spec.centres[label] if fixed else min(members, key=lambda u: geo.ids[u])
         whose = f"territory {spec.territory_names()[label]}" if fixed else f"the territory of unit {geo.ids[anchor]}"
-        held = np.array([owner.get(u, label) != label for u in range(geo.n)])
+        held = (owner >= 0) & (owner != label)
         for r, rule in rules:
             value = geo.attributes[rule.attribute].astype(float) if rule else np.ones(geo.n)
             path = lightest_paths(geo.edges, geo.n, np.where(held, np.inf, value), np.array([anchor]))[:, 0]
@@ -141,18 +143,26 @@ def _check_locks_reach(spec: TerritorySpec) -> None:
                 continue
             room = float(upper[r, anchor]) if fixed else float(np.max(rule.upper))
             far = max(members, key=lambda u: path[u])
-            if path[far] > room * (1 + 1e-9) + 1e-9:
+            if far != anchor and path[far] > room * (1 + 1e-9) + 1e-9:
                 raise ModelError(f"balance {rule.attribute} with locked units: units {geo.ids[anchor]} and {geo.ids[far]} "
                                  f"must share {whose}, but the lightest connected path between them holds "
-                                 f"{path[far]:,.6g}, above its maximum {room:,.6g}; unlock one of them, raise the maximum "
-                                 "(or tolerance), or turn contiguity off")
-            reach = float(value[path < BLOCKED].sum())
+                                 f"{_readable(path[far])}, above its maximum {_readable(room)}; unlock one of them, raise "
+                                 "the maximum (or tolerance), or turn contiguity off")
+            reached = path < BLOCKED
+            reach = float(value[reached].sum())
             if fixed and reach < float(lower[r, anchor]) - 1e-9 * max(1.0, abs(reach)):
-                walls = sorted(geo.ids[u] for u in range(geo.n) if held[u] and u not in spec.centres)
+                edges = np.asarray(geo.edges, dtype=int).reshape(-1, 2)
+                rim = set(edges[reached[edges[:, 0]], 1]) | set(edges[reached[edges[:, 1]], 0])
+                walls = sorted(geo.ids[u] for u in rim if held[u] and u not in spec.centres)
                 raise ModelError(f"balance {rule.attribute} with locked units: {whose} is walled in by units of other "
                                  f"territories ({short_list(walls)} locked elsewhere, and their centres): the units it "
-                                 f"can reach hold {reach:,.6g}, below its minimum {float(lower[r, anchor]):,.6g}; unlock "
-                                 "the units around it, or lower the minimum (or tolerance)")
+                                 f"can reach hold {_readable(reach)}, below its minimum {_readable(float(lower[r, anchor]))}; "
+                                 "unlock the units around it, or lower the minimum (or tolerance)")
+
+
+def _readable(value: float) -> str:
+    """A total in a message: 3,898,365 or 0.75, not 3.89836e+06."""
+    return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:,.4g}"
 
 
 def precheck(spec: TerritorySpec) -> None:
@@ -201,8 +211,6 @@ def precheck(spec: TerritorySpec) -> None:
     if isinstance(geo.distance, LazyPairs) and spec.centres is None and (spec.locks or spec.limits):
         raise ModelError(f"{geo.n:,} units with free centres and locked units: not supported above "
                          f"{DENSE_MAX_UNITS:,} units yet; fix the centres (territories.centres) or use a coarser geography")
-    _check_locked_totals(spec, upper)
-    _check_locks_reach(spec)
     labels = {label for _, label in spec.locks}
     if len(labels) > spec.count:
         raise ModelError(f"locked units name {len(labels)} territories but there are only {spec.count}")
@@ -211,3 +219,5 @@ def precheck(spec: TerritorySpec) -> None:
         for u, label in spec.locks:
             if u in centre_set and spec.centres[label] != u:
                 raise ModelError(f"unit {geo.ids[u]} is the centre of another territory and cannot be locked to {spec.territory_names()[label]}")
+    _check_locked_totals(spec, upper)
+    _check_locks_reach(spec)

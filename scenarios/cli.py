@@ -48,6 +48,11 @@ def _fail(error: Exception, code: int = EXIT_INVALID, scenario: Path | None = No
     raise typer.Exit(code)
 
 
+def three_decimals(value: float) -> str:
+    """1,259.825 and 3,492,648 (trailing zeros dropped)."""
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def _write_failed(e: Exception) -> None:
     """A run folder that could not be written (an unwritable output.dir, a full disk): where, not a traceback.
     GDAL's errors (writing the GeoPackage) are no OSError: they come as pyogrio's."""
@@ -105,9 +110,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
                   f"({short_list(list(split))})", highlight=False)
     for line in prepared.homes_outside:
         out.print(f"  centre {line}", highlight=False)
-    exact = (lambda v: f"{v:,.3f}".rstrip("0").rstrip("."))  # a band of [931, 1,260] hid that 1,260 breaks 1,259.825
-    for rule in prepared.spec.balance:
-        out.print(f"  balance {rule.attribute}: [{exact(float(np.min(rule.lower)))}, {exact(float(np.max(rule.upper)))}] "
+    for rule in prepared.spec.balance:  # three decimals: a band of [931, 1,260] hid that 1,260 breaks 1,259.825
+        out.print(f"  balance {rule.attribute}: [{three_decimals(float(np.min(rule.lower)))}, "
+                  f"{three_decimals(float(np.max(rule.upper)))}] "
                   "per territory", highlight=False)
     spec = prepared.spec
     for depth, (name, count) in enumerate(spec.levels):

@@ -21,8 +21,8 @@ def _terminate(signum, frame) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
     try:
+        signal.signal(signal.SIGTERM, _terminate)
         from scenarios import cli
 
         cli.started_at = STARTED

@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from geodata.read_units import short_list
-from geodata.tables import as_known_ids, read_text_csv
+from geodata.tables import as_known_ids, find_column, read_text_csv
 from model.check import plan_violations
 from model.plan import Plan
 from scenarios import run_index
@@ -66,18 +66,16 @@ def _plan_table(path: Path, prepared: Prepared) -> pd.DataFrame:
         raise ScenarioError(f"{path}: file not found; give the plan as a CSV of unit, territory (e.g. a run's "
                             "assignment.csv)")
     table = read_text_csv(path, "the plan file").replace("", np.nan)
-    lower = {c.lower(): c for c in table.columns}  # Unit, Territory as a spreadsheet writes them
-    table = table.rename(columns={lower[c]: c for c in ("unit", "unit_id", "territory", "centre") if c in lower})
+    found = {c: find_column(table, c) for c in ("unit", "unit_id", "territory", "centre")}  # Unit, Territory
+    table = table.rename(columns={f: c for c, f in found.items() if f is not None})
     alignment = prepared.scenario.alignment if prepared.redesign is not None else None
     candidates = (*ID_COLUMNS, prepared.scenario.units.id) + ((alignment.unit,) if alignment is not None else ())
     id_column = next((c for c in candidates if c in table.columns), None)
     if "territory" not in table.columns and alignment is not None and alignment.rep in table.columns:
         table["territory"] = table[alignment.rep]  # today's alignment file: a rep per unit
     if id_column is None or "territory" not in table.columns:
-        hint = "; the file seems to use ';' between values: save it with commas" if any(
-            ";" in c for c in table.columns) else ""
         raise ScenarioError(f"{name}: needs a 'unit' (or 'unit_id', or '{prepared.scenario.units.id}' as in the units "
-                            f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}{hint}")
+                            f"file) column and a 'territory' column; it has {short_list(list(table.columns), 8)}")
     table = table.apply(lambda s: s.str.strip())
     empty = table.index[table[id_column].isna() | table["territory"].isna()]
     if len(empty):

@@ -109,7 +109,7 @@ def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -
                             f"use one of: {', '.join(attributes)}")
     parts = read_units(Path(split.path), split.id, [split.columns.get(a, a) for a in attributes],
                        crs=split.crs or u.crs, lat=split.lat, lon=split.lon, repair_geometry=u.repair_geometry,
-                       key="units.split")
+                       key="units.split", layer=split.layer)
     parts = parts.drop(columns=[a for a in split.columns if a in parts.columns and split.columns[a] != a])
     parts = parts.rename(columns={column: a for a, column in split.columns.items()})
     if u.label and split.label:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from geodata.build import FAR_ACCOUNT_SHARE, locate_many, refuse_far_homes
 from geodata.read_units import short_list
-from geodata.tables import DECIMAL_COMMA, as_known_ids, find_column, first_bad, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, as_known_ids, find_column, first_bad, read_text_csv, to_numbers
 from model.redesign import STATUSES, Accounts, Redesign, Rep
 from scenarios.errors import ScenarioError, quote_hint
 from scenarios.schema import AccountsConfig, AlignmentConfig, RepsConfig
@@ -59,7 +59,7 @@ def named_columns(block: str, keys: dict[str, str | None]) -> dict[str, str]:
 
 def numbers(table: pd.DataFrame, column: str, file: str, rows_label: str) -> np.ndarray:
     """A numeric column with no blanks and no negatives."""
-    values = to_numbers(table[column], table.attrs.get(DECIMAL_COMMA, False))
+    values = to_numbers(table[column], table.attrs.get(NUMBERS, "plain"), f"{file}: column '{column}'")
     bad = table.loc[values.isna(), rows_label].tolist()
     if bad:
         raise ScenarioError(f"{file}: column '{column}' is empty or not a number for {short_list(bad)}"
@@ -112,7 +112,7 @@ def locations(table: pd.DataFrame, cfg, frame: gpd.GeoDataFrame, pos: dict[str, 
 
 
 def numbers_signed(table: pd.DataFrame, column: str, file: str, labels: list[str], lo: float, hi: float) -> np.ndarray:
-    values = to_numbers(table[column], table.attrs.get(DECIMAL_COMMA, False)).to_numpy(dtype=float)
+    values = to_numbers(table[column], table.attrs.get(NUMBERS, "plain"), f"{file}: column '{column}'").to_numpy(dtype=float)
     bad = [labels[i] for i in np.flatnonzero(~np.isfinite(values) | (values < lo) | (values > hi))]
     if bad:
         raise ScenarioError(f"{file}: column '{column}' needs a number in [{lo}, {hi}] for {short_list(bad)}")

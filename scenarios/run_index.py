@@ -38,6 +38,8 @@ def _connect(root: Path) -> sqlite3.Connection:
     path = root / "index.sqlite"
     try:
         return _open(path)
+    except sqlite3.OperationalError:
+        raise  # locked by another run, or not openable: the file itself is sound
     except sqlite3.DatabaseError:
         path.replace(root / "index.sqlite.damaged")
         return _open(path)

@@ -23,6 +23,7 @@ class SplitConfig(Strict):
     id: str = Field(description="column holding the finer unit's id")
     parent: str = Field(description="column holding the id of the unit it lies in (e.g. the county FIPS code)")
     crs: str | None = Field(None, description="CRS of a file that has none (default: units.crs)")
+    layer: str | None = Field(None, description="layer of a GeoPackage that holds several (default: its only layer)")
     lat: str | None = Field(None, description="latitude column of a CSV of points (default: latitude or lat)")
     lon: str | None = Field(None, description="longitude column of a CSV of points (default: longitude, lon or lng)")
     label: str | None = Field(None, description="column with a readable name for the finer units")

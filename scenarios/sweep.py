@@ -5,10 +5,13 @@ table (sweep.csv), a capacity curve (capacity.png) and sweep.html under <output.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import multiprocessing
+import os
 import re
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -160,14 +163,22 @@ def point_name(base: str, point: dict[str, Any]) -> str:
     return base + "__" + re.sub(r"[^\w.=+-]", "_", "__".join(f"{k}={v}" for k, v in point.items()))
 
 
+_stopped = False  # in a worker: a Ctrl-C or SIGTERM stopped one of its points, so it starts no other
+
+
 def run_point(scenario: str, point: dict[str, Any], time_limit: float | None, output_dir: str) -> dict:
     """Run one point (in a worker); never raises: a failed point is a row with its error. The point's
     clock starts after the worker's one-off imports, so every point gets the same search time; its
     `seconds` (wall time) include them."""
+    global _stopped
     began = time.perf_counter()
     row: dict[str, Any] = dict(point)
+    if _stopped:  # a point the pool had already handed this worker when the sweep was stopped
+        row.update(status="skipped", error="the sweep was stopped before this point started", seconds=0.0)
+        return row
     with interrupt.stop_on_ctrl_c():  # Ctrl-C reaches the workers too: finish this point's stage quickly
         _run_point(scenario, point, time_limit, output_dir, row)
+        _stopped = interrupt.requested()
     row["seconds"] = round(time.perf_counter() - began, 2)
     return row
 
@@ -253,9 +264,13 @@ def run_sweep(scenario: Path, axes: list[Axis], workers: int, time_limit: float 
                 for fut in as_completed(futures):
                     rows[futures[fut]] = fut.result()
                     on_done(rows[futures[fut]])
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C, or SIGTERM (scenarios.console.Terminated)
                 for f in futures:
                     f.cancel()
+                if isinstance(stop, SystemExit):  # a kill sent to this process alone: the running points stop too,
+                    for process in list(getattr(pool, "_processes", {}).values()):  # keeping their best plans
+                        with contextlib.suppress(OSError):
+                            os.kill(process.pid, signal.SIGTERM)
                 raise
     wall = time.perf_counter() - start
     done = [r for r in rows if r is not None]

@@ -117,5 +117,9 @@ def test_matrix_csv_with_gaps(tmp_path):
 
 def test_matrix_csv_with_a_negative_value_names_the_pair(tmp_path):
     (tmp_path / "m.csv").write_text("from,to,minutes\na,b,10\nb,c,-5\na,c,12\n")
-    with pytest.raises(GeodataError, match=r"must hold non-negative numbers in every row; it does not for b-c \(row 3"):
+    with pytest.raises(GeodataError, match=r"must hold finite non-negative numbers in every row; it does not for b-c "
+                                         r"\(row 3"):
         read_matrix(tmp_path / "m.csv", ("a", "b", "c"), None)
+    (tmp_path / "m.csv").write_text("From,To,Minutes\na,b,10\nb,c,inf\na,c,12\n")  # unreachable is no distance
+    with pytest.raises(GeodataError, match=r"it does not for b-c \(row 3"):
+        read_matrix(tmp_path / "m.csv", ("a", "b", "c"), "minutes")

@@ -18,10 +18,15 @@ def test_ids_a_spreadsheet_rewrote_are_read_back():
 
 
 def test_numbers_with_thousands_separators_and_decimal_commas():
-    assert to_numbers(pd.Series(["1,234", "1,234,567.5", " 3 ", "12.5", "n/a", ""])).tolist()[:4] == [1234, 1234567.5, 3, 12.5]
+    plain = to_numbers(pd.Series(["1,234", "1,234,567.5", " 3 ", "12.5", "n/a", ""])).tolist()
+    assert plain[:4] == [1234, 1234567.5, 3, 12.5] and all(v != v for v in plain[4:])  # NaN where no number
     assert to_numbers(pd.Series(["1,5"])).isna().all()  # ambiguous in a ',' file: not guessed
-    assert to_numbers(pd.Series(["1.234,5", "37,5", "379.063", "-78,26"]), decimal_comma=True).tolist() == [
-        1234.5, 37.5, 379063, -78.26]
+    european = pd.Series(["1.234,5", "37,5", "379.063", "-78,26"])
+    assert to_numbers(european, "european").tolist() == [1234.5, 37.5, 379063, -78.26]
+    assert to_numbers(pd.Series(["379.063", "1.200"]), "european").tolist() == [379063, 1200]  # whole, grouped
+    assert to_numbers(pd.Series(["39.123", "39.2"]), "european").tolist() == [39.123, 39.2]  # a column with points
+    with pytest.raises(GeodataError, match=r"units.csv: column 'Sales': '1.200' may be 1.2 or 1,200"):
+        to_numbers(pd.Series(["1.200", "15.000"]), "semicolon", "units.csv: column 'Sales'")
 
 
 def test_a_european_excel_file_is_read(tmp_path):
@@ -30,7 +35,7 @@ def test_a_european_excel_file_is_read(tmp_path):
     path.write_bytes(text.encode("utf-8"))
     table = read_text_csv(path, "units.path")
     assert list(table.columns) == ["FIPS Code", "Name", "Latitude", "Longitude", "Sales"]
-    assert len(table) == 1 and table.attrs["decimal_comma"]
+    assert len(table) == 1 and table.attrs["numbers"] == "european"
     path.write_bytes(text.replace("\ufeff", "").encode("cp1252"))
     assert read_text_csv(path, "units.path").at[0, "Name"] == "Frederick – Winchester"
 
@@ -47,8 +52,8 @@ def test_points_csv_keeps_leading_zeros_and_reads_windows_files(tmp_path):
 
 def test_a_latitude_out_of_range_names_its_row(tmp_path):
     path = tmp_path / "units.csv"
-    path.write_text("id,lat,lon,pop\na,37.5,-77.5,1\nb,37.6,-77.4,1\nc,95,-77.45,1\n")
-    with pytest.raises(GeodataError, match=r"row 4 has a latitude beyond"):
+    path.write_text("id,lat,lon,pop\na,37.5,-77.5,1\n\nb,37.6,-77.4,1\nc,95,-77.45,1\n")  # line 4 is blank
+    with pytest.raises(GeodataError, match=r"row 5 has a latitude beyond"):
         read_units(path, "id", ["pop"])
 
 

@@ -229,7 +229,6 @@ def test_sigterm_during_the_search_is_a_stop_request_and_before_it_a_clean_exit(
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import REPO
 
@@ -237,11 +236,14 @@ def test_sigterm_during_the_search_is_a_stop_request_and_before_it_a_clean_exit(
         os.kill(os.getpid(), signal.SIGTERM)
         assert interrupt.requested()
     scenario = str(REPO / "scenarios" / "georgia.yaml")
-    started = subprocess.Popen([sys.executable, "-c", "import sys; from scenarios.console import main; "
-                                f"sys.argv = ['tplan', 'run', {scenario!r}]; main()"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    time.sleep(0.5)  # main() is importing the CLI (about 2 s)
-    started.send_signal(signal.SIGTERM)
-    _, errors = started.communicate(timeout=30)
-    assert started.returncode == 143 and "terminated (SIGTERM)" in errors and "Traceback" not in errors
+    # The child sends itself SIGTERM right after main() installs its handler, while the CLI is being imported.
+    child = ("import os, signal, sys; import scenarios.console as console; install = signal.signal\n"
+             "def hook(number, handler):\n"
+             "    done = install(number, handler)\n"
+             "    if number == signal.SIGTERM and handler is console._terminate: os.kill(os.getpid(), signal.SIGTERM)\n"
+             "    return done\n"
+             f"signal.signal = hook; sys.argv = ['tplan', 'run', {scenario!r}]; console.main()")
+    started = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert started.returncode == 143 and "terminated (SIGTERM)" in started.stderr, started.stderr
+    assert "Traceback" not in started.stderr
     assert not (tmp_path / "runs").exists()

@@ -278,6 +278,12 @@ def test_locks_that_wall_in_a_centre_or_cannot_be_joined_are_named_before_solvin
     cut = replace(grid_spec(1, 5, [1] * 5, 2, 0.9), locks=((0, 0), (4, 0), (2, 1)))
     with pytest.raises(ModelError, match=r"unit u4 is locked to the territory of unit u0, but every connected path"):
         precheck(cut)
+    centre = replace(grid_spec(1, 5, [1] * 5, 2, 0.5, centres=(0, 4)), locks=((4, 0),))  # T02's centre to T01
+    with pytest.raises(ModelError, match=r"unit u4 is the centre of another territory and cannot be locked to T01"):
+        precheck(centre)
+    row = replace(grid_spec(1, 7, [1] * 7, 2, 0.2, centres=(0, 6)), locks=((1, 1), (5, 1)))
+    with pytest.raises(ModelError, match=r"walled in by units of other territories \(u1 locked"):  # not u5, far off
+        precheck(row)
     precheck(replace(grid_spec(3, 3, [1] * 9, 2, 0.2, centres=(0, 8)), locks=((1, 0), (5, 1))))  # fine
 
 
