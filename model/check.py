@@ -6,6 +6,7 @@ from collections import deque
 
 import numpy as np
 
+from model.message_numbers import message_number, outside_band, places_beside
 from model.plan import Plan
 from model.spec import TerritorySpec
 
@@ -41,7 +42,7 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
         return problems + ["plan names a centre outside the geography"]
     pieces = pieces_by_label(owner, geo.edges) if spec.contiguity else {}
     for c, rule, total in _outside_bounds(spec, owner):
-        problems.append(f"{territory(c)}: {rule.attribute} = {_outside(total, rule.lower, rule.upper)}")
+        problems.append(f"{territory(c)}: {rule.attribute} = {outside_band(total, rule.lower, rule.upper)}")
     for c in centres:
         if spec.contiguity and pieces.get(c, 1) > 1:
             problems.append(f"{territory(c)} is not contiguous")
@@ -49,14 +50,14 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
         far = np.flatnonzero(spec.geography.distance[np.arange(geo.n), owner] > spec.max_distance * (1 + TOLERANCE))
         for i in far[:5]:
             d = float(geo.distance[i, owner[i]])
-            places = _places(d, spec.max_distance)
-            problems.append(f"unit {geo.ids[i]} is {_number(d, places)} {geo.distance_unit} from its centre "
-                            f"{geo.ids[owner[i]]}, beyond max_distance {_number(spec.max_distance, places)}")
+            places = places_beside(d, spec.max_distance)
+            problems.append(f"unit {geo.ids[i]} is {message_number(d, places)} {geo.distance_unit} from its centre "
+                            f"{geo.ids[owner[i]]}, beyond max_distance {message_number(spec.max_distance, places)}")
     for limit in spec.limits:
         used = sum(float(limit.coef[i, c]) for i, c in enumerate(centre_of))
         if used > limit.rhs + TOLERANCE * max(1.0, abs(limit.rhs)):
-            places = _places(used, limit.rhs)
-            problems.append(f"limit {limit.name}: {_number(used, places)} above {_number(limit.rhs, places)}")
+            places = places_beside(used, limit.rhs)
+            problems.append(f"limit {limit.name}: {message_number(used, places)} above {message_number(limit.rhs, places)}")
     for u, label in spec.locks:
         if spec.centres is not None and centre_of[u] != spec.centres[label]:
             problems.append(f"locked unit {geo.ids[u]} is not in its territory {spec.territory_names()[label]}")
@@ -74,29 +75,6 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
     if spec.levels:
         problems += _nesting_violations(spec, plan)
     return problems
-
-
-def _places(value: float, bound: float) -> int:
-    """Decimals to show `value` beside the `bound` it breaks: none from 1,000 up, else two, and more while
-    the two would read alike (140.67, not 141 beside 140.6)."""
-    places = 0 if abs(bound) >= 1000 else 2
-    while places < 9 and round(value, places) == round(bound, places):
-        places += 1
-    return places
-
-
-def _number(value: float, places: int) -> str:
-    """A number in a message: thousands separators, a whole number whole, else `places` decimals."""
-    if not np.isfinite(value):
-        return str(value)  # inf (an unreachable pair of a matrix), nan
-    whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
-    return f"{value:,.{0 if whole else places}f}"
-
-
-def _outside(total: float, lower: float, upper: float) -> str:
-    """'total outside [lower, upper]', written so that the breached bound reads on the right side."""
-    places = _places(total, lower if total < lower else upper)
-    return f"{_number(total, places)} outside [{_number(lower, places)}, {_number(upper, places)}]"
 
 
 def _outside_bounds(spec: TerritorySpec, owner: np.ndarray) -> list[tuple[int, object, float]]:
@@ -147,7 +125,7 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
                     problems.append(f"{name} {g + 1} (holding unit {first[g]}): {rule.attribute} = "
-                                    f"{_outside(total, q * rule.lower, q * rule.upper)}")
+                                    f"{outside_band(total, q * rule.lower, q * rule.upper)}")
         if parent is not None:
             inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
             spans = np.unique(inside[:, 0], return_counts=True)

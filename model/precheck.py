@@ -8,6 +8,7 @@ from geodata.distances import DENSE_MAX_UNITS, LazyPairs
 from geodata.read_units import short_list
 from model.contiguity import lightest_paths
 from model.fixing import balance_paths
+from model.message_numbers import message_number
 from model.spec import ModelError, TerritorySpec
 
 
@@ -146,8 +147,8 @@ def _check_locks_reach(spec: TerritorySpec) -> None:
             if far != anchor and path[far] > room * (1 + 1e-9) + 1e-9:
                 raise ModelError(f"balance {rule.attribute} with locked units: units {geo.ids[anchor]} and {geo.ids[far]} "
                                  f"must share {whose}, but the lightest connected path between them holds "
-                                 f"{_readable(path[far])}, above its maximum {_readable(room)}; unlock one of them, raise "
-                                 "the maximum (or tolerance), or turn contiguity off")
+                                 f"{message_number(path[far])}, above its maximum {message_number(room)}; unlock one of "
+                                 "them, raise the maximum (or tolerance), or turn contiguity off")
             reached = path < BLOCKED
             reach = float(value[reached].sum())
             if fixed and reach < float(lower[r, anchor]) - 1e-9 * max(1.0, abs(reach)):
@@ -156,13 +157,10 @@ def _check_locks_reach(spec: TerritorySpec) -> None:
                 walls = sorted(geo.ids[u] for u in rim if held[u] and u not in spec.centres)
                 raise ModelError(f"balance {rule.attribute} with locked units: {whose} is walled in by units of other "
                                  f"territories ({short_list(walls)} locked elsewhere, and their centres): the units it "
-                                 f"can reach hold {_readable(reach)}, below its minimum {_readable(float(lower[r, anchor]))}; "
-                                 "unlock the units around it, or lower the minimum (or tolerance)")
+                                 f"can reach hold {message_number(reach)}, below its minimum "
+                                 f"{message_number(float(lower[r, anchor]))}; unlock the units around it, or lower the "
+                                 "minimum (or tolerance)")
 
-
-def _readable(value: float) -> str:
-    """A total in a message: 3,898,365 or 0.75, not 3.89836e+06."""
-    return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:,.4g}"
 
 
 def precheck(spec: TerritorySpec) -> None:

@@ -22,7 +22,7 @@ from geodata.errors import GeodataError
 from geodata.read_units import short_list
 from geodata.split_units import split_parents
 from model.spec import ModelError
-from scenarios.display import amount
+from scenarios.display import amount, three_decimals
 from scenarios.errors import ScenarioError
 from scenarios.loading import format_validation, load_scenario
 from scenarios.prepare import prepare
@@ -46,11 +46,6 @@ def _fail(error: Exception, code: int = EXIT_INVALID, scenario: Path | None = No
     for line in str(error).splitlines() or ["error"]:
         err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def three_decimals(value: float) -> str:
-    """1,259.825 and 3,492,648 (trailing zeros dropped)."""
-    return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
 def _write_failed(e: Exception) -> None:
