@@ -22,7 +22,7 @@ from geodata.errors import GeodataError
 from geodata.read_units import short_list
 from geodata.split_units import split_parents
 from model.spec import ModelError
-from scenarios.display import amount, three_decimals
+from scenarios.display import three_decimals
 from scenarios.errors import ScenarioError
 from scenarios.loading import format_validation, load_scenario
 from scenarios.prepare import prepare
