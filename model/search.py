@@ -421,10 +421,32 @@ def solve_territories(
     """Find the best plan within the options' limits and prove how good it is. Ctrl-C stops the search
     at the next check and returns the best plan so far (a second Ctrl-C aborts). `start`, a plan the caller
     already has, replaces the first plan found when it is valid and cheaper (so a short limit still ends on it)."""
+    floor = _cost_floor(spec)
+    if floor is not None and progress is not None:
+        report = progress
+
+        def progress(p: Progress) -> None:
+            report(p if p.bound is None or p.bound >= floor else replace(p, bound=floor))
+
     with interrupt.stop_on_ctrl_c():
         if spec.levels and not uses_tree_partition(replace(spec, levels=())):
-            return _search_then_group(spec, engine, options, progress, stage, start)
-        return _search(spec, engine, options, progress, stage, start)
+            outcome = _search_then_group(spec, engine, options, progress, stage, start)
+        else:
+            outcome = _search(spec, engine, options, progress, stage, start)
+    bound = outcome.result.bound
+    if floor is None or bound is None or bound >= floor:
+        return outcome
+    # An early Lagrangian bound can be far below zero (the ZIP cells: -5.7e12, a gap of 566%); every plan costs at
+    # least 0, so 0 is the better bound (the gap then at most 100%).
+    result = replace(outcome.result, bound=floor, gap=relative_gap(outcome.result.objective, floor))
+    return replace(outcome, result=result)
+
+
+def _cost_floor(spec: TerritorySpec) -> float | None:
+    """0 when no plan can cost less (weights, distances and extra costs all non-negative), else None."""
+    if spec.extra_cost is not None and float(np.min(spec.extra_cost)) < 0:
+        return None
+    return 0.0 if float(np.min(spec.weight)) >= 0 else None
 
 
 def _search_then_group(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,

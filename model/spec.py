@@ -121,7 +121,13 @@ class TerritorySpec:
         return lower, upper
 
     def territory_names(self) -> tuple[str, ...]:
-        return self.names or tuple(f"T{t + 1:02d}" for t in range(self.count))
+        return self.names or default_names(self.count)
+
+
+def default_names(count: int) -> tuple[str, ...]:
+    """T01, T02, ... padded to the count's digits (T001 ... T200), so that names sort in their order."""
+    width = max(2, len(str(count)))
+    return tuple(f"T{t + 1:0{width}d}" for t in range(count))
 
 
 def balance_bounds(values: np.ndarray, count: int, tolerance: float) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from model.coverage import build_options
 from model.coverage_search import check_tele_is_enough
 from model.precheck import precheck
 from model.redesign import DisruptionLimit, DisruptionTerms, Redesign, aggregate, locked_offsets, with_disruption
-from model.spec import BalanceRule, TerritorySpec, balance_bounds
+from model.spec import BalanceRule, TerritorySpec, balance_bounds, default_names
 from scenarios.coverage_inputs import CoverageData, coverage_inputs, read_coverage
 from scenarios.errors import ScenarioError, quote_hint
 from scenarios.redesign_inputs import read_redesign
@@ -216,8 +216,9 @@ def _homes_outside(scenario: Scenario, frame: gpd.GeoDataFrame) -> tuple[str, ..
     if not homes:
         return ()
     ids, outside = locate_many(frame, np.array([c.lon for _, c in homes]), np.array([c.lat for _, c in homes]))
-    return tuple(f"{c.name or f'T{k + 1:02d}'} (lat {c.lat:g}, lon {c.lon:g}) lies in no unit: placed in the nearest, "
-                 f"{unit}" for (k, c), unit, out in zip(homes, ids, outside) if out)
+    names = default_names(len(centres))
+    return tuple(f"{c.name or names[k]} (lat {c.lat:g}, lon {c.lon:g}) lies in no unit: placed in the nearest, {unit}"
+                 for (k, c), unit, out in zip(homes, ids, outside) if out)
 
 
 def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=None,
@@ -238,7 +239,7 @@ def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=
         if len(t.names) != count:
             raise ScenarioError(f"territories.names has {len(t.names)} names for {count} territories")
         names = tuple(t.names)
-    names = names or tuple(f"T{i + 1:02d}" for i in range(count))
+    names = names or default_names(count)
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         where = "territories.names" if centres is None else "territories.centres[].name"
@@ -314,7 +315,7 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
         else:
             unit = locate(frame, c.lon, c.lat)
         units.append(pos[unit])
-        names.append(c.name or f"T{k + 1:02d}")
+        names.append(c.name or default_names(len(t.centres))[k])
     dup = sorted({names[i] for i, u in enumerate(units) if units.count(u) > 1})
     if dup:
         raise ScenarioError(f"territories.centres: {', '.join(dup)} share a centre unit; give each territory its own")

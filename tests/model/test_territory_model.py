@@ -302,3 +302,17 @@ def test_an_infeasible_max_distance_is_named_not_the_balance():
 
     spec = replace(grid_spec(1, 6, [1] * 6, 1, None), max_distance=10.5)
     assert diagnose_infeasible(spec, HighsEngine(), SolverOptions(time_limit=10)).startswith("territories.max_distance")
+
+
+def test_a_bound_below_zero_is_reported_as_zero(monkeypatch):
+    """Every plan costs at least 0: an early Lagrangian bound of -5.7e12 (the ZIP cells) said 'gap 566%'."""
+    import model.search as search
+    from model.search import SearchOutcome
+    from solvers.result import SolveResult
+
+    spec = grid_spec(2, 2, [1] * 4, 2, 0.5)
+    below = SolveResult(termination=Termination.TIME_LIMIT, has_solution=True, objective=10.0, bound=-57.0, gap=6.7,
+                        seconds=1.0, engine="heuristic", version="", options=SolverOptions())
+    monkeypatch.setattr(search, "_search", lambda *a: SearchOutcome(Plan((0, 0, 3, 3)), below, 10.0, {}))
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=5))
+    assert outcome.result.bound == 0.0 and outcome.result.gap == 1.0
