@@ -56,8 +56,10 @@ def diagnose_infeasible(spec: TerritorySpec, engine, options: SolverOptions, sec
         outcome = solve_territories(relaxed, engine, quick())
         if outcome.result.termination is not Termination.INFEASIBLE and outcome.plan is not None:
             return f"{family}: {message}"
-        if outcome.result.termination is not Termination.INFEASIBLE:
-            return NO_TIME  # neither a plan nor a proof in the time: the family may be the cause
+        if outcome.result.termination is not Termination.INFEASIBLE:  # neither a plan nor a proof in its time
+            return (f"re-solved without {family} for {outcome.result.seconds:.0f} s, the search found neither a plan nor "
+                    f"a proof, so which rule is at fault is not known; try a copy of the scenario without {family} "
+                    "(and then without each other rule) with a longer --time-limit")
     if not spec.balance:
         return "the rules cannot be met together; check territories.count, the centres and the adjacency"
     return "balance: the balance bounds cannot be met together; widen the tolerance or the min/max bounds"

@@ -316,3 +316,17 @@ def test_a_bound_below_zero_is_reported_as_zero(monkeypatch):
     monkeypatch.setattr(search, "_search", lambda *a: SearchOutcome(Plan((0, 0, 3, 3)), below, 10.0, {}))
     outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=5))
     assert outcome.result.bound == 0.0 and outcome.result.gap == 1.0
+
+
+def test_a_trial_without_a_rule_that_ends_with_nothing_says_so_not_that_time_ran_out(monkeypatch):
+    """Fixed centres on the US counties: the re-solve without max_distance found no plan in its time either."""
+    import scenarios.diagnose as diagnose
+    from model.search import SearchOutcome
+    from solvers.result import SolveResult
+
+    nothing = SolveResult(termination=Termination.TIME_LIMIT, has_solution=False, objective=None, bound=None, gap=None,
+                          seconds=30.0, engine="heuristic", version="", options=SolverOptions())
+    monkeypatch.setattr(diagnose, "solve_territories", lambda *a: SearchOutcome(None, nothing, None, {}))
+    spec = replace(grid_spec(1, 6, [1] * 6, 1, None), max_distance=10.5)
+    said = diagnose.diagnose_infeasible(spec, HighsEngine(), SolverOptions(time_limit=10), seconds=60)
+    assert said.startswith("re-solved without territories.max_distance for 30 s, the search found neither a plan")
