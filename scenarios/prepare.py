@@ -8,7 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from geodata.build import build_geography, locate, locate_many, refuse_far_homes
+from geodata.build import build_geography, locate_many, refuse_far_homes
 from geodata.distances import DENSE_MAX_UNITS
 from geodata.instance import Geography
 from geodata.read_units import read_units, require_file
@@ -179,7 +179,7 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
         spec = make_spec(scenario, frame, geo)
         if feasible:
             precheck(spec)
-        return Prepared(scenario, frame, geo, spec, input_files(scenario), homes_outside=_homes_outside(scenario, frame))
+        return Prepared(scenario, frame, geo, spec, input_files(scenario), homes_outside=_homes_outside(scenario, frame, spec))
     redesign = inputs.redesign
     held = {}
     if redesign.accounts.locked.any():
@@ -209,16 +209,19 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
                     coverage)
 
 
-def _homes_outside(scenario: Scenario, frame: gpd.GeoDataFrame) -> tuple[str, ...]:
-    """Centres given as a home's lat/lon that lie in no unit (across a state line): which unit took each."""
+def _homes_outside(scenario: Scenario, frame: gpd.GeoDataFrame, spec: TerritorySpec) -> tuple[str, ...]:
+    """Centres given as a home's lat/lon that lie in no unit (across a state line): which unit took each, the
+    nearest. A home lies in no unit when it lies outside the unit `_centres` placed it in."""
     centres = scenario.territories.centres
     homes = [(k, c) for k, c in enumerate(centres if centres != "free" else []) if c.unit is None]
-    if not homes:
+    if not homes or set(frame.geom_type) == {"Point"}:
         return ()
-    ids, outside = locate_many(frame, np.array([c.lon for _, c in homes]), np.array([c.lat for _, c in homes]))
+    points = gpd.GeoSeries(gpd.points_from_xy([c.lon for _, c in homes], [c.lat for _, c in homes]),
+                           crs="EPSG:4326").to_crs(frame.crs)
     names = default_names(len(centres))
-    return tuple(f"{c.name or names[k]} (lat {c.lat:g}, lon {c.lon:g}) lies in no unit: placed in the nearest, {unit}"
-                 for (k, c), unit, out in zip(homes, ids, outside) if out)
+    return tuple(f"{c.name or names[k]} (lat {c.lat:g}, lon {c.lon:g}) lies in no unit: placed in the nearest, "
+                 f"{frame.index[spec.centres[k]]}"
+                 for (k, c), point in zip(homes, points) if not frame.geometry.iloc[spec.centres[k]].covers(point))
 
 
 def make_spec(scenario: Scenario, frame: gpd.GeoDataFrame, geo: Geography, reps=None,
@@ -301,11 +304,13 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
     t = scenario.territories
     if t.centres == "free":
         return None, ()
-    units, names = [], []
+    units, names, defaults = [], [], default_names(len(t.centres))
     homes = [(k, c.lon, c.lat) for k, c in enumerate(t.centres) if c.unit is None]
-    if homes:  # one projection for all homes (per home, 100 on the US counties would take a minute)
-        refuse_far_homes(frame, [h[1] for h in homes], [h[2] for h in homes],
-                         [f"territories.centres[{h[0]}]" for h in homes])
+    placed = {}
+    if homes:  # one projection and one spatial join for all homes (per home, 100 on the US counties took a minute)
+        lon, lat = [h[1] for h in homes], [h[2] for h in homes]
+        refuse_far_homes(frame, lon, lat, [f"territories.centres[{h[0]}]" for h in homes])
+        placed = dict(zip((h[0] for h in homes), locate_many(frame, np.array(lon), np.array(lat))[0]))
     for k, c in enumerate(t.centres):
         if c.unit is not None:
             if c.unit not in pos:
@@ -313,9 +318,9 @@ def _centres(scenario: Scenario, frame: gpd.GeoDataFrame, pos: dict[str, int]):
                                     f"{Path(scenario.units.path).name}{quote_hint(c.unit, pos)}")
             unit = c.unit
         else:
-            unit = locate(frame, c.lon, c.lat)
+            unit = placed[k]
         units.append(pos[unit])
-        names.append(c.name or default_names(len(t.centres))[k])
+        names.append(c.name or defaults[k])
     dup = sorted({names[i] for i, u in enumerate(units) if units.count(u) > 1})
     if dup:
         raise ScenarioError(f"territories.centres: {', '.join(dup)} share a centre unit; give each territory its own")

@@ -6,6 +6,7 @@ interrupted run leaves no half folder, and a new run never overwrites an earlier
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -115,11 +116,17 @@ def versions() -> dict[str, str]:
             out[pkg] = version(pkg)
         except Exception:
             out[pkg] = "unknown"
+    return out | _code_identity()
+
+
+@functools.cache
+def _code_identity() -> dict[str, str]:
+    """The digest of tplan's source files and the git commit, once per process (a sweep worker runs many points)."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for file in sorted(f for part in ("geodata", "model", "solvers", "scenarios") for f in (root / part).glob("*.py")):
         digest.update(file.name.encode() + file.read_bytes())
-    out["tplan_source_sha256"] = digest.hexdigest()[:16]
+    out = {"tplan_source_sha256": digest.hexdigest()[:16]}
     commit = _git_commit(root)
     if commit:
         out["tplan_git_commit"] = commit
