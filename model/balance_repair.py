@@ -151,6 +151,10 @@ def _pull(state: _State, b: int, totals: dict[int, np.ndarray]) -> bool:
         return False
     need = min(short, spare[path[-1]])
     for x, y in zip(path[:-1], path[1:]):  # the nearest step first: y gives to x
-        if _move_piece(state, y, x, need) is None:
+        given = _move_piece(state, y, x, need)
+        if given is None:
             return False
+        need = given - spare[y]  # what y now lacks below its bound (a whole unit may be more than was asked)
+        if need <= 1e-12:
+            return True
     return True

@@ -10,6 +10,7 @@ which is what lets HiGHS prune and fix variables early.
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 
@@ -135,9 +136,11 @@ def _connected_among(units: list[int], nbrs: list[list[int]]) -> bool:
     return len(seen) == len(group)
 
 
-def repair_contiguity(state: _State) -> None:
-    """Give every piece cut off from its centre to the adjacent territory where it costs least."""
-    while True:
+def repair_contiguity(state: _State, rounds: int = 100) -> None:
+    """Give every piece cut off from its centre to the adjacent territory where it costs least. A piece
+    holding a locked unit cannot be given away: it takes the shortest path of unlocked units back to its
+    territory instead (a balanced assignment at fixed centres can leave a lock cut off from its centre)."""
+    for _ in range(rounds):  # reconnecting can cut another territory, whose pieces the next round repairs
         moved = False
         for c in np.unique(state.centre_of):
             inside = state.centre_of == c
@@ -146,6 +149,13 @@ def repair_contiguity(state: _State) -> None:
                 seed = int(np.flatnonzero(stray)[0])
                 piece = np.flatnonzero(reachable(seed, stray, state.nbrs))
                 stray[piece] = False
+                if state.locked[piece].any():
+                    path = _path_home(state, piece, int(c))
+                    if path is not None:
+                        state.centre_of[path] = c
+                        moved = True
+                        break  # the territory's body has grown: look at its pieces afresh
+                    continue
                 around = state.touching(piece) - {int(c)}
                 if not around:
                     continue
@@ -154,6 +164,32 @@ def repair_contiguity(state: _State) -> None:
                 moved = True
         if not moved:
             return
+
+
+def _path_home(state: _State, piece: np.ndarray, c: int) -> list[int] | None:
+    """The fewest units of other territories (same zone; not locked, not a centre) joining `piece` to the part
+    of territory `c` connected to its centre; None if there is no such path."""
+    inside = state.centre_of == c
+    body = reachable(c, inside, state.nbrs)
+    zone = state.zone
+    parent = {int(u): -1 for u in piece}
+    queue = deque(int(u) for u in piece)
+    while queue:
+        u = queue.popleft()
+        for v in state.nbrs[u]:
+            if v in parent or (zone is not None and zone[v] != zone[u]):
+                continue
+            if body[v]:
+                path = []
+                while parent[u] != -1:
+                    path.append(u)
+                    u = parent[u]
+                return path
+            if state.locked[v] or inside[v] or state.centre_of[v] == v:  # (another territory's centre stays too)
+                continue
+            parent[v] = u
+            queue.append(v)
+    return None
 
 
 def improve(state: _State, max_passes: int = 200, deadline: float | None = None) -> None:

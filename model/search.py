@@ -42,6 +42,7 @@ from model.star_windows import improve_windows
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
+from model.transport import balanced_assignment
 from model.two_origins import improve_origins
 from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
@@ -89,6 +90,12 @@ TREE_UNITS = 1_500
 TREE_STARTS = 3
 SPARE_REGIONS = 0.05  # share of the limit left after the last bound that goes back to the regions (no matrix)
 FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when they find no plan at first
+# Fixed centres from this many units: the first plan starts from the balanced transportation LP to the centres
+# (`transport_first_plan`) and from the nearest centres, and CP-SAT's assignment is skipped. On the US counties
+# with 20 reps' cities (±20%) CP-SAT's program (62,000 pairs) found no plan in 240 s, nor in 26 s from the
+# LP start's plan; the LP start found one in 5-9 s (benchmarks README, "Fixed centres at national scale").
+TRANSPORT_START_UNITS = TREE_UNITS
+TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% on the counties took three)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -139,6 +146,7 @@ class SearchOutcome:
     fixing_kept: tuple[int, int] | None = None  # (pairs kept, pairs in the full model) after fixing
     first_plan_seconds: float | None = None  # when the first valid plan existed
     bound_method: str = BOUND_METHOD
+    closest: Plan | None = None  # with no valid plan: the least unbalanced plan the search ended on (for the message)
 
 
 def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
@@ -214,6 +222,27 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
     except KeyboardInterrupt:
         raise SearchInterrupted(best) from None
     return best, fallback
+
+
+def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
+                         budget: float) -> tuple[Plan | None, Plan | None]:
+    """(valid plan, invalid fallback) for fixed centres on a large map: the balanced transportation LP to the
+    centres (contiguity aside, locks kept), rounded, its cut-off pieces given to their neighbours by local
+    search, then ejection chains and local search in turn until the plan is balanced (model.balance_repair).
+    On the US counties with 20 reps' cities (±20%) it found a plan in 5-9 s, local search from the
+    nearest-centre start in 17-23 s; neither is always the cheaper, so the search runs both."""
+    deadline = time.perf_counter() + budget
+    owner = balanced_assignment(spec, engine, nearest_plan(spec, list(spec.centres)), None, margin=0.0)
+    if owner is None:
+        return None, None
+    try:
+        plan = polish(spec, owner, seed=options.seed, deadline=deadline)
+        if is_valid(spec, plan):
+            return plan, None
+        repaired = rebalance(spec, np.asarray(plan.centre_of), options.seed, deadline, cycles=TRANSPORT_CHAIN_CYCLES)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(None) from None
+    return (repaired, None) if repaired is not None else (None, plan)
 
 
 def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
@@ -294,6 +323,8 @@ def _top_down_plan(spec: TerritorySpec, engine, allocate_each: bool, seed: int, 
 def _balance_by_chains(spec: TerritorySpec, plan: Plan, seed: int, deadline: float, cycles: int = 4) -> Plan | None:
     """When no start reached the balance band (large instances with very uneven units), alternate
     ejection chains and local search from the best unbalanced plan."""
+    if spec.centres is not None:  # (k-medoid centres would not be the fixed ones)
+        return rebalance(spec, np.asarray(plan.centre_of), seed + 100, deadline, cycles)
     fresh = polish(spec, nearest_plan(spec, initial_centres(spec, seed)), deadline=deadline)  # no kicks
     for current in (plan, fresh):
         found = rebalance(spec, np.asarray(current.centre_of), seed + 100, deadline, cycles)
@@ -486,6 +517,17 @@ def _level_words(spec: TerritorySpec) -> str:
 
 def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
             start: Plan | None = None) -> SearchOutcome:
+    """The search and proof (see the module's docstring); with no valid plan found, the outcome names the
+    least unbalanced plan the search ended on (`closest`), so the user learns which rule stood in the way."""
+    near: list[Plan] = []  # invalid plans the stages ended on
+    outcome = _search_stages(spec, engine, options, progress, stage, start, near)
+    if outcome.plan is not None or not near or not spec.balance:
+        return outcome
+    return replace(outcome, closest=min(near, key=lambda plan: balance_violation(spec, plan)))
+
+
+def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
+                   start: Plan | None, near: list[Plan]) -> SearchOutcome:
     say = stage or (lambda _: None)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -519,7 +561,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
     best: Plan | None = None
     fallback: Plan | None = None
-    runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
+    runner_up: Plan | None = None  # the first stage's other plan (local search when CP-SAT beat it; the dearer start)
     allowed, lag, possible = None, None, None
     first_seen: float | None = None
     along: Plan | None = None  # the last plan heard()
@@ -559,13 +601,28 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
         narrow = tight_band(spec) and usable(spec)
         # Fixed centres need no plan to assign to: CP-SAT goes first (bundled redesigns: plans 0.6-3.1% cheaper,
         # the 12-rep option's first plan at 3 s instead of 34 s, where local search rarely met two balance rules)
-        assign_first = usable(spec) and spec.centres is not None and not uses_tree_partition(spec)
+        transport_start = spec.centres is not None and bool(spec.balance) and spec.geography.n >= TRANSPORT_START_UNITS
+        if transport_start:
+            say("first plan: balanced transportation LP to the fixed centres, then local search and ejection chains")
+            t = time.perf_counter()
+            best, fallback = transport_first_plan(spec, engine, options, within(0.3))
+            if best is not None:
+                first_seen = time.perf_counter() - t0
+                report_plan(best)
+            say("first plan: local search from the nearest-centre start too")
+            other, other_fallback = first_plan(spec, None, options, within(0.2))
+            clock("first_plan", t)
+            if best is None or (other is not None and other.objective(cost) < best.objective(cost)):
+                best, other = other, best
+            runner_up = other  # the second origin of the neighbourhood search
+            fallback = fallback if fallback is not None else other_fallback
+        assign_first = usable(spec) and spec.centres is not None and not uses_tree_partition(spec) and not transport_start
         if assign_first:
             say("first plan: CP-SAT assigns the units to the fixed centres, territories connected by rule")
             t = time.perf_counter()
             best = assignment_plan(spec, engine, options, within(0.2), None, on_plan=heard)
             clock("assignment", t)
-        if best is None:
+        if best is None and not transport_start:
             t = time.perf_counter()
             if uses_tree_partition(spec):
                 say("first plan: balanced spanning-tree partitions, then local search")
@@ -586,7 +643,9 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
             first_seen = time.perf_counter() - t0
         if best is not None:
             report_plan(best)
-        if not assign_first and usable(spec) and not uses_tree_partition(spec) and (best is not None or tight_band(spec)):
+        # (not after the transportation start: on the US counties CP-SAT found nothing from its plan in 26 s)
+        if (not assign_first and not transport_start and usable(spec) and not uses_tree_partition(spec)
+                and (best is not None or tight_band(spec))):
             source = f"a ±{100 * LOOSE_BAND:g}% plan" if tight_band(spec) else "the first plan"
             say(f"assignment: CP-SAT assigns the units to the centres of {source}, re-centring while it gains")
             t = time.perf_counter()
@@ -597,7 +656,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
                 report_plan(best)
 
-        if best is None and not uses_tree_partition(spec):
+        if best is None and not uses_tree_partition(spec) and not transport_start:
             # No plan from the first stages (a short limit: North Carolina's two rules at 10 s ended with none, its
             # first plan needing about 2 s where its share was 1.6 s): further starts while there is time, since
             # the later stages need a plan to improve and the exact model rarely finds one in time
@@ -690,6 +749,8 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                 lns_budget -= time.perf_counter() - t
         # On the large path without a distance matrix the regions take the neighbourhood search's place
         # (zips-6x5x6 at 600 s: 103 s of it after the regions, and the bound 1.02e12 against 1.07e12 without).
+        if fallback is not None:
+            near.append(fallback)
         if (best or fallback) is not None and spec.count > 1 and not (lazy and uses_tree_partition(spec)):
             say("neighbourhood search: re-solving pairs of adjacent territories")
             t = time.perf_counter()
@@ -735,6 +796,7 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
                                    second_start=second_start if draw else None)
             ends = [replace(plan, groups=start.groups) for plan in ends]
             improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(cost)))
+            near += [plan for plan in ends if not is_valid(spec, plan)]
             clock("neighbourhood", t)
             if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
                 first_seen = first_seen if first_seen is not None else time.perf_counter() - t0

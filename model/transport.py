@@ -106,4 +106,9 @@ def candidate_pairs(spec: TerritorySpec, centres: np.ndarray, centre_of: np.ndar
         keep = distance[pairs[:, 0], centres[pairs[:, 1]]] <= spec.max_distance
         keep |= centres[pairs[:, 1]] == centre_of[pairs[:, 0]]
         pairs = pairs[keep]
+    if spec.locks and spec.centres is not None:  # a locked unit goes to its own territory's centre only
+        locked = np.array([u for u, _ in spec.locks])
+        to = np.searchsorted(centres, [spec.centres[t] for _, t in spec.locks])
+        pairs = np.vstack([pairs[~np.isin(pairs[:, 0], locked)], np.column_stack([locked, to])])
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     return pairs[:, 0], pairs[:, 1]

@@ -315,6 +315,12 @@ def _report(record) -> None:
     if record.objective is None:
         why = manifest.get("infeasible_because", "stopped before a plan was found"
                            if record.termination is Termination.INTERRUPTED else "no plan was found within the limit")
+        breaks = manifest.get("closest_plan_breaks")
+        if breaks and "infeasible_because" not in manifest:
+            more = f" (and {len(breaks) - 3} more)" if len(breaks) > 3 else ""
+            fixed = (manifest["resolved_scenario"].get("territories") or {}).get("centres")
+            why += (f"; the closest plan found breaks {'; '.join(breaks[:3])}{more}. Widen the bands named, "
+                    + ("move or drop a fixed centre, " if fixed else "") + "or give a longer --time-limit")
         err.print(f"[bold red]{record.termination.value}[/]: {why}", highlight=False)
         err.print(f"run record: {record.folder}", highlight=False)
         return

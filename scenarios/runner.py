@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from geodata.split_units import split_parents
-from model.check import check_plan
+from model.check import check_plan, plan_violations
 from model.coverage import build_options, check_coverage
 from model.coverage_search import solve_coverage
 from model.search import solve_territories
@@ -251,6 +251,8 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             manifest["infeasible_because"] = diagnose_infeasible(prepared.spec, engine, options,
                                                                  None if left is None else max(0.0, left))
             timings["diagnose"] = time.perf_counter() - t
+        elif outcome.closest is not None:
+            manifest["closest_plan_breaks"] = closest_breaks(prepared.spec, outcome.closest)
         write_manifest(folder, manifest, timings)
         return {"termination": result.termination, "objective": None, "bound": result.bound, "gap": None,
                 "totals": totals, "manifest": manifest}
@@ -284,6 +286,13 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
     write_manifest(folder, manifest, timings)
     return {"termination": result.termination, "objective": result.objective, "bound": result.bound,
             "gap": result.gap, "totals": totals, "manifest": manifest}
+
+
+def closest_breaks(spec, plan) -> list[str]:
+    """What the least unbalanced plan of a run that found no valid one breaks, territories named as the scenario
+    names them (fixed centres)."""
+    names = dict(zip(spec.centres, spec.territory_names())) if spec.centres is not None else None
+    return plan_violations(spec, plan, names)
 
 
 def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: Path, say) -> dict:

@@ -28,8 +28,32 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 TPLAN = Path(sys.executable).parent / "tplan"
 
+# Twenty reps at home in large cities (lat/lon; each placed in the county that holds it): fixed centres crowded on
+# the coasts, so the inland territories must stretch across the plains.
+REPS_20 = [
+    ("Seattle", 47.6062, -122.3321), ("Portland", 45.5152, -122.6784), ("San Francisco", 37.7749, -122.4194),
+    ("Los Angeles", 34.0522, -118.2437), ("San Diego", 32.7157, -117.1611), ("Phoenix", 33.4484, -112.074),
+    ("Denver", 39.7392, -104.9903), ("Salt Lake City", 40.7608, -111.891), ("Dallas", 32.7767, -96.797),
+    ("Houston", 29.7604, -95.3698), ("Minneapolis", 44.9778, -93.265), ("Chicago", 41.8781, -87.6298),
+    ("Kansas City", 39.0997, -94.5786), ("St Louis", 38.627, -90.1994), ("Atlanta", 33.749, -84.388),
+    ("Miami", 25.7617, -80.1918), ("Charlotte", 35.2271, -80.8431), ("Washington", 38.9072, -77.0369),
+    ("New York", 40.7128, -74.006), ("Boston", 42.3601, -71.0589),
+]
+
+
+def reps_case(tolerance: float) -> tuple[str, dict]:
+    """The counties with the twenty reps as fixed centres, Las Vegas and San Jose locked to Phoenix and San Francisco."""
+    centres = [{"name": name, "lat": lat, "lon": lon} for name, lat, lon in REPS_20]
+    return ("us_counties.yaml", {"territories": {"count": 20, "centres": centres,
+                                                "locked": {"32003": "Phoenix", "06085": "San Francisco"}},
+                                 "balance": [{"attribute": "potential", "tolerance": tolerance}]})
+
+
 CASES = {
     "counties-20": ("us_counties.yaml", {"territories": {"count": 20}}),
+    "counties-20-reps-20pct": reps_case(0.20),
+    "counties-20-reps-15pct": reps_case(0.15),
+    "counties-20-reps-10pct": reps_case(0.10),
     "counties-4x5": ("us_counties.yaml", {"territories": {"count": 20, "nesting": [{"name": "region", "count": 4}]}}),
     "counties-100": ("us_counties.yaml", {"territories": {"count": 100}}),
     "mixed-100": ("us_counties_mixed.yaml", {"territories": {"count": 100}}),

@@ -37,3 +37,13 @@ def test_never_worse_and_always_connected(values, split):
     fixed = repair_balance(spec, start, time.perf_counter() + 10)
     assert connected(spec, fixed) and fixed[0] == 0 and fixed[19] == 19
     assert _violation(_State(spec, fixed)) <= _violation(_State(spec, start)) + 1e-12
+
+
+def test_a_pull_chain_passes_on_what_a_whole_unit_took():
+    """The middle territory gives the short one a whole unit, more than was asked; the next link must then
+    make up all of it (it asked for the first shortfall only, and the chain left the middle one short)."""
+    values = [2, 2, 6, 7, 7, 5, 5, 1, 4, 4, 5, 7, 7, 4, 2, 7, 7, 2, 5, 7, 4]
+    spec = grid_spec(3, 7, values, 3, 0.08, centres=(0, 10, 20))
+    start = np.array([0 if i % 7 < 1 else 10 if i % 7 < 4 else 20 for i in range(21)])
+    fixed = repair_balance(spec, start, time.perf_counter() + 10)
+    assert is_valid(spec, Plan(tuple(int(c) for c in fixed)))

@@ -154,3 +154,28 @@ def test_free_centres_with_locks_on_a_lazy_geography_are_refused_before_solving(
     spec = replace(grid_spec(3, 4, [1] * 12, 2, 0.5), locks=((0, 0),))
     with pytest.raises(ModelError, match="free centres and locked units"):
         precheck(spec)
+
+
+def crowded_centres_spec(size: int = 30):
+    """Six fixed centres crowded into a corner of a size x size grid whose potential grows to the far side,
+    the far corner locked to the first centre: every territory must reach across the map."""
+    values = 1 + (np.arange(size * size) % size) // 3
+    centres = tuple(sorted(r * size + c for r, c in [(0, 0), (0, 2), (2, 0), (2, 2), (4, 1), (1, 4)]))
+    return replace(grid_spec(size, size, values, len(centres), 0.05, centres=centres), locks=((size * size - 1, 0),))
+
+
+def test_fixed_centres_start_from_the_balanced_transportation_lp():
+    spec = crowded_centres_spec()
+    plan, fallback = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 30)
+    assert plan is not None and fallback is None
+    assert plan_violations(spec, plan) == []  # balanced, connected, centres and the lock kept
+
+
+def test_large_fixed_centre_runs_take_the_transportation_start(monkeypatch):
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    spec = crowded_centres_spec(20)
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=10, seed=0), stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert any("transportation LP to the fixed centres" in s for s in said)
+    assert not any("CP-SAT assigns the units to the fixed centres" in s for s in said)

@@ -57,3 +57,27 @@ def test_swaps_are_for_bands_narrower_than_a_typical_unit():
     assert tight_band(exact_band_spec())
     assert not tight_band(grid_spec(3, 2, [1] * 6, 2, 0.5))  # the band [1.5, 4.5] is three units wide
     assert not tight_band(grid_spec(3, 2, [1] * 6, 2, None))  # no balance rule
+
+
+def test_a_locked_unit_cut_off_from_its_centre_is_joined_back_not_given_away():
+    """u2 is locked to u0's territory but cut off from it (u1 and u5 belong to u8): repair takes the shortest
+    path back (u1), where it used to give u2 to u8 and break the lock for good (local search never moves a lock)."""
+    from dataclasses import replace
+
+    spec = replace(grid_spec(3, 3, None, 2, None, centres=(0, 8)), locks=((2, 0),))
+    start = np.array([0, 8, 0, 0, 8, 8, 0, 8, 8])  # u2 is u0's, alone in the top right corner
+    state = local_search._State(spec, start)
+    local_search.repair_contiguity(state)
+    owner = state.centre_of
+    assert owner[2] == 0 and owner[1] == 0
+    assert plan_violations(spec, Plan(tuple(int(c) for c in owner))) == []
+
+
+def test_a_lock_walled_in_by_other_locks_is_left_where_it_is():
+    from dataclasses import replace
+
+    spec = replace(grid_spec(1, 5, None, 2, None, centres=(0, 4)), locks=((2, 0), (1, 1), (3, 1)))
+    start = np.array([0, 4, 0, 4, 4])  # u2 is u0's; both ways to u0 are locked to u4
+    state = local_search._State(spec, start)
+    local_search.repair_contiguity(state)
+    assert list(state.centre_of) == [0, 4, 0, 4, 4]

@@ -128,6 +128,29 @@ def test_time_limit_returns_best_plan_with_gap(tmp_cwd):
     assert manifest["gap"] is not None and manifest["plan_checked"]
 
 
+def test_no_plan_within_the_limit_names_what_the_closest_plan_breaks(tmp_cwd, monkeypatch):
+    """Eleven units of 1 and one of 2 (13) cannot split in two within ±5% (6.175-6.825). With the exact
+    model's proof taken away (as when the limit runs out first), the run says what its closest plan breaks."""
+    import model.search as search
+    from solvers import SolverOptions, Termination
+    from solvers.result import SolveResult
+
+    def no_proof(spec, engine, options, *args, **kwargs):
+        return None, SolveResult(Termination.TIME_LIMIT, False, None, None, None, 0.1, "highs", "", SolverOptions()), 0.0
+
+    monkeypatch.setattr(search, "solve_exact", no_proof)
+    scenario = grid_scenario(tmp_cwd, tol=0.05, values=[1] * 11 + [2], territories={"count": 2, "centres": [
+        {"name": "West", "unit": "u0"}, {"name": "East", "unit": "u11"}]}, solver={"time_limit": 5})
+    result = tplan("run", scenario)
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())
+    assert "no plan was found within the limit; the closest plan found breaks territory" in said
+    assert "(centre u" in said and "outside [6.17, 6.83]. Widen the bands named, move or drop a fixed centre" in said
+    [folder] = run_folders(tmp_cwd)
+    breaks = json.loads((folder / "manifest.json").read_text())["closest_plan_breaks"]
+    assert breaks and all("pop =" in b for b in breaks)
+
+
 @pytest.mark.serial
 def test_console_script_ends_within_its_time_limit(tmp_cwd):
     """`--time-limit` covers the whole command: imports (3 s, and 6-9 s on the project machine on 2026-12-04),
