@@ -395,7 +395,8 @@ def solve_exact(spec: TerritorySpec, engine, options: SolverOptions, warm: Plan 
     result = engine.solve(
         m, options, warm_start=start_from_plan(m, warm) if warm is not None else None,
         separate=contiguity_separator(m, spec), progress=_scaled_progress(progress, m.cost_scale),
-        repair=plan_repairer(m, spec) if spec.contiguity else None,
+        repair=plan_repairer(m, spec, None if options.time_limit is None else time.perf_counter() + options.time_limit)
+        if spec.contiguity else None,
     )
     return (plan_from_model(m) if result.has_solution else None), unscale(result, m.cost_scale), built
 
@@ -438,7 +439,20 @@ def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation
     )
     kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
     return SearchOutcome(best, result, value, stages, fixing_kept=kept, first_plan_seconds=first_seen,
-                         bound_method=method if method != "heuristic" else BOUND_METHOD)
+                         bound_method=method if method != "heuristic" else _bounds_so_far(spec, lag, relaxation))
+
+
+def _bounds_so_far(spec: TerritorySpec, lag, relaxation: Relaxation | None) -> str:
+    """How the bound of a search that stopped before the exact model was found (BOUND_METHOD names the
+    solver's branch-and-bound bound, which such a run never had)."""
+    lazy = isinstance(spec.geography.distance, LazyPairs)
+    parts = (["the LP relaxation"] if relaxation is not None and relaxation.value is not None else []) + (
+        ["the Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre"
+         + ("; distances computed on demand" if lazy else "") + ")"] if lag is not None and lag.bound is not None else [])
+    if not parts:
+        return "none: the search stopped before any bound was computed"
+    return ("max of " if len(parts) > 1 else "") + " and ".join(parts) + \
+        ", as far as it got before the search stopped (the exact model did not run)"
 
 
 def solve_territories(

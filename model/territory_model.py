@@ -255,13 +255,16 @@ def contiguity_separator(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable 
     return separate
 
 
-def plan_repairer(m: pyo.ConcreteModel, spec: TerritorySpec) -> Callable:
-    """Routine for an engine: turn a disconnected incumbent into a valid plan by local search."""
+def plan_repairer(m: pyo.ConcreteModel, spec: TerritorySpec, deadline: float | None = None) -> Callable:
+    """Routine for an engine: turn a disconnected incumbent into a valid plan by local search, stopping at
+    `deadline` (perf_counter seconds): it runs inside the solver's callback, which holds the solver's own
+    time limit back (on the 3,107 counties two repairs took 16 s past a 120 s run's limit)."""
 
     def repair(get: Callable) -> list[tuple] | None:
         # Single moves only: this runs inside the solver's callback for every disconnected incumbent, and
         # on the county benchmark the slower search with swaps handed HiGHS worse incumbents (NC k=8 ±0.5%).
-        plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of), kicks=40, patience=15, swaps=False)
+        plan = polish(spec, np.asarray(plan_from_values(m, get).centre_of), kicks=40, patience=15, swaps=False,
+                      deadline=deadline)
         if not is_valid(spec, plan) or any((i, c) not in m.pair_set for i, c in enumerate(plan.centre_of)):
             return None
         return start_from_plan(m, plan)

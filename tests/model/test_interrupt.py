@@ -32,6 +32,8 @@ def test_a_stop_request_returns_the_best_plan_so_far(stop_at):
     check_plan(spec, outcome.plan)
     assert outcome.result.seconds < 60
     assert not any(s.startswith("solve") for s in seen[seen.index(next(s for s in seen if s.startswith(stop_at))) + 1:])
+    if stop_at == "neighbourhood search":  # the exact model never ran: its bound is not claimed
+        assert "did not run" in outcome.bound_method and "HiGHS" not in outcome.bound_method
 
 
 def test_a_stop_at_cp_sats_first_plan_keeps_it():
@@ -215,6 +217,7 @@ def test_with_the_time_spent_the_exact_model_is_skipped_and_the_plan_keeps_its_b
     outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, rel_gap=gap), stage=said.append)
     assert any(s.startswith("exact model skipped: the time limit is spent") for s in said)
     assert "solve" not in said and "build" not in outcome.stage_seconds
+    assert "the exact model did not run" in outcome.bound_method
     check_plan(spec, outcome.plan)
     result = outcome.result
     assert result.bound is not None and result.bound <= result.objective + 1e-6
