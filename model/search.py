@@ -91,11 +91,16 @@ TREE_STARTS = 3
 SPARE_REGIONS = 0.05  # share of the limit left after the last bound that goes back to the regions (no matrix)
 FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when they find no plan at first
 # Fixed centres from this many units: the first plan starts from the balanced transportation LP to the centres
-# (`transport_first_plan`) and from the nearest centres, and CP-SAT's assignment is skipped. On the US counties
-# with 20 reps' cities (±20%) CP-SAT's program (62,000 pairs) found no plan in 240 s, nor in 26 s from the
-# LP start's plan; the LP start found one in 5-9 s (benchmarks README, "Fixed centres at national scale").
+# (`transport_first_plan`; local search from the nearest centres if it finds none), then the windows, and CP-SAT's
+# assignment is skipped. On the US counties with 20 reps' cities (±20%) CP-SAT's program (62,000 pairs) found no
+# plan in 240 s, nor in 26 s from the LP start's plan; the LP start found one in 5-9 s (benchmarks README,
+# "Fixed centres at national scale").
 TRANSPORT_START_UNITS = TREE_UNITS
 TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% on the counties took three)
+# Share of the limit for the windows (model.star_windows) after that start: on the counties with 20 reps' cities
+# (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
+# ended at 5.39e13.
+FIXED_WINDOW_SHARE = 0.3
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -230,7 +235,7 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
     centres (contiguity aside, locks kept), rounded, its cut-off pieces given to their neighbours by local
     search, then ejection chains and local search in turn until the plan is balanced (model.balance_repair).
     On the US counties with 20 reps' cities (±20%) it found a plan in 5-9 s, local search from the
-    nearest-centre start in 17-23 s; neither is always the cheaper, so the search runs both."""
+    nearest-centre start (now only its fallback) in 17-23 s."""
     deadline = time.perf_counter() + budget
     owner = balanced_assignment(spec, engine, nearest_plan(spec, list(spec.centres)), None, margin=0.0)
     if owner is None:
@@ -620,16 +625,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             say("first plan: balanced transportation LP to the fixed centres, then local search and ejection chains")
             t = time.perf_counter()
             best, fallback = transport_first_plan(spec, engine, options, within(0.3))
-            if best is not None:
-                first_seen = time.perf_counter() - t0
-                report_plan(best)
-            say("first plan: local search from the nearest-centre start too")
-            other, other_fallback = first_plan(spec, None, options, within(0.2))
+            if best is None:  # (with a plan the windows below gain far more than a second start)
+                say("first plan: none yet; local search from the nearest centres")
+                best, other_fallback = first_plan(spec, None, options, within(0.2))
+                fallback = fallback if fallback is not None else other_fallback
             clock("first_plan", t)
-            if best is None or (other is not None and other.objective(cost) < best.objective(cost)):
-                best, other = other, best
-            runner_up = other  # the second origin of the neighbourhood search
-            fallback = fallback if fallback is not None else other_fallback
         assign_first = usable(spec) and spec.centres is not None and not uses_tree_partition(spec) and not transport_start
         if assign_first:
             say("first plan: CP-SAT assigns the units to the fixed centres, territories connected by rule")
@@ -697,6 +697,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         pairs_when_decided = _pairs(spec, allowed)
         heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
         lns_budget = 0.6 * max(0.0, remaining()) if heuristic_only else within(0.25)
+        if best is not None and transport_start and usable(spec) and not spec.limits and not lazy:
+            say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres fixed, "
+                "territories connected by rule")
+            t = time.perf_counter()
+            best = improve_windows(spec, engine, best, None, t + within(FIXED_WINDOW_SHARE), on_plan=report_plan)
+            clock("windows", t)
 
         if best is not None and uses_tree_partition(spec):
             # Centres moved on the LP (model.allocation.relocate) only with a distance matrix. On the 32,984

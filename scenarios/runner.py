@@ -26,7 +26,9 @@ from geodata.split_units import split_parents
 from model.check import check_plan, plan_violations
 from model.coverage import build_options, check_coverage
 from model.coverage_search import solve_coverage
+from model.plan import Plan
 from model.search import solve_territories
+from model.spec import TerritorySpec
 from scenarios import run_index
 from scenarios.coverage_inputs import coverage_inputs
 from scenarios.coverage_outputs import write_coverage
@@ -288,7 +290,7 @@ def _solve_and_write(prepared: Prepared, folder: Path, progress, say, timings, r
             "gap": result.gap, "totals": totals, "manifest": manifest}
 
 
-def closest_breaks(spec, plan) -> list[str]:
+def closest_breaks(spec: TerritorySpec, plan: Plan) -> list[str]:
     """What the least unbalanced plan of a run that found no valid one breaks, territories named as the scenario
     names them (fixed centres)."""
     names = dict(zip(spec.centres, spec.territory_names())) if spec.centres is not None else None

@@ -177,5 +177,5 @@ def test_large_fixed_centre_runs_take_the_transportation_start(monkeypatch):
     said = []
     outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=10, seed=0), stage=said.append)
     assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
-    assert any("transportation LP to the fixed centres" in s for s in said)
+    assert any("transportation LP to the fixed centres" in s for s in said) and "windows" in outcome.stage_seconds
     assert not any("CP-SAT assigns the units to the fixed centres" in s for s in said)
