@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from geodata.distances import LazyPairs
-from model.balance_repair import balance_violation, rebalance
+from model.balance_repair import balance_violation, closest_balance, rebalance
 from model.check import is_valid
 from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
 from model.knapsack_kernels import compile_kernels, compiled
@@ -244,10 +244,10 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
         plan = polish(spec, owner, seed=options.seed, deadline=deadline)
         if is_valid(spec, plan):
             return plan, None
-        repaired = rebalance(spec, np.asarray(plan.centre_of), options.seed, deadline, cycles=TRANSPORT_CHAIN_CYCLES)
+        repaired = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline, cycles=TRANSPORT_CHAIN_CYCLES)
     except KeyboardInterrupt:
         raise SearchInterrupted(None) from None
-    return (repaired, None) if repaired is not None else (None, plan)
+    return (repaired, None) if is_valid(spec, repaired) else (None, repaired)
 
 
 def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
