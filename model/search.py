@@ -3,10 +3,12 @@
 1. First plan: start centres (the Lagrangian relaxation's open centres, seeded weighted k-medoids, or
    the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
    then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
-   From 1,500 units (or with nested levels): balanced spanning-tree partitions, location-allocation,
+   Free centres from 1,500 units (or nested levels): balanced spanning-tree partitions, location-allocation,
    then the centres moved on the transportation LP alone (model.allocation.relocate) and one LP step
    at a time (model.allocation.drift; without a distance matrix only the latter); with a matrix and no
    nesting, windows of neighbouring territories re-assigned at fixed centres (model.star_windows).
+   With fixed centres (reps' homes) from 1,500 units: the balanced transportation LP to those centres, repaired by
+   local search and ejection chains (`transport_first_plan`), then the same windows.
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, up to 50 units, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs (with
@@ -580,7 +582,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
 
     best: Plan | None = None
     fallback: Plan | None = None
-    runner_up: Plan | None = None  # the first stage's other plan (local search when CP-SAT beat it; the dearer start)
+    runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
     allowed, lag, possible = None, None, None
     first_seen: float | None = None
     along: Plan | None = None  # the last plan heard()
