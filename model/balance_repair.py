@@ -32,7 +32,7 @@ def closest_balance(spec: TerritorySpec, centre_of: np.ndarray, seed: int, deadl
     York's territory at 1.01 of its maximum after the chains, where their start had it at 1.9)."""
     current = np.asarray(centre_of)
     best = Plan(tuple(int(c) for c in current))
-    least = _violation(_State(spec, current, zone))
+    least = balance_violation(spec, best)
     for cycle in range(cycles):
         if time.perf_counter() > deadline:
             break
@@ -41,7 +41,7 @@ def closest_balance(spec: TerritorySpec, centre_of: np.ndarray, seed: int, deadl
         if is_valid(spec, plan):
             return plan
         current = np.asarray(plan.centre_of)
-        violation = _violation(_State(spec, current, zone))
+        violation = balance_violation(spec, plan)
         if violation < least:
             best, least = plan, violation
     return best
