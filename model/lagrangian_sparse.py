@@ -99,6 +99,28 @@ def near_pairs(spec: TerritorySpec, territories: int = CAP_TERRITORIES) -> NearP
                      np.asarray(nearest_cost, dtype=float), fill, balance_weight(spec)[unit])
 
 
+def centre_pairs(spec: TerritorySpec) -> NearPairs:
+    """Fixed centres: every unit with every centre (n x k pairs; the nearest units of every unit, as for free
+    centres, would be half the map each at 20 territories: 4 GB on the ZIP cells). No pair is left out, so the
+    multipliers need no cap; the fill price is set above every pair's cost per unit of weight, so each knapsack
+    fills its lower capacity from its pairs (any finite price keeps the bound valid, a low one only weakens it)."""
+    n = spec.geography.n
+    centres = np.sort(np.asarray(spec.centres, dtype=np.int64))
+    unit = np.tile(np.arange(n, dtype=np.int32), len(centres))
+    centre = np.repeat(centres.astype(np.int32), n)
+    keep = unit != centre
+    unit, centre = unit[keep], centre[keep]
+    cost = np.asarray(spec.cost()[unit, centre], dtype=float)
+    weight = balance_weight(spec)[unit]
+    fill = np.zeros(n)
+    heavy = weight > 0
+    np.maximum.at(fill, centre[heavy], 2.0 * cost[heavy] / weight[heavy] + 1.0)
+    nearest = np.full(n, np.inf)
+    np.minimum.at(nearest, unit, cost)
+    return NearPairs(unit, centre, cost, np.searchsorted(centre, np.arange(n + 1)), np.full(n, np.inf),
+                     np.where(np.isfinite(nearest), nearest, 0.0), fill, weight)
+
+
 def balance_weight(spec: TerritorySpec) -> np.ndarray:
     """What each unit takes of a territory's capacity: its first balance attribute (1 each without one)."""
     geo = spec.geography
@@ -141,7 +163,7 @@ def sparse_lagrangian_bound(spec: TerritorySpec, start: np.ndarray | None = None
     t0 = time.perf_counter()
     geo = spec.geography
     n, k = geo.n, spec.count
-    pairs = near_pairs(spec)
+    pairs = near_pairs(spec) if spec.centres is None else centre_pairs(spec)
     rule = spec.balance[0] if spec.balance else None
     v = balance_weight(spec)
     room = (rule.upper if rule is not None else float(n)) - v  # capacity left once the centre is in

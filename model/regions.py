@@ -60,11 +60,11 @@ def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool =
 
 def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
                     seed: int = 0, on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None) -> Plan:
-    """Each region re-solved with the distance-matrix steps (see the module docstring), for free
-    centres; a region's result is kept only if valid and cheaper. `fresh(region spec, deadline)` plans a
-    region from scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national
+    """Each region re-solved with the distance-matrix steps (see the module docstring); with fixed centres
+    only the windows run. A region's result is kept only if valid and cheaper. `fresh(region spec, deadline)`
+    plans a region from scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national
     plan so far."""
-    if spec.centres is not None or spec.count < 2:
+    if spec.count < 2:
         return plan
     for turn in range(PASSES):
         groups = split_regions(spec, plan, REGION_UNITS, flip=bool(turn % 2))
@@ -130,16 +130,19 @@ def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, 
     With `fresh` and no `zone` (a zone's districts would be ignored by a fresh plan; a single district
     has none) the region is also planned from scratch in the time left, and the better of the two is kept."""
     centre_of = np.asarray(plan.centre_of)
-    sub = replace(restrict(spec, units, [int(c) for c in group], list(centre_of)), centres=None)
+    fixed = spec.centres is not None  # (reps' homes: only the windows, which keep the centres)
+    sub = restrict(spec, units, [int(c) for c in group], list(centre_of))
+    sub = sub if fixed else replace(sub, centres=None)
     at = {int(u): i for i, u in enumerate(units)}
     start = Plan(tuple(at[int(c)] for c in centre_of[units]))
     sub_zone = None if zone is None else np.asarray(zone)[units]
     sub_cost = sub.cost()
-    moved = _moved(sub, engine, start, sub_zone, deadline, seed)
-    if usable(sub):  # windows of neighbouring territories at fixed centres, then centres to their medoids
+    moved = start if fixed else _moved(sub, engine, start, sub_zone, deadline, seed)
+    if usable(sub):  # windows of neighbouring territories at fixed centres (free: then centres to their medoids)
+        share = 1.0 if fixed else WINDOW_SHARE
         moved = improve_windows(sub, engine, moved, sub_zone,
-                                time.perf_counter() + WINDOW_SHARE * max(0.0, deadline - time.perf_counter()))
-    if fresh is not None and zone is None and time.perf_counter() < deadline:
+                                time.perf_counter() + share * max(0.0, deadline - time.perf_counter()))
+    if fresh is not None and zone is None and not fixed and time.perf_counter() < deadline:
         anew = fresh(sub, deadline)
         if anew is not None and is_valid(sub, anew):
             anew = _moved(sub, engine, allocate(sub, engine, anew, None, deadline), None, deadline, seed)

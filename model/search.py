@@ -29,9 +29,10 @@ import numpy as np
 from geodata.distances import LazyPairs
 from model.balance_repair import balance_violation, closest_balance, rebalance
 from model.check import is_valid
+from model.coarsen import coarsen, coarsenable
 from model.fixing import Relaxation, path_fixing, reduced_cost_fixing, solve_relaxation
 from model.knapsack_kernels import compile_kernels, compiled
-from model.lagrangian import lagrangian_bound
+from model.lagrangian import LagrangianBound, lagrangian_bound
 from model.lagrangian_sparse import sparse_lagrangian_bound
 from model.lp_bound import lp_dual_bound
 from model.live import Live
@@ -44,7 +45,7 @@ from model.star_windows import improve_windows
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
-from model.transport import balanced_assignment
+from model.transport import balanced_assignment, fixed_centre_bound
 from model.two_origins import improve_origins
 from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
@@ -103,6 +104,16 @@ TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% 
 # (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
 # ended at 5.39e13.
 FIXED_WINDOW_SHARE = 0.3
+POLISH_SHARE = 0.2  # of the windows' time, for local search on the units after the plan is lifted back
+# There the bound is the transportation LP over every unit and centre (7.5 s on the ZIP cells with 20 centres; the
+# Lagrangian ascent over the same pairs reached 3.0818e13 in 46 s, the LP 3.0843e13), and the time left after it
+# goes to windows on the units, region by region (model.regions), but for this many seconds kept for writing.
+FIXED_REGIONS_SPARE = 1.0
+MIN_REGION_GAIN = 1e-3  # another pass of the regions while the last gained at least this share
+# Without a distance matrix (above 6,000 units) the same steps run on coarse units (model.coarsen: about 3,000
+# connected groups) and the plan is lifted back and polished. On the 32,984 ZIP cells with the 20 reps' cities
+# (±20%) a run found no plan in 180 s before (the ejection chains move single cells); on groups: a plan in 7 s
+# (4.96e13), 3.27e13 after 60 s of windows (benchmarks README, "Fixed centres on the ZIP cells").
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -250,6 +261,32 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
     except KeyboardInterrupt:
         raise SearchInterrupted(None) from None
     return (repaired, None) if is_valid(spec, repaired) else (None, repaired)
+
+
+def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float, window_budget: float,
+                      on_plan: Callable[[Plan], None]) -> tuple[Plan | None, Plan | None]:
+    """`transport_first_plan` and the windows on coarse units (model.coarsen) for fixed centres on a map without
+    a distance matrix; the plan lifted back to the units and polished by local search. (valid plan, invalid
+    fallback) as `transport_first_plan`; `on_plan` hears each lifted plan (the first as soon as it is found)."""
+    coarse = coarsen(spec)
+    plan, near = transport_first_plan(coarse.spec, engine, options, budget)
+    if plan is None:
+        return None, None if near is None else coarse.lift(spec, near)
+
+    def lifted(p: Plan) -> None:
+        on_plan(coarse.lift(spec, p))
+
+    lifted(plan)
+    if usable(coarse.spec):
+        plan = improve_windows(coarse.spec, engine, plan, None, time.perf_counter() + window_budget, on_plan=lifted)
+    fine = coarse.lift(spec, plan)
+    try:
+        polished = polish(spec, np.asarray(fine.centre_of), seed=options.seed,
+                          deadline=time.perf_counter() + POLISH_SHARE * window_budget)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(fine) from None
+    cost = spec.cost()
+    return (polished if is_valid(spec, polished) and polished.objective(cost) < fine.objective(cost) else fine), None
 
 
 def assignment_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
@@ -590,6 +627,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
     relaxation: Relaxation | None = None
     try:
         lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
+        fixed_lp_bound = lazy and coarsenable(spec) and bool(spec.balance)  # fixed centres: an LP bound, then regions
         t = time.perf_counter()
         if not compiled(sparse=lazy):
             say("compiling the bound's loops (once after an install, 10-25 s)")
@@ -626,7 +664,17 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         if transport_start:
             say("first plan: balanced transportation LP to the fixed centres, then local search and ejection chains")
             t = time.perf_counter()
-            best, fallback = transport_first_plan(spec, engine, options, within(0.3))
+            if fixed_lp_bound:
+                say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
+                    "at fixed centres; the plan lifted back to the units and polished by local search")
+                best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(FIXED_WINDOW_SHARE),
+                                                   on_plan=heard)
+                if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
+                    say("first plan: none on the groups; the transportation LP on the units themselves")
+                    best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3))
+                    fallback = unit_fallback or fallback
+            else:
+                best, fallback = transport_first_plan(spec, engine, options, within(0.3))
             if best is None:  # (with a plan the windows below gain far more than a second start)
                 say("first plan: none yet; local search from the nearest centres")
                 best, other_fallback = first_plan(spec, None, options, within(0.2))
@@ -763,7 +811,24 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             clock("allocation", now)
             return plan
 
-        if lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
+        if lazy and best is not None and fixed_lp_bound:
+            say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality dropped)")
+            t = time.perf_counter()
+            value = fixed_centre_bound(spec, engine)
+            clock("bound", t)
+            if value is not None:
+                lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
+                live.lower(value)
+                say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
+                t = time.perf_counter()
+                end = t0 + limit - FIXED_REGIONS_SPARE
+                while time.perf_counter() < end - 1.0:  # passes while they gain (each splits the map anew)
+                    before = best.objective(cost)
+                    best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan)
+                    if best.objective(cost) > before * (1 - MIN_REGION_GAIN):
+                        break
+                clock("regions", t)
+        elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
             lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
             if best is not None and uses_tree_partition(spec):
                 t = time.perf_counter()
@@ -773,7 +838,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         # (zips-6x5x6 at 600 s: 103 s of it after the regions, and the bound 1.02e12 against 1.07e12 without).
         if fallback is not None:
             near.append(fallback)
-        if (best or fallback) is not None and spec.count > 1 and not (lazy and uses_tree_partition(spec)):
+        if (best or fallback) is not None and spec.count > 1 and not (lazy and (uses_tree_partition(spec) or lag)):
             say("neighbourhood search: re-solving pairs of adjacent territories")
             t = time.perf_counter()
             start = best or fallback
@@ -841,7 +906,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 lag, allowed = at_lp, at_lp.allowed
                 allowed[np.arange(spec.geography.n), list(best.centre_of)] = True
         left = remaining()
-        if heuristic_only and best is not None and left > 1.0:
+        if heuristic_only and best is not None and left > 1.0 and not (lazy and lag is not None):
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
             # No fixing: nothing uses it after this stage (it overran the limit by 3-8 s at 4,619 units).
@@ -864,7 +929,15 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
     if interrupted:
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
     if heuristic_only:  # no exact model: say which bound stands and why
-        if lazy:
+        if lazy and lag is not None and lag.iterations == 0:
+            method = ("LP relaxation at the fixed centres (the transportation LP over every unit and centre, balance "
+                      "bounds kept, contiguity and integrality dropped; HiGHS): "
+                      f"{spec.geography.n:,} units have no stored distance matrix")
+        elif lazy and spec.centres is not None:
+            method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per fixed centre a "
+                      "continuous knapsack between its capacities over every unit): "
+                      f"{spec.geography.n:,} units have no stored distance matrix")
+        elif lazy:
             method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per centre a "
                       "continuous knapsack between its capacities over each unit's nearest units, found once by "
                       "KD-tree; under the capped multipliers every pair left out costs more than the price at which "

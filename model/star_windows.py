@@ -42,7 +42,8 @@ def _order(spec: TerritorySpec, centre_of: np.ndarray, centres: np.ndarray) -> n
     inside = lightest_paths(geo.edges, geo.n, np.where(member, 1.0, np.inf), centres)
     through_all = closeness(spec, list(centres))  # steps through the whole graph + a distance fraction below 1
     steps = np.floor(through_all)
-    return np.where(member & np.isfinite(inside), inside, geo.n + steps) + (through_all - steps)
+    fraction = np.where(np.isfinite(through_all), through_all - steps, 0.0)  # (a region's graph may be in pieces)
+    return np.where(member & np.isfinite(inside), inside, geo.n + steps) + fraction
 
 
 class _Program:

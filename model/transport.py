@@ -39,22 +39,42 @@ def transport_lp(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.nd
     zone = np.where(held, -1 - np.searchsorted(centres, centre_of), zone)
     rows, cols = candidate_pairs(spec, centres, centre_of, zone)
     cost = spec.cost()[rows, centres[cols]]
-    rules = spec.balance
+    inset = [np.where(np.isin(centres, list(frozen)), 0.0, margin * (r.upper - r.lower) / 2) for r in spec.balance]
+    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], inset)  # (a centre stays in its own territory)
+    return None if x is None else (rows, centres[cols], x)
+
+
+def fixed_centre_bound(spec: TerritorySpec, engine) -> float | None:
+    """With fixed centres: the transportation LP over every (unit, centre) pair at the balance bounds themselves,
+    locked units to their own centre only; it drops contiguity and integrality alone, so its value is a lower
+    bound on every plan. None if the engine finds no optimum."""
+    centres = np.asarray(spec.centres)
+    n, k = spec.geography.n, len(centres)
+    rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    if spec.locks:
+        locked = np.array([u for u, _ in spec.locks])
+        keep = ~np.isin(rows, locked)
+        rows = np.concatenate([rows[keep], locked])
+        cols = np.concatenate([cols[keep], [t for _, t in spec.locks]])
+    cost = np.asarray(spec.cost()[rows, centres[cols]], dtype=float)
+    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance))
+    return None if x is None else float(cost @ x)
+
+
+def _solve(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: int, cost: np.ndarray,
+           own: np.ndarray, inset: list) -> np.ndarray | None:
+    """The transportation LP on the given pairs (a centre's own pair fixed at 1), each rule's band inset by `inset`
+    (per rule: a number or one per centre position)."""
+    n, rules = spec.geography.n, spec.balance
     m = len(rows)
     values = [spec.geography.attributes[r.attribute][rows] for r in rules]
     a_rows = np.concatenate([rows] + [n + q * k + cols for q in range(len(rules))])
     a_cols = np.tile(np.arange(m), 1 + len(rules))
     matrix = csc_matrix((np.concatenate([np.ones(m)] + values), (a_rows, a_cols)), shape=(n + k * len(rules), m))
-    own = rows == centres[cols]  # a centre stays in its own territory
-    inset = [np.where(np.isin(centres, list(frozen)), 0.0, margin * (r.upper - r.lower) / 2) for r in rules]
-    x = engine.solve_lp(
-        cost / max(float(np.abs(cost).max()), 1.0),
-        matrix,
-        (np.where(own, 1.0, 0.0), np.ones(m)),
-        (np.concatenate([np.ones(n)] + [r.lower + d for r, d in zip(rules, inset)]),
-         np.concatenate([np.ones(n)] + [r.upper - d for r, d in zip(rules, inset)])),
-    )
-    return None if x is None else (rows, centres[cols], x)
+    lower = [np.broadcast_to(r.lower + d, (k,)) for r, d in zip(rules, inset)]
+    upper = [np.broadcast_to(r.upper - d, (k,)) for r, d in zip(rules, inset)]
+    return engine.solve_lp(cost / max(float(np.abs(cost).max()), 1.0), matrix, (np.where(own, 1.0, 0.0), np.ones(m)),
+                           (np.concatenate([np.ones(n)] + lower), np.concatenate([np.ones(n)] + upper)))
 
 
 def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray, centre_of: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ PARTNER_EARLY_STOPS = 3
 PARTNER_SEED = 1  # added to the seed: the partner branches differently even where its rounds match
 HEAR_EVERY = 0.05  # seconds between looks at the pipe from HiGHS's callbacks
 LATE_STOP_WAIT = 0.3  # seconds a solve at its time limit waits for the partner's last words (STOP_WAIT otherwise)
+BINARY_RENS = False  # see solve_binary
 IMPROVEMENT_HEURISTICS_OFF = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
                               "mip_heuristic_run_root_reduced_cost": False}  # `improvement_heuristics=False`
 # With a partner the two processes split the work: the first proves (HiGHS's primal heuristics off, its time
@@ -119,6 +120,10 @@ class HighsEngine:
         h.setOptionValue("threads", 1)
         h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
         h.setOptionValue("mip_rel_gap", 1e-6)
+        # HiGHS 1.16 hung inside the presolve of its RENS sub-MIP (HPresolve::strengthenInequalities), past the
+        # time limit and up to 24 GB, twice in three runs of windows on the ZIP cells' groups (not reproduced from
+        # the saved programs alone); a window starts from a feasible plan, so that heuristic is not needed.
+        h.setOptionValue("mip_heuristic_run_rens", BINARY_RENS)
         deadline = time.perf_counter() + max(time_limit, 0.1)
         solution = highspy.HighsSolution()
         solution.col_value = list(map(float, start))

@@ -41,12 +41,14 @@ REPS_20 = [
 ]
 
 
-def reps_case(tolerance: float) -> tuple[str, dict]:
-    """The counties with the twenty reps as fixed centres, Las Vegas and San Jose locked to Phoenix and San Francisco."""
+def reps_case(tolerance: float, zips: bool = False) -> tuple[str, dict]:
+    """The counties (or ZIP cells) with the twenty reps as fixed centres, Las Vegas and San Jose (their counties, or
+    their ZIP cells of most potential) locked to Phoenix and San Francisco."""
     centres = [{"name": name, "lat": lat, "lon": lon} for name, lat, lon in REPS_20]
-    return ("us_counties.yaml", {"territories": {"count": 20, "centres": centres,
-                                                "locked": {"32003": "Phoenix", "06085": "San Francisco"}},
-                                 "balance": [{"attribute": "potential", "tolerance": tolerance}]})
+    locked = {"89101": "Phoenix", "95112": "San Francisco"} if zips else {"32003": "Phoenix", "06085": "San Francisco"}
+    return ("us_zips.yaml" if zips else "us_counties.yaml",
+            {"territories": {"count": 20, "centres": centres, "locked": locked},
+             "balance": [{"attribute": "potential", "tolerance": tolerance}]})
 
 
 CASES = {
@@ -68,6 +70,8 @@ CASES = {
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]},
         "units": {"split": {"columns": {"potential": "potential"}, "threshold": 0.3}}}),
     "zips-200": ("us_zips.yaml", {"territories": {"count": 200}}),
+    "zips-20-reps-20pct": reps_case(0.20, zips=True),
+    "zips-20-reps-10pct": reps_case(0.10, zips=True),
     "zips-6x5x6": ("us_zips.yaml", {"territories": {"count": 180, "nesting": [
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
 }

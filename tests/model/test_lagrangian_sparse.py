@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from geodata.distances import lazy_distance
 from model.check import is_valid
-from model.lagrangian_sparse import _relaxation, near_pairs, sparse_lagrangian_bound
+from model.lagrangian_sparse import _relaxation, centre_pairs, near_pairs, sparse_lagrangian_bound
 from model.search import first_plan
 from solvers.result import SolverOptions
 from model.spec import TerritorySpec
@@ -96,6 +96,23 @@ def test_shortcuts_give_the_relaxations_value(spec, seed, spread, fixed, priced)
     assert np.isclose(sparse, plain_bound(spec, lam, pairs.fill_price), rtol=1e-9, atol=1e-9)
     # and it is a relaxation: never above the same multipliers with the lower capacity kept whole
     assert sparse <= plain_bound(spec, lam, np.full(spec.geography.n, np.inf)) + 1e-6
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=larger_grids(), seed=st.integers(0, 1000), spread=st.sampled_from([0.3, 1.0, 3.0]))
+def test_fixed_centres_price_every_pair_and_keep_both_capacities_whole(spec, seed, spread):
+    """With fixed centres the lists hold every unit for every centre (n x k pairs, not each unit's nearest
+    units): the relaxation's value is the plain one with both capacities kept whole, at any multipliers."""
+    spec = replace(lazy(spec), centres=tuple(range(0, 2 * spec.count, 2)))
+    pairs = centre_pairs(spec)
+    n = spec.geography.n
+    assert len(pairs.unit) == spec.count * (n - 1)
+    lam = np.random.default_rng(seed).uniform(0, spread, n) * float(spec.cost()[:, :].max())
+    v = np.asarray(spec.geography.attributes[spec.balance[0].attribute], dtype=float)
+    rule = spec.balance[0]
+    chosen, value, _ = _relaxation(pairs, lam, rule.upper - v, rule.lower - v, spec.count, np.asarray(spec.centres))
+    whole = plain_bound(spec, lam, np.full(n, np.inf))
+    assert np.isclose(lam.sum() + value[chosen].sum(), whole, rtol=1e-9, atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -100,12 +100,15 @@ def test_ctrl_c_between_regions_keeps_the_national_plan(lazy_grid, monkeypatch):
     assert plan_violations(lazy_grid, stopped.value.plan) == []
 
 
-def test_fixed_centres_are_left_alone(lazy_grid):
+def test_fixed_centres_keep_their_centres_and_gain_by_windows(lazy_grid):
     from dataclasses import replace
 
     plan = _poor_plan(lazy_grid)
     fixed = replace(lazy_grid, centres=tuple(sorted(set(plan.centre_of))))
-    assert improve_regions(fixed, HighsEngine(), plan, None, time.perf_counter() + 10) is plan
+    better = improve_regions(fixed, HighsEngine(), plan, None, time.perf_counter() + 10)
+    assert plan_violations(fixed, better) == []
+    assert set(better.centre_of) == set(fixed.centres)  # reps' homes stay where they are
+    assert better.objective(fixed.cost()) < plan.objective(fixed.cost())
 
 
 def test_a_territory_above_the_cap_gets_no_matrix_of_its_own(lazy_grid, monkeypatch):

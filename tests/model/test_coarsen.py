@@ -1,0 +1,84 @@
+"""Coarse units (model.coarsen): connected groups within their caps, and plans on them that lift to valid plans."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import geodata.build as build
+import model.coarsen as coarsen_module
+import model.search as search
+from model.check import _connected, plan_violations
+from model.coarsen import GROUP_SHARE, coarsen
+from model.search import solve_territories, transport_first_plan
+from solvers import SolverOptions
+from solvers.highs import HighsEngine
+from tests.conftest import grid_spec
+from tests.model.test_large_scale import crowded_centres_spec
+
+
+def spread_centres_spec(size: int = 30):
+    """Five reps' homes spread over a size x size grid of uneven potential, a unit on the right edge locked to
+    the top-right rep."""
+    values = np.random.default_rng(7).integers(1, 10, size=size * size)
+    homes = [(5, 5), (5, size - 6), (size // 2, size // 2), (size - 6, 5), (size - 6, size - 6)]
+    centres = tuple(sorted(r * size + c for r, c in homes))
+    spec = grid_spec(size, size, values, len(centres), 0.05, centres=centres)
+    return replace(spec, locks=(((size // 2) * size + size - 1, centres.index(5 * size + size - 6)),))
+
+
+def test_groups_are_connected_within_their_caps_and_anchors_stay_alone():
+    spec = crowded_centres_spec(30)  # 900 units, six fixed centres and a lock
+    coarse = coarsen(spec, target=120)
+    group_of, geo = coarse.group_of, spec.geography
+    count = coarse.spec.geography.n
+    assert count < geo.n / 2 and int(group_of.max()) + 1 == count  # (the caps stop it above the target here)
+    pop = geo.attributes["pop"]
+    cap = GROUP_SHARE * (spec.balance[0].upper - spec.balance[0].lower)
+    anchors = set(spec.centres) | {u for u, _ in spec.locks}
+    anchors |= {v for u in list(anchors) for v in geo.neighbours()[u]}  # and their neighbours
+    for g in range(count):
+        members = [int(u) for u in np.flatnonzero(group_of == g)]
+        assert _connected(members, geo.edges)
+        assert not anchors & set(members) or len(members) == 1
+        assert len(members) == 1 or pop[members].sum() <= cap + 1e-9
+    assert np.isclose(coarse.spec.geography.attributes["pop"].sum(), pop.sum())
+    assert np.isclose(coarse.spec.weight.sum(), spec.weight.sum())
+    # A fixed centre's group is represented by the centre itself; the lock follows its unit's group.
+    assert [int(coarse.reps[c]) for c in coarse.spec.centres] == list(spec.centres)
+    assert coarse.spec.locks == tuple((int(group_of[u]), t) for u, t in spec.locks)
+    # Groups touch where their units do, and nowhere else.
+    touching = {(min(a, b), max(a, b)) for a, b in (group_of[list(e)] for e in geo.edges) if a != b}
+    assert set(coarse.spec.geography.edges) == touching
+
+
+def test_a_plan_on_the_groups_lifts_to_a_valid_plan_with_the_same_totals():
+    spec = spread_centres_spec()
+    coarse = coarsen(spec, target=150)
+    assert coarse.spec.geography.n < 300
+    plan, _ = transport_first_plan(coarse.spec, HighsEngine(), SolverOptions(seed=0), 30)
+    assert plan is not None
+    lifted = coarse.lift(spec, plan)
+    assert plan_violations(spec, lifted) == []  # every unit once, balanced, connected, centres and the lock kept
+    pop, fine_centre = spec.geography.attributes["pop"], np.asarray(lifted.centre_of)
+    for t, c in enumerate(spec.centres):
+        coarse_total = coarse.spec.geography.attributes["pop"][np.asarray(plan.centre_of) == coarse.spec.centres[t]].sum()
+        assert np.isclose(pop[fine_centre == c].sum(), coarse_total)
+
+
+@pytest.mark.parametrize("make, on_groups", [(spread_centres_spec, True), (crowded_centres_spec, False)])
+def test_fixed_centres_without_a_distance_matrix_are_planned_on_groups(monkeypatch, make, on_groups):
+    """Planned on groups; where the groups have no plan (six centres crowded into a corner, each territory
+    threading out of it along a lane one unit wide) on the units, as before."""
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)  # no stored matrix from 100 units
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    spec = make(30)
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, seed=0), stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert any("groups of neighbouring units" in s for s in said)
+    assert any("none on the groups" in s for s in said) != on_groups
+    assert outcome.result.bound is not None and outcome.result.bound <= outcome.result.objective
