@@ -1,7 +1,8 @@
 """Coarse units for maps too large for a distance matrix (the 32,984 ZIP cells): neighbouring units merged
-into connected groups, the plan made on the groups (a few thousand, with a matrix, so the steps that need one
+into connected groups, the plan made on the groups (1,500 to 6,000, with a matrix, so the steps that need one
 can run), then lifted back unit by unit. A group is connected, and fixed centres and locked units are groups
-of their own, so a connected, balanced plan of groups is a connected, balanced plan of units with the same locks.
+of their own, so a connected, balanced plan of groups is a connected, balanced plan of units with the same locks
+(the converse fails: groups can leave no room where single units would, so callers fall back to the units).
 
 Groups are formed by rounds of greedy matching along the shortest edges (each group merges with at most one
 neighbour per round), which keeps them compact and of similar size; a group's representative is its unit
@@ -20,8 +21,9 @@ from model.plan import Plan
 from model.spec import TerritorySpec
 
 # Groups aimed at: at least COARSE_UNITS, GROUPS_PER_TERRITORY per territory, at most what a distance matrix
-# allows. On the ZIP cells with 20 reps' cities (±20%, one-off script, 54 s of windows after the start): 1,500
-# groups 3.27e13, 3,000 groups 3.84e13 (each window's program twice the size, fewer windows in the time).
+# allows. On the ZIP cells with 20 reps' cities (±20%, one-off script, 54 s of windows after the start, one run
+# each): 1,500 groups 3.27e13, 3,000 groups (GROUP_SHARE 0.1) 3.84e13 (each window's program about twice the size,
+# fewer windows in the time).
 COARSE_UNITS = 1_500
 GROUPS_PER_TERRITORY = 30
 GROUP_SHARE = 0.25  # most of a balance band's width one group may hold (heavier units stay alone)

@@ -104,16 +104,16 @@ TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% 
 # (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
 # ended at 5.39e13.
 FIXED_WINDOW_SHARE = 0.3
-POLISH_SHARE = 0.2  # of the windows' time, for local search on the units after the plan is lifted back
-# There the bound is the transportation LP over every unit and centre (7.5 s on the ZIP cells with 20 centres; the
-# Lagrangian ascent over the same pairs reached 3.0818e13 in 46 s, the LP 3.0843e13), and the time left after it
-# goes to windows on the units, region by region (model.regions), but for this many seconds kept for writing.
+# Without a distance matrix (above 6,000 units) the same steps run on groups of units (model.coarsen) and the
+# plan is lifted back and polished by local search (POLISH_SHARE of the windows' time). On the 32,984 ZIP cells
+# with the 20 reps' cities (±20%) a run found no plan in 180 s before (the ejection chains move single cells); on
+# 1,500 groups (one-off script): a plan in 1.7 s (5.25e13), 3.27e13 after 54 s of windows. The bound there is
+# the transportation LP over every unit and centre (7.5 s; the Lagrangian ascent over the same pairs reached
+# 3.0818e13 in 46 s, the LP 3.0843e13), and the time left goes to windows on the units region by region
+# (model.regions), in passes while one gains MIN_REGION_GAIN, but for FIXED_REGIONS_SPARE seconds.
+POLISH_SHARE = 0.2
 FIXED_REGIONS_SPARE = 1.0
-MIN_REGION_GAIN = 1e-3  # another pass of the regions while the last gained at least this share
-# Without a distance matrix (above 6,000 units) the same steps run on coarse units (model.coarsen: about 3,000
-# connected groups) and the plan is lifted back and polished. On the 32,984 ZIP cells with the 20 reps' cities
-# (±20%) a run found no plan in 180 s before (the ejection chains move single cells); on groups: a plan in 7 s
-# (4.96e13), 3.27e13 after 60 s of windows (benchmarks README, "Fixed centres on the ZIP cells").
+MIN_REGION_GAIN = 1e-3
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -811,7 +811,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             clock("allocation", now)
             return plan
 
-        if lazy and best is not None and fixed_lp_bound:
+        if fixed_lp_bound and best is not None:
             say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality dropped)")
             t = time.perf_counter()
             value = fixed_centre_bound(spec, engine)
@@ -822,7 +822,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
                 t = time.perf_counter()
                 end = t0 + limit - FIXED_REGIONS_SPARE
-                while time.perf_counter() < end - 1.0:  # passes while they gain (each splits the map anew)
+                while time.perf_counter() < end - 1.0:
                     before = best.objective(cost)
                     best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan)
                     if best.objective(cost) > before * (1 - MIN_REGION_GAIN):
