@@ -9,7 +9,8 @@ the cheaper of the two is kept. A region's territories keep their units inside t
 balance bounds are their own, so a valid, cheaper regional plan makes a valid, cheaper national plan.
 A second pass splits the other way round, so that territories on a first-pass border meet their other
 neighbours. Under nesting the regions only move centres inside each unit's district; the districts
-themselves are re-solved one by one, planned afresh too (`improve_districts`).
+themselves are re-solved one by one, planned afresh too (`improve_districts`). With fixed centres (reps'
+homes) only the windows run, and the caller turns the cuts from call to call (`angle`).
 """
 
 from __future__ import annotations
@@ -37,18 +38,21 @@ WINDOW_SHARE = 0.5  # of a region's time left after its centres moved, for windo
 Fresh = Callable[[TerritorySpec, float], "Plan | None"]
 
 
-def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool = False) -> list[np.ndarray]:
+def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool = False,
+                  angle: float = 0.0) -> list[np.ndarray]:
     """The plan's centres in groups holding at most `most_units` units (a single territory may hold
     more): halved again and again at the median of the units, across the wider side of the group's
-    centres (the narrower side with `flip`, at the first cut only)."""
+    centres (the narrower side with `flip`, at the first cut only), on axes turned by `angle` (radians)."""
     geo = spec.geography
     centre_of = np.asarray(plan.centre_of)
     centres, size = np.unique(centre_of, return_counts=True)
+    turned_x = np.cos(angle) * geo.x[centres] - np.sin(angle) * geo.y[centres]
+    turned_y = np.sin(angle) * geo.x[centres] + np.cos(angle) * geo.y[centres]
 
     def halves(idx: np.ndarray, turn: bool) -> list[np.ndarray]:
         if size[idx].sum() <= most_units or len(idx) == 1:
             return [centres[idx]]
-        x, y = geo.x[centres[idx]], geo.y[centres[idx]]
+        x, y = turned_x[idx], turned_y[idx]
         across_x = (np.ptp(x) >= np.ptp(y)) != turn
         order = idx[np.argsort(x if across_x else y, kind="stable")]
         total = np.cumsum(size[order])
@@ -59,15 +63,16 @@ def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool =
 
 
 def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-                    seed: int = 0, on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None) -> Plan:
+                    seed: int = 0, on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None,
+                    angle: float = 0.0) -> Plan:
     """Each region re-solved with the distance-matrix steps (see the module docstring); with fixed centres
-    only the windows run. A region's result is kept only if valid and cheaper. `fresh(region spec, deadline)`
-    plans a region from scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national
-    plan so far."""
+    only the windows run. `angle` turns the axes the regions are cut along (other cuts, other windows). A
+    region's result is kept only if valid and cheaper. `fresh(region spec, deadline)` plans a region from
+    scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national plan so far."""
     if spec.count < 2:
         return plan
     for turn in range(PASSES):
-        groups = split_regions(spec, plan, REGION_UNITS, flip=bool(turn % 2))
+        groups = split_regions(spec, plan, REGION_UNITS, flip=bool(turn % 2), angle=angle)
         if len(groups) < 2 and turn > 0:
             break
         units_in = [np.flatnonzero(np.isin(plan.centre_of, g)) for g in groups]

@@ -110,10 +110,12 @@ FIXED_WINDOW_SHARE = 0.3
 # 1,500 groups (one-off script): a plan in 1.7 s (5.25e13), 3.27e13 after 54 s of windows. The bound there is
 # the transportation LP over every unit and centre (7.5 s; the Lagrangian ascent over the same pairs reached
 # 3.0818e13 in 46 s, the LP 3.0843e13), and the time left goes to windows on the units region by region
-# (model.regions), in passes while one gains MIN_REGION_GAIN, but for FIXED_REGIONS_SPARE seconds.
+# (model.regions), in passes cut along turned axes until two in a row gain less than MIN_REGION_GAIN, but for
+# FIXED_REGIONS_SPARE seconds.
 POLISH_SHARE = 0.2
 FIXED_REGIONS_SPARE = 1.0
 MIN_REGION_GAIN = 1e-3
+REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
 # stored (model.regions, then model.allocation.drift); the bound gets the rest. Measured on the 32,984 ZIP
@@ -822,11 +824,13 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
                 t = time.perf_counter()
                 end = t0 + limit - FIXED_REGIONS_SPARE
-                while time.perf_counter() < end - 1.0:
+                idle, turn = 0, 0
+                while time.perf_counter() < end - 1.0 and idle < 2:  # the centres stay, so the cuts turn instead
                     before = best.objective(cost)
-                    best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan)
-                    if best.objective(cost) > before * (1 - MIN_REGION_GAIN):
-                        break
+                    best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan,
+                                           angle=REGION_TURN * turn)
+                    idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
+                    turn += 1
                 clock("regions", t)
         elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
             lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())

@@ -42,8 +42,8 @@ def lazy_grid(monkeypatch):
 def test_regions_hold_every_territory_once_and_stay_under_the_size(lazy_grid, most):
     plan = _poor_plan(lazy_grid)
     owner = np.asarray(plan.centre_of)
-    for flip in (False, True):
-        groups = split_regions(lazy_grid, plan, most, flip=flip)
+    for flip, angle in ((False, 0.0), (True, 0.0), (False, 0.6), (False, 1.2)):
+        groups = split_regions(lazy_grid, plan, most, flip=flip, angle=angle)
         joined = np.sort(np.concatenate(groups))
         assert (joined == np.unique(owner)).all()
         for group in groups:
@@ -52,6 +52,8 @@ def test_regions_hold_every_territory_once_and_stay_under_the_size(lazy_grid, mo
     if 100 <= most < 400:  # the two passes cut differently (at 60 every territory is a region of its own)
         first, second = (split_regions(lazy_grid, plan, most, flip=f) for f in (False, True))
         assert sorted(map(tuple, first)) != sorted(map(tuple, second))
+        turned = [split_regions(lazy_grid, plan, most, angle=a) for a in (0.6, 1.2)]  # (fixed centres' passes)
+        assert any(sorted(map(tuple, t)) != sorted(map(tuple, first)) for t in turned)
 
 
 @pytest.mark.parametrize("afresh", [False, True])
