@@ -82,3 +82,36 @@ def test_fixed_centres_without_a_distance_matrix_are_planned_on_groups(monkeypat
     assert any("groups of neighbouring units" in s for s in said)
     assert any("none on the groups" in s for s in said) != on_groups
     assert outcome.result.bound is not None and outcome.result.bound <= outcome.result.objective
+
+
+@pytest.mark.parametrize("stop_at", ["incumbent", "regions"])
+def test_a_stop_request_on_the_groups_path_keeps_a_plan(monkeypatch, stop_at):
+    """Ctrl-C at the first lifted plan (inside the windows on the groups) or during the regions' windows on the
+    units ends the run on a checked plan with a bound, not on nothing."""
+    from model.check import check_plan
+    from solvers import Termination, interrupt
+
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    spec = spread_centres_spec()
+    stages = []
+
+    def stage(name: str) -> None:
+        stages.append(name)
+        if stop_at == "regions" and name.startswith("regions"):
+            interrupt.request()
+
+    def progress(p) -> None:
+        if stop_at == "incumbent" and p.incumbent is not None:
+            interrupt.request()
+
+    with interrupt.stop_on_ctrl_c():
+        outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=60, seed=0), progress=progress,
+                                    stage=stage)
+    assert outcome.result.termination is Termination.INTERRUPTED and stages[-1].startswith("interrupted")
+    assert outcome.plan is not None
+    check_plan(spec, outcome.plan)
+    assert outcome.result.seconds < 30
+    if stop_at == "regions":  # the LP bound at the fixed centres was in hand
+        assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
