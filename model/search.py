@@ -114,6 +114,7 @@ FIXED_WINDOW_SHARE = 0.3
 # FIXED_REGIONS_SPARE seconds.
 POLISH_SHARE = 0.2
 FIXED_REGIONS_SPARE = 1.0
+FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
 MIN_REGION_GAIN = 1e-3
 REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
@@ -266,10 +267,12 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
 
 
 def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float, window_budget: float,
-                      on_plan: Callable[[Plan], None]) -> tuple[Plan | None, Plan | None]:
+                      on_plan: Callable[[Plan], None], end: float = np.inf) -> tuple[Plan | None, Plan | None]:
     """`transport_first_plan` and the windows on coarse units (model.coarsen) for fixed centres on a map without
-    a distance matrix; the plan lifted back to the units and polished by local search. (valid plan, invalid
-    fallback) as `transport_first_plan`; `on_plan` hears each lifted plan (the first as soon as it is found)."""
+    a distance matrix; the plan lifted back to the units and polished by local search, the windows and the polish
+    ending by `end` (perf_counter seconds) if it comes first: a plan first, then the bound's time, then gains.
+    (valid plan, invalid fallback) as `transport_first_plan`; `on_plan` hears each lifted plan (the first as soon
+    as it is found)."""
     coarse = coarsen(spec)
     plan, near = transport_first_plan(coarse.spec, engine, options, budget)
     if plan is None:
@@ -280,11 +283,12 @@ def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budge
 
     lifted(plan)
     if usable(coarse.spec):
-        plan = improve_windows(coarse.spec, engine, plan, None, time.perf_counter() + window_budget, on_plan=lifted)
+        plan = improve_windows(coarse.spec, engine, plan, None, min(time.perf_counter() + window_budget, end),
+                               on_plan=lifted)
     fine = coarse.lift(spec, plan)
     try:
         polished = polish(spec, np.asarray(fine.centre_of), seed=options.seed,
-                          deadline=time.perf_counter() + POLISH_SHARE * window_budget)
+                          deadline=min(time.perf_counter() + POLISH_SHARE * window_budget, end))
     except KeyboardInterrupt:
         raise SearchInterrupted(fine) from None
     cost = spec.cost()
@@ -669,8 +673,9 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             if fixed_lp_bound:
                 say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
                     "at fixed centres; the plan lifted back to the units and polished by local search")
+                reserve = FIXED_LP_SECONDS_PER_PAIR * spec.geography.n * spec.count + FIXED_REGIONS_SPARE
                 best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(FIXED_WINDOW_SHARE),
-                                                   on_plan=heard)
+                                                   on_plan=heard, end=t0 + limit - reserve)  # (the bound's time kept)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
                     say("first plan: none on the groups; the transportation LP on the units themselves")
                     best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3))
@@ -813,10 +818,10 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             clock("allocation", now)
             return plan
 
-        if fixed_lp_bound and best is not None:
+        if fixed_lp_bound and best is not None and remaining() > FIXED_REGIONS_SPARE + 1.0:
             say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality dropped)")
             t = time.perf_counter()
-            value = fixed_centre_bound(spec, engine)
+            value = fixed_centre_bound(spec, engine, remaining() - FIXED_REGIONS_SPARE)  # (else the Lagrangian below)
             clock("bound", t)
             if value is not None:
                 lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)

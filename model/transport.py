@@ -44,10 +44,10 @@ def transport_lp(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.nd
     return None if x is None else (rows, centres[cols], x)
 
 
-def fixed_centre_bound(spec: TerritorySpec, engine) -> float | None:
+def fixed_centre_bound(spec: TerritorySpec, engine, seconds: float | None = None) -> float | None:
     """With fixed centres: the transportation LP over every (unit, centre) pair at the balance bounds themselves,
     locked units to their own centre only; it drops contiguity and integrality alone, so its value is a lower
-    bound on every plan. None if the engine finds no optimum."""
+    bound on every plan. None if the engine finds no optimum (within `seconds`)."""
     centres = np.asarray(spec.centres)
     n, k = spec.geography.n, len(centres)
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
@@ -57,12 +57,12 @@ def fixed_centre_bound(spec: TerritorySpec, engine) -> float | None:
         rows = np.concatenate([rows[keep], locked])
         cols = np.concatenate([cols[keep], [t for _, t in spec.locks]])
     cost = np.asarray(spec.cost()[rows, centres[cols]], dtype=float)
-    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance))
+    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance), seconds)
     return None if x is None else float(cost @ x)
 
 
 def _solve(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: int, cost: np.ndarray,
-           own: np.ndarray, inset: list) -> np.ndarray | None:
+           own: np.ndarray, inset: list, seconds: float | None = None) -> np.ndarray | None:
     """The transportation LP on the given pairs (a centre's own pair fixed at 1), each rule's band inset by `inset`
     (per rule: a number or one per centre position)."""
     n, rules = spec.geography.n, spec.balance
@@ -74,7 +74,7 @@ def _solve(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: i
     lower = [np.broadcast_to(r.lower + d, (k,)) for r, d in zip(rules, inset)]
     upper = [np.broadcast_to(r.upper - d, (k,)) for r, d in zip(rules, inset)]
     return engine.solve_lp(cost / max(float(np.abs(cost).max()), 1.0), matrix, (np.where(own, 1.0, 0.0), np.ones(m)),
-                           (np.concatenate([np.ones(n)] + lower), np.concatenate([np.ones(n)] + upper)))
+                           (np.concatenate([np.ones(n)] + lower), np.concatenate([np.ones(n)] + upper)), seconds)
 
 
 def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray, centre_of: np.ndarray) -> np.ndarray:

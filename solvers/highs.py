@@ -98,11 +98,14 @@ class HighsEngine:
 
     @staticmethod
     def solve_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
-                 row_bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+                 row_bounds: tuple[np.ndarray, np.ndarray], time_limit: float | None = None) -> np.ndarray | None:
         """min cost.x with row_lower <= matrix x <= row_upper and column bounds, for large plain LPs
-        (no Pyomo model: building one would take longer than solving). The optimal x, or None."""
+        (no Pyomo model: building one would take longer than solving). The optimal x, or None (also when
+        `time_limit` seconds pass first)."""
         h = _plain_lp(cost, matrix, col_bounds, row_bounds)
         h.setOptionValue("threads", 1)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
