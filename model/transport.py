@@ -52,10 +52,7 @@ def fixed_centre_bound(spec: TerritorySpec, engine, seconds: float | None = None
     n, k = spec.geography.n, len(centres)
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
     if spec.locks:
-        locked = np.array([u for u, _ in spec.locks])
-        keep = ~np.isin(rows, locked)
-        rows = np.concatenate([rows[keep], locked])
-        cols = np.concatenate([cols[keep], [t for _, t in spec.locks]])
+        rows, cols = _locks_kept(spec, rows, cols, centres)
     cost = np.asarray(spec.cost()[rows, centres[cols]], dtype=float)
     x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance), seconds)
     return None if x is None else float(cost @ x)
@@ -126,9 +123,18 @@ def candidate_pairs(spec: TerritorySpec, centres: np.ndarray, centre_of: np.ndar
         keep = distance[pairs[:, 0], centres[pairs[:, 1]]] <= spec.max_distance
         keep |= centres[pairs[:, 1]] == centre_of[pairs[:, 0]]
         pairs = pairs[keep]
-    if spec.locks and spec.centres is not None:  # a locked unit goes to its own territory's centre only
-        locked = np.array([u for u, _ in spec.locks])
-        to = np.searchsorted(centres, [spec.centres[t] for _, t in spec.locks])
-        pairs = np.vstack([pairs[~np.isin(pairs[:, 0], locked)], np.column_stack([locked, to])])
-        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    if spec.locks and spec.centres is not None:
+        rows, cols = _locks_kept(spec, pairs[:, 0], pairs[:, 1], centres)
+        order = np.lexsort((cols, rows))
+        return rows[order], cols[order]
     return pairs[:, 0], pairs[:, 1]
+
+
+def _locks_kept(spec: TerritorySpec, rows: np.ndarray, cols: np.ndarray, centres: np.ndarray):
+    """The (unit, centre position) pairs with each locked unit's replaced by the one to its own territory's
+    centre (fixed centres; `centres` gives the unit of each position)."""
+    locked = np.array([u for u, _ in spec.locks])
+    at = {int(c): i for i, c in enumerate(centres)}
+    keep = ~np.isin(rows, locked)
+    return (np.concatenate([rows[keep], locked]),
+            np.concatenate([cols[keep], [at[spec.centres[t]] for _, t in spec.locks]]))
