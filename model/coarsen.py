@@ -66,7 +66,7 @@ def coarsen(spec: TerritorySpec, target: int | None = None) -> Coarse:
     values = np.array([geo.attributes[r.attribute] for r in spec.balance], dtype=float).reshape(len(spec.balance), geo.n)
     cap = np.array([GROUP_SHARE * (r.upper - r.lower) for r in spec.balance], dtype=float)
     group_of = _match_groups(geo, values, cap, ring, target, GROUP_SIZE * max(1, geo.n // target))
-    reps = _representatives(spec, group_of, anchors)
+    reps = _representatives(spec, group_of)
     return Coarse(_coarse_spec(spec, group_of, reps), group_of, reps)
 
 
@@ -80,9 +80,7 @@ def _match_groups(geo: Geography, values: np.ndarray, cap: np.ndarray, anchors: 
     edges = np.array(geo.edges, dtype=int).reshape(-1, 2)
     groups = geo.n
     while groups > target:
-        sums = np.zeros((values.shape[0], geo.n))
-        for r in range(values.shape[0]):
-            np.add.at(sums[r], label, values[r])
+        sums = np.array([np.bincount(label, weights=v, minlength=geo.n) for v in values]).reshape(-1, geo.n)
         size = np.bincount(label, minlength=geo.n)
         anchored = np.bincount(label, weights=anchors, minlength=geo.n) > 0
         a, b = label[edges[:, 0]], label[edges[:, 1]]
@@ -114,7 +112,7 @@ def _match_groups(geo: Geography, values: np.ndarray, cap: np.ndarray, anchors: 
     return group_of
 
 
-def _representatives(spec: TerritorySpec, group_of: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+def _representatives(spec: TerritorySpec, group_of: np.ndarray) -> np.ndarray:
     """Each group's fixed centre if it holds one, else its unit nearest to its weighted centre."""
     geo = spec.geography
     count = int(group_of.max()) + 1
@@ -134,14 +132,14 @@ def _representatives(spec: TerritorySpec, group_of: np.ndarray, anchors: np.ndar
 def _coarse_spec(spec: TerritorySpec, group_of: np.ndarray, reps: np.ndarray) -> TerritorySpec:
     geo = spec.geography
     count = len(reps)
-    pairs = {(int(min(a, b)), int(max(a, b))) for a, b in zip(group_of[[e[0] for e in geo.edges]],
-                                                               group_of[[e[1] for e in geo.edges]]) if a != b}
+    ends = group_of[np.array(geo.edges, dtype=int).reshape(-1, 2)]
+    ends = np.unique(np.sort(ends[ends[:, 0] != ends[:, 1]], axis=1), axis=0)  # touching groups, each pair once
     numeric = {k: v for k, v in geo.attributes.items() if np.issubdtype(np.asarray(v).dtype, np.number)}
     coarse_geo = Geography(
         ids=tuple(geo.ids[r] for r in reps),
         attributes={k: np.bincount(group_of, weights=np.asarray(v, dtype=float), minlength=count)
                     for k, v in numeric.items()},
-        x=geo.x[reps], y=geo.y[reps], edges=tuple(sorted(pairs)),
+        x=geo.x[reps], y=geo.y[reps], edges=tuple((int(a), int(b)) for a, b in ends),
         distance=np.asarray(geo.distance[np.ix_(reps, reps)], dtype=float),
         distance_unit=geo.distance_unit,
     )
