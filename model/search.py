@@ -115,6 +115,12 @@ FIXED_WINDOW_SHARE = 0.3
 POLISH_SHARE = 0.2
 FIXED_REGIONS_SPARE = 1.0
 FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
+# When less time than that is left (short limits), the Lagrangian ascent over the same pairs gives the bound
+# instead, stopping this many seconds before the search's end: on the ZIP cells with 20 reps one step takes
+# about 0.1 s (1.50e13 after one, 2.14e13 after 20, 2.90e13 after 100: the LP is 3.08e13).
+FIXED_BOUND_SPARE = 0.3
+FIXED_ASCENT_SHARE = 0.3  # of the limit, for that ascent, when the LP would take more than half of it
+FIXED_LP_FITS = 0.75  # share of FIXED_LP_SECONDS_PER_PAIR below which the LP is not tried (it takes about 0.57)
 MIN_REGION_GAIN = 1e-3
 REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
@@ -634,6 +640,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
     try:
         lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
         fixed_lp_bound = lazy and coarsenable(spec) and bool(spec.balance)  # fixed centres: an LP bound, then regions
+        lp_seconds = FIXED_LP_SECONDS_PER_PAIR * spec.geography.n * spec.count  # (when fixed_lp_bound)
         t = time.perf_counter()
         if not compiled(sparse=lazy):
             say("compiling the bound's loops (once after an install, 10-25 s)")
@@ -673,9 +680,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             if fixed_lp_bound:
                 say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
                     "at fixed centres; the plan lifted back to the units and polished by local search")
-                reserve = FIXED_LP_SECONDS_PER_PAIR * spec.geography.n * spec.count + FIXED_REGIONS_SPARE
+                # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent
+                reserve = lp_seconds + FIXED_REGIONS_SPARE
+                reserve = reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit
                 best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(FIXED_WINDOW_SHARE),
-                                                   on_plan=heard, end=t0 + limit - reserve)  # (the bound's time kept)
+                                                   on_plan=heard, end=t0 + limit - reserve)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
                     say("first plan: none on the groups; the transportation LP on the units themselves")
                     best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3))
@@ -818,10 +827,17 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             clock("allocation", now)
             return plan
 
-        if fixed_lp_bound and best is not None and remaining() > FIXED_REGIONS_SPARE + 1.0:
-            say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality dropped)")
+        if fixed_lp_bound and best is not None:
             t = time.perf_counter()
-            value = fixed_centre_bound(spec, engine, remaining() - FIXED_REGIONS_SPARE)  # (else the Lagrangian below)
+            value = None
+            if remaining() - FIXED_REGIONS_SPARE >= FIXED_LP_FITS * lp_seconds:
+                say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
+                    "dropped)")
+                value = fixed_centre_bound(spec, engine, remaining() - FIXED_REGIONS_SPARE)
+            if value is None:  # too little time for the LP (or it ran out): the ascent, valid at every step
+                say("bound: Lagrangian relaxation at the fixed centres for the time left")
+                lag = sparse_lagrangian_bound(spec, iterations=1_000_000, time_limit=remaining() - FIXED_BOUND_SPARE,
+                                              on_bound=live.lower)
             clock("bound", t)
             if value is not None:
                 lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)

@@ -84,6 +84,27 @@ def test_fixed_centres_without_a_distance_matrix_are_planned_on_groups(monkeypat
     assert outcome.result.bound is not None and outcome.result.bound <= outcome.result.objective
 
 
+def test_too_little_time_for_the_lp_bound_gives_the_lagrangian_one(monkeypatch):
+    """When the time left cannot hold the LP over every unit and centre (short limits on the ZIP cells), the
+    Lagrangian ascent over the same pairs gives the bound: valid, and no higher than the LP's value."""
+    from model.transport import fixed_centre_bound
+
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    monkeypatch.setattr(search, "FIXED_LP_SECONDS_PER_PAIR", 1.0)  # 4,500 s for 900 units and 5 centres
+    spec = spread_centres_spec()
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, seed=0), stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert any("Lagrangian relaxation at the fixed centres" in s for s in said)
+    assert not any("transportation LP over every unit" in s for s in said)
+    bound = outcome.result.bound
+    assert bound is not None and 0 < bound <= outcome.result.objective
+    assert bound <= fixed_centre_bound(spec, HighsEngine(), 60) * (1 + 1e-6)
+    assert "Lagrangian" in outcome.bound_method
+
+
 @pytest.mark.parametrize("stop_at", ["incumbent", "regions"])
 def test_a_stop_request_on_the_groups_path_keeps_a_plan(monkeypatch, stop_at):
     """Ctrl-C at the first lifted plan (inside the windows on the groups) or during the regions' windows on the
