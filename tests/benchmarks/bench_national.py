@@ -4,7 +4,8 @@
 
 Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`,
 `scenarios/us_counties_mixed.yaml`: counties too large for a territory split into ZIP cells,
-`scenarios/us_zips.yaml`; the ZIP cells come from `make zips`), run by `tplan run` in its own process so that its peak memory
+`scenarios/us_zips.yaml`; the ZIP cells come from `make zips`; the 200 reps' homes of the `zips-200-reps-*` cases
+are `data/zip_homes_200.csv`, written by `--write-homes`), run by `tplan run` in its own process so that its peak memory
 (maximum resident set, from os.wait4) is its own. Prints one Markdown row per case: status, objective,
 bound, gap, when the first valid plan existed, wall time and peak memory; a case the tool refuses
 (e.g. a ±5% band no plan can meet) shows the tool's message.
@@ -13,6 +14,7 @@ bound, gap, when the first valid plan existed, wall time and peak memory; a case
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -22,10 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import Callable
+
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
+ZIP_CELLS = ROOT / "geodata" / "data" / "us_zip_cells.gpkg"
+HOMES = Path(__file__).parent / "data" / "zip_homes_200.csv"  # 200 reps' homes on the ZIP cells: write_homes
 TPLAN = Path(sys.executable).parent / "tplan"
 
 # Twenty reps at home in large cities (lat/lon; each placed in the county that holds it): fixed centres crowded on
@@ -51,6 +58,48 @@ def reps_case(tolerance: float, zips: bool = False) -> tuple[str, dict]:
              "balance": [{"attribute": "potential", "tolerance": tolerance}]})
 
 
+def homes_case(tolerance: float) -> tuple[str, Callable[[], dict]]:
+    """The ZIP cells with the 200 reps of `HOMES` as fixed centres (read when the case runs)."""
+    def override() -> dict:
+        with HOMES.open() as f:
+            centres = [{"name": r["name"], "unit": r["zip"]} for r in csv.DictReader(f)]
+        return {"territories": {"count": len(centres), "centres": centres},
+                "balance": [{"attribute": "potential", "tolerance": tolerance}]}
+    return "us_zips.yaml", override
+
+
+def write_homes(count: int, seed: int = 0) -> None:
+    """`HOMES`: a home for each of `count` reps on the ZIP cells, each in the cell with the most city population
+    (then potential) of one territory of a balanced (±5%), contiguous spanning-tree partition (model.tree_partition,
+    free centres). Reps placed as a sales force would place them, and a ±5% plan exists by construction (the
+    partition itself). Written once and committed, so the case stays the same while the engine changes."""
+    import geopandas as gpd  # (only this needs the cells' file)
+
+    from model.tree_partition import tree_partition
+    from scenarios.loading import load_scenario
+    from scenarios.prepare import prepare
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "homes.yaml"
+        path.write_text(yaml.safe_dump({"extends": str(SCENARIOS / "us_zips.yaml"), "territories": {"count": count}}))
+        spec = prepare(load_scenario(path)).spec
+    part = tree_partition(spec, seed=seed, deadline=time.perf_counter() + 600)
+    if part is None:
+        raise SystemExit("no balanced spanning-tree partition in 600 s")
+    cells = gpd.read_file(ZIP_CELLS, ignore_geometry=True).set_index("zip").loc[list(spec.geography.ids)]
+    city, potential = cells["city_population"].to_numpy(float), cells["potential"].to_numpy(float)
+    labels = part.labels[-1]
+    homes = []
+    for t in range(count):
+        units = np.flatnonzero(labels == t)
+        homes.append(spec.geography.ids[units[np.lexsort((potential[units], city[units]))[-1]]])
+    HOMES.parent.mkdir(exist_ok=True)
+    with HOMES.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["name", "zip"])
+        out.writerows((f"R{i + 1:03d}", home) for i, home in enumerate(sorted(homes)))
+
+
 CASES = {
     "counties-20": ("us_counties.yaml", {"territories": {"count": 20}}),
     "counties-20-reps-20pct": reps_case(0.20),
@@ -72,6 +121,8 @@ CASES = {
     "zips-200": ("us_zips.yaml", {"territories": {"count": 200}}),
     "zips-20-reps-20pct": reps_case(0.20, zips=True),
     "zips-20-reps-10pct": reps_case(0.10, zips=True),
+    "zips-200-reps-10pct": homes_case(0.10),
+    "zips-200-reps-5pct": homes_case(0.05),
     "zips-6x5x6": ("us_zips.yaml", {"territories": {"count": 180, "nesting": [
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
 }
@@ -81,6 +132,7 @@ HEADER = ("| case | units | territories | status | objective | bound | gap % | f
 
 def start(name: str, seconds: float, folder: Path) -> tuple[subprocess.Popen, float]:
     base, override = CASES[name]
+    override = override() if callable(override) else override
     scenario = {"extends": str(SCENARIOS / base), "description": f"benchmark {name}", **override}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(scenario))
@@ -114,7 +166,10 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--parallel", type=int, default=1, help="cases run at the same time (2 cores: at most 2)")
     parser.add_argument("--keep", type=Path, help="copy each case's run folder (manifest with stage timings) here")
+    parser.add_argument("--write-homes", action="store_true", help=f"write {HOMES.name} (see write_homes) and stop")
     args = parser.parse_args()
+    if args.write_homes:
+        return write_homes(200)
     names = [c for c in args.cases.split(",") if c]
     unknown = sorted(set(names) - set(CASES))
     if unknown:
