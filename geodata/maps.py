@@ -12,8 +12,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from shapely.geometry import MultiLineString  # noqa: E402
 
 LEGEND_BESIDE = 30  # legend lines beside the map; more go in columns below it
+LEGEND_TERRITORIES = 60  # above this a legend line per territory would fill the page: the map gets it instead
+MIN_STAR = 18  # smallest centre star (points squared) on such maps
+UNIT_EDGES_MAX = 5_000  # above this many units white edges would grey the map out: territory outlines only
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
@@ -41,40 +45,67 @@ def territory_colours(territory_edges: set[tuple[str, str]], names: list[str]) -
 LABEL_OFFSETS = ((5, 4), (5, -12), (-8, 8), (-8, -14), (8, -4))  # points, tried in turn beside each star
 
 
-def _label_centres(ax, centres: gpd.GeoDataFrame) -> None:
+def _label_centres(ax, centres: gpd.GeoDataFrame, crowded: bool = False) -> None:
     """Each star's territory name beside it, in white-haloed bold, on the first side where it overlaps no
-    label placed before (close centres, Atlanta's, printed their names on top of each other)."""
+    label placed before (close centres, Atlanta's, printed their names on top of each other). `crowded`
+    (national plans): smaller type, and a name that fits on no side is left out rather than printed over
+    another (200 territories' names over the US north-east were one black blot)."""
     from matplotlib import patheffects
 
     to_points = 72.0 / ax.figure.dpi
+    size = 6.0 if crowded else 8.0
     placed: list[tuple[float, float, float, float]] = []
     for _, row in centres.iterrows():
         text = str(row["territory"])
         x, y = (v * to_points for v in ax.transData.transform((row.geometry.x, row.geometry.y)))
-        w, h = 5.2 * len(text), 9.0  # bold 8 pt, roughly
+        w, h = 0.65 * size * len(text), 1.1 * size  # bold type, roughly
         for dx, dy in LABEL_OFFSETS:
             left = x + dx - (w if dx < 0 else 0)
             box = (left, y + dy, left + w, y + dy + h)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            free = not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed)
+            if free:
                 break
+        if crowded and not free:
+            continue
         placed.append(box)
         ax.annotate(text, xy=(row.geometry.x, row.geometry.y), xytext=(dx, dy), textcoords="offset points",
-                    ha="right" if dx < 0 else "left", fontsize=8, fontweight="bold", zorder=6,
-                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+                    ha="right" if dx < 0 else "left", fontsize=size, fontweight="bold", zorder=6,
+                    path_effects=[patheffects.withStroke(linewidth=2.5 * size / 8, foreground="white")])
 
 
 def _centres_and_legend(ax, centres: gpd.GeoDataFrame, colours: dict[str, str], legend: dict[str, str],
                         extra: list, title: str) -> None:
-    """Centres as stars labelled with their territory's name, and a legend with each territory's line."""
-    centres.plot(ax=ax, marker="*", color="black", markersize=140, zorder=5)
-    _label_centres(ax, centres)
+    """Centres as stars labelled with their territory's name, and a legend with each territory's line; with more
+    territories than LEGEND_TERRITORIES the map gets the page and the legend says where each territory's totals
+    are (kpis.csv, the PDF's table pages, report.html's map on hover)."""
+    crowded = len(legend) > LEGEND_TERRITORIES
+    stars = max(MIN_STAR, 140 * LEGEND_TERRITORIES / len(legend)) if crowded else 140
+    centres.plot(ax=ax, marker="*", color="black", markersize=stars, zorder=5)
+    _label_centres(ax, centres, crowded)
+    if crowded:
+        star = Line2D([], [], marker="*", color="black", linestyle="", markersize=8, label="territory centre")
+        note = Patch(facecolor="none", edgecolor="none", label=f"{len(legend)} territories, each its own colour "
+                     "among its neighbours; names where they fit; totals per territory in kpis.csv and report.html")
+        ax.legend(handles=[star] + extra + [note], loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=8,
+                  frameon=False, ncol=len(extra) + 2)
+        return
     handles = [Patch(facecolor=colours[n], edgecolor="#222222", label=legend[n]) for n in sorted(legend)] + extra
     if len(handles) <= LEGEND_BESIDE:
         ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
                   title=title)
-    else:  # many territories (national plans): in columns below the map, which keeps the figure's width
+    else:  # in columns below the map, which keeps the figure's width
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7, frameon=False,
                   title=title, ncol=min(4, math.ceil(len(handles) / LEGEND_BESIDE)))
+
+
+def outlines(dissolved: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The outer rings of each dissolved group's pieces: every border between groups is the outer ring of one of
+    them (an enclave's is its own), while the slivers between units of one group that their dissolve leaves as
+    holes (ZIP cells clipped to their counties: dashes along every county line) are not drawn."""
+    def rings(geometry):
+        parts = getattr(geometry, "geoms", [geometry])
+        return MultiLineString([p.exterior for p in parts if p.geom_type == "Polygon" and not p.is_empty])
+    return gpd.GeoSeries([rings(g) for g in dissolved.geometry], crs=dissolved.crs)
 
 
 def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dict[str, str],
@@ -82,13 +113,15 @@ def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dic
     """Units filled by territory colour, territory outlines, centres as stars labelled with the
     territory's name (the rep's name in a redesign), and a legend with totals. `levels` names columns
     of `units` holding nesting groups (coarsest first), outlined thicker than the territories."""
-    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    crowded = len(legend) > LEGEND_TERRITORIES
+    fig, ax = plt.subplots(figsize=(14, 9) if crowded else (11, 9), dpi=110)
     extra = []
     if set(units.geom_type) == {"Point"}:
         units.plot(ax=ax, color=units["territory"].map(colours), markersize=30, edgecolor="#222222", linewidth=0.3)
     else:
-        units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="white", linewidth=0.3)
-        units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
+        many = len(units) > UNIT_EDGES_MAX  # (edges in the fill colour close the slivers between cells)
+        units.plot(ax=ax, color=units["territory"].map(colours), edgecolor="face" if many else "white", linewidth=0.3)
+        outlines(units.dissolve(by="territory")).plot(ax=ax, color="#222222", linewidth=0.6 if crowded else 1.1)
         for depth, level in enumerate(levels):  # coarsest solid and thickest, the finer ones dashed
             style = dict(color="black", linewidth=1.6 + 1.4 * (len(levels) - depth),
                          linestyle="-" if depth == 0 else (0, (4, 2 * depth)))
