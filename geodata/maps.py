@@ -125,7 +125,7 @@ def _map_figure(units: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, colours: dic
         for depth, level in enumerate(levels):  # coarsest solid and thickest, the finer ones dashed
             style = dict(color="black", linewidth=1.6 + 1.4 * (len(levels) - depth),
                          linestyle="-" if depth == 0 else (0, (4, 2 * depth)))
-            units.dissolve(by=level).boundary.plot(ax=ax, **style)
+            outlines(units.dissolve(by=level)).plot(ax=ax, **style)
             extra.append(Line2D([], [], label=f"{level} boundary", **style))
     _centres_and_legend(ax, centres, colours, legend, extra, "Territory (centre star)")
     ax.set_title(title, fontsize=12)
@@ -187,7 +187,7 @@ def draw_change_map(
         stay.plot(ax=ax, color=stay["territory"].map(colours), alpha=0.35, edgecolor="white", linewidth=0.3)
         if len(move):
             move.plot(ax=ax, color=move["territory"].map(colours), edgecolor="black", linewidth=0.9, hatch="///")
-        units.dissolve(by="territory").boundary.plot(ax=ax, color="#222222", linewidth=1.1)
+        outlines(units.dissolve(by="territory")).plot(ax=ax, color="#222222", linewidth=1.1)
     _centres_and_legend(ax, centres, colours, legend,
                         [Patch(facecolor="white", edgecolor="black", hatch="///", label="unit changes rep (hatched)")],
                         "New territory (home star)")

@@ -28,6 +28,7 @@ from model.star_assignment import closeness, recentred
 from model.transport import candidate_pairs
 from solvers import interrupt
 
+REPORT_SECONDS = 5.0  # within a sweep, on_plan hears an improvement at most this often
 WINDOW_SECONDS = 5.0  # at most, per window; on the mixed counties a window of ~6 territories took 0.6 s
 MIN_GAIN = 1e-3  # a sweep gaining less than this share moves the centres (mixed counties, 100: sweeps 2 and 3
 # gained 0.06% and 0.02%, moving the centres 1.1%)
@@ -154,6 +155,7 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
         current = np.searchsorted(program.centres, program.centre_of)  # unit -> position of its centre
         x = (program.terr == current[program.unit]).astype(float)
         value = float(program.cost @ x)
+        told, heard_at = value, time.perf_counter()  # the last value on_plan heard, and when
         while time.perf_counter() < deadline:
             before = value
             for t in range(program.k):
@@ -163,9 +165,14 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
                     break
                 x = program.window(engine, x, _window(spec, program.owner(x), t),
                                    min(WINDOW_SECONDS, left))
+                now = float(program.cost @ x)  # (a sweep of 200 territories' windows can take minutes)
+                if on_plan is not None and now < told - 1e-9 and time.perf_counter() - heard_at > REPORT_SECONDS:
+                    on_plan(Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups))
+                    told, heard_at = now, time.perf_counter()
             value = float(program.cost @ x)
-            if value < before - 1e-9 and on_plan is not None:
+            if value < told - 1e-9 and on_plan is not None:
                 on_plan(Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups))
+                told, heard_at = value, time.perf_counter()
             if value > before * (1 - MIN_GAIN):
                 break
         swept = Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups)

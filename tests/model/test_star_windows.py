@@ -114,3 +114,22 @@ def test_georgia_windows_improve_a_first_plan_and_repeat(georgia_spec):  # noqa:
     assert runs[0].objective(cost) <= 1.54129e10 * 1.005
     assert runs[0].centre_of == runs[1].centre_of  # the same plan both times
     assert all(is_valid(georgia_spec, p) for p in seen)
+
+
+def test_improvements_are_heard_within_a_sweep(georgia_spec, monkeypatch):  # noqa: F811
+    """A sweep over 200 territories' windows can take minutes: the live display and Ctrl-C hear its
+    improvements as they come (here at every window that gains), each a valid plan, none dearer."""
+    import model.star_windows as star_windows
+
+    start, _ = first_plan(georgia_spec, None, SolverOptions(time_limit=10, seed=0), 5.0)
+    cost = georgia_spec.cost()
+    for report in (1e9, 0.0):
+        monkeypatch.setattr(star_windows, "REPORT_SECONDS", report)
+        seen = []
+        improve_windows(georgia_spec, ENGINE, start, None, time.perf_counter() + 60, on_plan=seen.append)
+        values = [p.objective(cost) for p in seen]
+        assert all(is_valid(georgia_spec, p) for p in seen)
+        assert all(b <= a + 1e-6 for a, b in zip(values, values[1:]))
+        if report > 0:
+            per_sweep = len(seen)
+    assert len(seen) > per_sweep  # (the first sweep alone gains at several of its 10 windows)
