@@ -113,6 +113,11 @@ FIXED_WINDOW_SHARE = 0.3
 # (model.regions), in passes cut along turned axes until two in a row gain less than MIN_REGION_GAIN, but for
 # FIXED_REGIONS_SPARE seconds.
 POLISH_SHARE = 0.2
+# On the groups the windows sweep until a sweep gains less than 0.1% (or until the bound's time): with 200 reps
+# (ZIP cells, ±5%) a whole sweep over the groups took 265 s and 2.90e12 to 2.13e12 (a second 2.09e12), where
+# the 0.3 of the limit they had before cut the first sweep short (2.50e12) and the regions' windows on the cells
+# took the rest of a 600 s run only to 2.35e12 (one-off traces of `solve_territories`).
+GROUP_WINDOW_SHARE = 1.0
 FIXED_REGIONS_SPARE = 1.0
 FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
 # When less time than that is left (short limits), the Lagrangian ascent over the same pairs gives the bound
@@ -683,7 +688,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent
                 reserve = lp_seconds + FIXED_REGIONS_SPARE
                 reserve = reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit
-                best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(FIXED_WINDOW_SHARE),
+                best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(GROUP_WINDOW_SHARE),
                                                    on_plan=heard, end=t0 + limit - reserve)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
                     say("first plan: none on the groups; the transportation LP on the units themselves")
