@@ -51,7 +51,8 @@ PARTNER_EARLY_STOPS = 3
 PARTNER_SEED = 1  # added to the seed: the partner branches differently even where its rounds match
 HEAR_EVERY = 0.05  # seconds between looks at the pipe from HiGHS's callbacks
 LATE_STOP_WAIT = 0.3  # seconds a solve at its time limit waits for the partner's last words (STOP_WAIT otherwise)
-BINARY_RENS = False  # see solve_binary
+BINARY_RENS = False  # see _solve_binary
+BINARY_GRACE = 5.0  # seconds past its time limit a 0-1 program's fork may take before it is ended (solve_binary)
 IMPROVEMENT_HEURISTICS_OFF = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
                               "mip_heuristic_run_root_reduced_cost": False}  # `improvement_heuristics=False`
 # With a partner the two processes split the work: the first proves (HiGHS's primal heuristics off, its time
@@ -116,34 +117,24 @@ class HighsEngine:
                      row_bounds: tuple[np.ndarray, np.ndarray], start: np.ndarray,
                      time_limit: float) -> np.ndarray | None:
         """min cost.x over 0-1 x (as in `solve_lp`), by branch-and-bound from the feasible `start`, for at
-        most `time_limit` seconds. The best x found (at worst `start`), or None if HiGHS kept none."""
-        h = _plain_lp(cost, matrix, col_bounds, row_bounds)
-        h.changeColsIntegrality(len(cost), np.arange(len(cost), dtype=np.int32),
-                                np.full(len(cost), highspy.HighsVarType.kInteger))
-        h.setOptionValue("threads", 1)
-        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
-        h.setOptionValue("mip_rel_gap", 1e-6)
-        # HiGHS 1.16 hung inside the presolve of its RENS sub-MIP (HPresolve::strengthenInequalities), past the
-        # time limit and up to 24 GB, twice in three runs of windows on the ZIP cells' groups (not reproduced from
-        # the saved programs alone); a window starts from a feasible plan, so that heuristic is not needed.
-        h.setOptionValue("mip_heuristic_run_rens", BINARY_RENS)
-        deadline = time.perf_counter() + max(time_limit, 0.1)
-        solution = highspy.HighsSolution()
-        solution.col_value = list(map(float, start))
-        solution.value_valid = True
-        h.setSolution(solution)
-        h.run()
-        if h.getInfo().primal_solution_status != 2:  # 2: a feasible solution is held
-            return None
-        x = np.rint(np.asarray(h.getSolution().col_value))
-        if _start_kept_for_better(h, cost, x):
-            h.clearSolver()
-            h.setOptionValue("presolve", "off")
-            h.setOptionValue("time_limit", float(max(deadline - time.perf_counter(), 0.1)))
-            h.setSolution(solution)
-            h.run()
-            if h.getInfo().primal_solution_status == 2:
-                x = np.rint(np.asarray(h.getSolution().col_value))
+        most `time_limit` seconds. The best x found (at worst `start`), or None if HiGHS kept none.
+        The solve runs in a fork of this process, ended if it is not back BINARY_GRACE seconds after its time
+        limit (None then): HiGHS 1.16 hung in its presolve (HPresolve::strengthenInequalities) three times in
+        about a dozen runs of windows on the ZIP cells, once after a restart of the branch-and-bound with RENS
+        off, each far past its time limit. Where there is no fork the solve runs here."""
+        args = (cost, matrix, col_bounds, row_bounds, start, time_limit)
+        partner = Partner.fork(lambda p: p.send("x", _solve_binary(*args)))
+        if partner is None:
+            return _solve_binary(*args)
+        x = None
+        try:
+            if partner.conn.poll(max(time_limit, 0.1) + BINARY_GRACE):
+                message = partner.conn.recv()
+                x = message[1] if message[0] == "x" else None
+        except (EOFError, ConnectionResetError, OSError):  # the fork died
+            x = None
+        finally:
+            partner.finish(wait=STOP_WAIT if x is not None else 0.0)
         return x
 
     @staticmethod
@@ -661,6 +652,39 @@ class _Run:
         if bound is None or not np.isfinite(bound):
             return None
         return float(bound)
+
+
+def _solve_binary(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                  row_bounds: tuple[np.ndarray, np.ndarray], start: np.ndarray, time_limit: float) -> np.ndarray | None:
+    """HighsEngine.solve_binary's solve itself."""
+    h = _plain_lp(cost, matrix, col_bounds, row_bounds)
+    h.changeColsIntegrality(len(cost), np.arange(len(cost), dtype=np.int32),
+                            np.full(len(cost), highspy.HighsVarType.kInteger))
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    # HiGHS 1.16 hung inside the presolve of its RENS sub-MIP (HPresolve::strengthenInequalities), past the
+    # time limit and up to 24 GB, twice in three runs of windows on the ZIP cells' groups (not reproduced from
+    # the saved programs alone); a window starts from a feasible plan, so that heuristic is not needed.
+    h.setOptionValue("mip_heuristic_run_rens", BINARY_RENS)
+    deadline = time.perf_counter() + max(time_limit, 0.1)
+    solution = highspy.HighsSolution()
+    solution.col_value = list(map(float, start))
+    solution.value_valid = True
+    h.setSolution(solution)
+    h.run()
+    if h.getInfo().primal_solution_status != 2:  # 2: a feasible solution is held
+        return None
+    x = np.rint(np.asarray(h.getSolution().col_value))
+    if _start_kept_for_better(h, cost, x):
+        h.clearSolver()
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("time_limit", float(max(deadline - time.perf_counter(), 0.1)))
+        h.setSolution(solution)
+        h.run()
+        if h.getInfo().primal_solution_status == 2:
+            x = np.rint(np.asarray(h.getSolution().col_value))
+    return x
 
 
 def _start_kept_for_better(h: highspy.Highs, cost: np.ndarray, x: np.ndarray, offset: float = 0.0) -> bool:

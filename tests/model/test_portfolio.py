@@ -168,3 +168,34 @@ def test_the_last_words_of_a_fork_that_has_already_ended_are_kept():
     time.sleep(0.5)  # the fork has ended
     assert partner.finish() == [("plan", (1, 2, 3), 6.0)]
     assert multiprocessing.active_children() == []
+
+
+def _knapsack_program():
+    """A small 0-1 program: pick 3 of 6 items at least cost, each pair (2i, 2i+1) at most one; start: items 0, 2, 4."""
+    from scipy.sparse import csc_matrix
+
+    cost = np.array([5.0, 1.0, 4.0, 2.0, 6.0, 3.0])
+    rows = [[1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]]
+    matrix = csc_matrix(np.array(rows, dtype=float))
+    bounds = (np.array([3.0, 0, 0, 0]), np.array([3.0, 1, 1, 1]))
+    return cost, matrix, (np.zeros(6), np.ones(6)), bounds, np.array([1.0, 0, 1, 0, 1, 0])
+
+
+def test_a_0_1_program_solved_in_a_fork_gives_what_it_gives_here():
+    cost, matrix, cols, rows, start = _knapsack_program()
+    x = HighsEngine.solve_binary(cost, matrix, cols, rows, start, 5.0)
+    assert x is not None and list(x) == list(highs_module._solve_binary(cost, matrix, cols, rows, start, 5.0))
+    assert float(cost @ x) == 6.0  # items 1, 3, 5
+    assert not multiprocessing.active_children()
+
+
+def test_a_0_1_program_that_hangs_past_its_time_limit_is_ended(monkeypatch):
+    """HiGHS 1.16 hung in its presolve past the time limit (solve_binary): the fork is ended BINARY_GRACE seconds
+    after the limit and the caller keeps its plan (None), instead of the run never ending."""
+    monkeypatch.setattr(highs_module, "_solve_binary", lambda *args: time.sleep(600))
+    monkeypatch.setattr(highs_module, "BINARY_GRACE", 0.5)
+    cost, matrix, cols, rows, start = _knapsack_program()
+    t = time.perf_counter()
+    assert HighsEngine.solve_binary(cost, matrix, cols, rows, start, 0.5) is None
+    assert time.perf_counter() - t < 5.0
+    assert not multiprocessing.active_children()
