@@ -24,8 +24,10 @@ def _frame(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, float, float, flo
     return units, x0, y1, scale, (y1 - y0) * scale
 
 
-def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 1) -> str:
-    """SVG path data of a (multi)polygon's rings, or a small square for a point."""
+def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 1, holes: bool = True) -> str:
+    """SVG path data of a (multi)polygon's rings, or a small square for a point. Outlines of dissolved groups leave
+    the holes out (`holes`): the slivers between a group's units (ZIP cells clipped to their counties) would
+    draw dashes along every county line, and every border between groups is the outer ring of one of them."""
     if geom is None or geom.is_empty:
         return ""
     if geom.geom_type in ("Point", "MultiPoint"):  # point units (CSV lat/lon): a small square each
@@ -34,7 +36,7 @@ def _path(geom: BaseGeometry, x0: float, y1: float, scale: float, digits: int = 
     parts = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
     out = []
     for poly in parts:
-        for ring in [poly.exterior, *poly.interiors]:
+        for ring in [poly.exterior, *(poly.interiors if holes else ())]:
             xy = np.asarray(ring.coords)
             px = np.round((xy[:, 0] - x0) * scale, digits)
             py = np.round((y1 - xy[:, 1]) * scale, digits)
@@ -92,7 +94,7 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
     outlines = []
     dissolved = planar.assign(territory=territory)[["territory", "geometry"]].dissolve(by="territory")
     for name, geom in zip(dissolved.index, dissolved.geometry.simplify(simplify / scale)):
-        d = _path(geom, x0, y1, scale)
+        d = _path(geom, x0, y1, scale, holes=False)
         outlines.append(f'<path class="territory" data-territory="{escape(str(name))}" d="{d}" fill="none" '
                         f'stroke="#222" stroke-width="1.6"><title>{escape(territory_titles.get(name, name))}'
                         f'</title></path>')
@@ -101,7 +103,7 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
         dashes = f' stroke-dasharray="8 {4 * depth}"' if depth else ""
         groups = planar.assign(group=list(codes))[["group", "geometry"]].dissolve(by="group")
         for geom in groups.geometry.simplify(simplify / scale):
-            outlines.append(f'<path class="level" data-level="{escape(level)}" d="{_path(geom, x0, y1, scale)}" '
+            outlines.append(f'<path class="level" data-level="{escape(level)}" d="{_path(geom, x0, y1, scale, holes=False)}" '
                             f'fill="none" stroke="#000" stroke-width="{width:g}"{dashes} pointer-events="none"/>')
     return (f'<svg id="{map_id}" class="map" viewBox="-5 -5 {WIDTH + 10:.0f} {height + 10:.0f}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img">{hatch}<g class="units" stroke="#fff" '

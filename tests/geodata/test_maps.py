@@ -46,3 +46,15 @@ def test_outlines_draw_each_border_once_and_no_holes_inside_a_territory():
     enclave = gpd.GeoDataFrame({"territory": ["A"] * 8 + ["B"]}, geometry=cells + [box(1, 1, 2, 2)], crs="EPSG:3857")
     drawn = outlines(enclave.dissolve(by="territory"))
     assert [round(g.length, 6) for g in drawn] == [12.0, 4.0]
+
+
+def test_the_report_maps_outlines_leave_a_territorys_holes_out():
+    """In report.html as in map.png: a territory around a hole (the slivers between its units) is outlined by its
+    outer ring alone, while its units' own shapes keep their holes."""
+    from shapely.geometry import Polygon
+
+    from geodata.svg_map import _path
+
+    ring = Polygon([(0, 0), (3, 0), (3, 3), (0, 3)], holes=[[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    assert _path(ring, 0.0, 3.0, 10.0).count("M") == 2
+    assert _path(ring, 0.0, 3.0, 10.0, holes=False).count("M") == 1
