@@ -103,7 +103,8 @@ def svg_map(units: gpd.GeoDataFrame, territory: list[str], colours: dict[str, st
         dashes = f' stroke-dasharray="8 {4 * depth}"' if depth else ""
         groups = planar.assign(group=list(codes))[["group", "geometry"]].dissolve(by="group")
         for geom in groups.geometry.simplify(simplify / scale):
-            outlines.append(f'<path class="level" data-level="{escape(level)}" d="{_path(geom, x0, y1, scale, holes=False)}" '
+            d = _path(geom, x0, y1, scale, holes=False)
+            outlines.append(f'<path class="level" data-level="{escape(level)}" d="{d}" '
                             f'fill="none" stroke="#000" stroke-width="{width:g}"{dashes} pointer-events="none"/>')
     return (f'<svg id="{map_id}" class="map" viewBox="-5 -5 {WIDTH + 10:.0f} {height + 10:.0f}" '
             f'xmlns="http://www.w3.org/2000/svg" role="img">{hatch}<g class="units" stroke="#fff" '

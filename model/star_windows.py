@@ -113,6 +113,10 @@ class _Program:
         owner[self.unit[chosen]] = self.terr[chosen]
         return owner
 
+    def plan(self, x: np.ndarray, groups) -> Plan:
+        """The plan a 0-1 solution over all pairs stands for."""
+        return Plan(tuple(int(c) for c in self.centres[self.owner(x)]), groups=groups)
+
     def window(self, engine, x: np.ndarray, territories: np.ndarray, seconds: float) -> np.ndarray:
         """x with the units of `territories` re-assigned among them by the program (x if nothing better)."""
         inside = np.zeros(self.k, dtype=bool)
@@ -156,6 +160,12 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
         x = (program.terr == current[program.unit]).astype(float)
         value = float(program.cost @ x)
         told, heard_at = value, time.perf_counter()  # the last value on_plan heard, and when
+
+        def tell(solution: np.ndarray, now: float) -> None:
+            nonlocal told, heard_at
+            on_plan(program.plan(solution, plan.groups))
+            told, heard_at = now, time.perf_counter()
+
         while time.perf_counter() < deadline:
             before = value
             for t in range(program.k):
@@ -165,17 +175,16 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
                     break
                 x = program.window(engine, x, _window(spec, program.owner(x), t),
                                    min(WINDOW_SECONDS, left))
-                now = float(program.cost @ x)  # (a sweep of 200 territories' windows can take minutes)
-                if on_plan is not None and now < told - 1e-9 and time.perf_counter() - heard_at > REPORT_SECONDS:
-                    on_plan(Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups))
-                    told, heard_at = now, time.perf_counter()
+                if on_plan is not None and time.perf_counter() - heard_at > REPORT_SECONDS:
+                    now = float(program.cost @ x)  # (a sweep of 200 territories' windows can take minutes)
+                    if now < told - 1e-9:
+                        tell(x, now)
             value = float(program.cost @ x)
             if value < told - 1e-9 and on_plan is not None:
-                on_plan(Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups))
-                told, heard_at = value, time.perf_counter()
+                tell(x, value)
             if value > before * (1 - MIN_GAIN):
                 break
-        swept = Plan(tuple(int(c) for c in program.centres[program.owner(x)]), groups=plan.groups)
+        swept = program.plan(x, plan.groups)
         if not is_valid(spec, swept) or swept.objective(cost) >= best.objective(cost) - 1e-9:
             break  # (the program's rows hold the band and connectivity; the check guards against solver tolerances)
         best = swept
