@@ -13,8 +13,14 @@ from __future__ import annotations
 import os
 import time
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+# GNU OpenMP (numba's default layer on Linux) cannot run in a fork of a process that has used it: a bound in a fork
+# (model.bound_aside) was terminated. The fork-safe choice without TBB is numba's own work queue, as fast here (a
+# pass over 21 million pairs: 0.157 s against 0.164 s with OpenMP, 2026-12-05).
+numba.config.THREADING_LAYER = "forksafe"
 
 
 @njit(parallel=True, cache=True)

@@ -64,11 +64,12 @@ def split_regions(spec: TerritorySpec, plan: Plan, most_units: int, flip: bool =
 
 def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
                     seed: int = 0, on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None,
-                    angle: float = 0.0) -> Plan:
+                    angle: float = 0.0, workers: int = 1) -> Plan:
     """Each region re-solved with the distance-matrix steps (see the module docstring); with fixed centres
     only the windows run. `angle` turns the axes the regions are cut along (other cuts, other windows). A
     region's result is kept only if valid and cheaper. `fresh(region spec, deadline)` plans a region from
-    scratch (see `_improve_region`). Ctrl-C raises SearchInterrupted with the best national plan so far."""
+    scratch (see `_improve_region`). The windows run up to `workers` at a time. Ctrl-C raises SearchInterrupted
+    with the best national plan so far."""
     if spec.count < 2:
         return plan
     for turn in range(PASSES):
@@ -76,12 +77,14 @@ def improve_regions(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
         if len(groups) < 2 and turn > 0:
             break
         units_in = [np.flatnonzero(np.isin(plan.centre_of, g)) for g in groups]
-        plan = _sweep(spec, engine, plan, list(zip(groups, units_in)), zone, deadline, seed, fresh, on_plan)
+        plan = _sweep(spec, engine, plan, list(zip(groups, units_in)), zone, deadline, seed, fresh, on_plan,
+                      workers)
     return plan
 
 
 def improve_districts(spec: TerritorySpec, engine, plan: Plan, deadline: float, seed: int = 0,
-                      on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None) -> Plan:
+                      on_plan: Callable[[Plan], None] | None = None, fresh: Fresh | None = None,
+                      workers: int = 1) -> Plan:
     """Under nesting: each group of the finest level (a district) re-solved on its own, its territories
     free to take any of its units: centres moved on the LP and, with `fresh`, the district planned afresh,
     the cheaper kept. A district keeps its units, so every level stays as it was (the regions above only
@@ -93,12 +96,12 @@ def improve_districts(spec: TerritorySpec, engine, plan: Plan, deadline: float, 
     districts = sorted((np.flatnonzero(labels == d) for d in np.unique(labels)), key=len, reverse=True)
     pieces = [(np.unique(np.asarray(plan.centre_of)[units]), units) for units in districts]
     return _sweep(spec, engine, plan, [(g, u) for g, u in pieces if len(g) > 1], None, deadline, seed, fresh,
-                  on_plan)
+                  on_plan, workers)
 
 
 def _sweep(spec: TerritorySpec, engine, plan: Plan, pieces: list[tuple[np.ndarray, np.ndarray]],
            zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None,
-           on_plan: Callable[[Plan], None] | None) -> Plan:
+           on_plan: Callable[[Plan], None] | None, workers: int = 1) -> Plan:
     """Each piece (its territories' centres, its units) re-solved in turn by `_improve_region`, with time
     in proportion to the units still to do; a cheaper valid result replaces the piece's territories."""
     cost = spec.cost()
@@ -114,7 +117,7 @@ def _sweep(spec: TerritorySpec, engine, plan: Plan, pieces: list[tuple[np.ndarra
         share = (deadline - now) * len(units) / left
         left -= len(units)
         try:
-            better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed, fresh)
+            better = _improve_region(spec, engine, plan, group, units, zone, now + share, seed, fresh, workers)
         except (KeyboardInterrupt, SearchInterrupted):  # a piece's own plan is no use to the caller
             raise SearchInterrupted(plan) from None
         if better is not None and better.objective(cost) < plan.objective(cost) * (1 - 1e-9):
@@ -130,7 +133,8 @@ def _moved(sub: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, dead
 
 
 def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, units: np.ndarray,
-                    zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None) -> Plan | None:
+                    zone: np.ndarray | None, deadline: float, seed: int, fresh: Fresh | None,
+                    workers: int = 1) -> Plan | None:
     """The plan with one region's territories re-solved, or None if that found nothing valid and better.
     With `fresh` and no `zone` (a zone's districts would be ignored by a fresh plan; a single district
     has none) the region is also planned from scratch in the time left, and the better of the two is kept."""
@@ -146,7 +150,7 @@ def _improve_region(spec: TerritorySpec, engine, plan: Plan, group: np.ndarray, 
     if usable(sub):  # windows of neighbouring territories at fixed centres (free: then centres to their medoids)
         share = 1.0 if fixed else WINDOW_SHARE
         moved = improve_windows(sub, engine, moved, sub_zone,
-                                time.perf_counter() + share * max(0.0, deadline - time.perf_counter()))
+                                time.perf_counter() + share * max(0.0, deadline - time.perf_counter()), workers=workers)
     if fresh is not None and zone is None and not fixed and time.perf_counter() < deadline:
         anew = fresh(sub, deadline)
         if anew is not None and is_valid(sub, anew):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from geodata.distances import LazyPairs
+from model.bound_aside import BoundAside
 from model.balance_repair import balance_violation, closest_balance, rebalance
 from model.check import is_valid
 from model.coarsen import coarsen, coarsenable
@@ -295,7 +296,7 @@ def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budge
     lifted(plan)
     if usable(coarse.spec):
         plan = improve_windows(coarse.spec, engine, plan, None, min(time.perf_counter() + window_budget, end),
-                               on_plan=lifted)
+                               on_plan=lifted, workers=options.threads)
     fine = coarse.lift(spec, plan)
     try:
         polished = polish(spec, np.asarray(fine.centre_of), seed=options.seed,
@@ -622,8 +623,24 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
 
     live = Live(progress, t0)  # incumbent and bound for the display, from every stage
 
+    aside: BoundAside | None = None  # the fixed-centre bound in a fork (threads >= 2), from the start
+
     def report_plan(plan: Plan) -> None:
         live.plan(plan.objective(cost))
+        if aside is not None and aside.latest() is not None:
+            live.lower(aside.bound)
+
+    def take_aside(wait: float) -> None:
+        """End the bound's fork, after waiting up to `wait` seconds for it to finish (an LP still running), and keep
+        its bound (the largest it sent) if it beats the one in hand."""
+        nonlocal aside, lag
+        if aside is None:
+            return
+        found, aside = aside.finish(spec.geography.n, wait), None
+        if found is not None and (lag is None or found.bound > lag.bound):
+            lag = found
+            stages["bound_aside"] = found.seconds
+            live.lower(found.bound)
 
     def heard(plan: Plan) -> None:
         """A plan CP-SAT found along the way: shown at once if valid and better, and the first plan's time
@@ -685,9 +702,13 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             if fixed_lp_bound:
                 say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
                     "at fixed centres; the plan lifted back to the units and polished by local search")
-                # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent
+                # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent; with a
+                # second core the bound runs beside the search from now on (model.bound_aside) and keeps none
+                if options.threads >= 2:
+                    aside = BoundAside.start(spec, engine, remaining() - FIXED_BOUND_SPARE, lp_seconds, FIXED_LP_FITS)
                 reserve = lp_seconds + FIXED_REGIONS_SPARE
                 reserve = reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit
+                reserve = FIXED_REGIONS_SPARE if aside is not None else reserve
                 best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(GROUP_WINDOW_SHARE),
                                                    on_plan=heard, end=t0 + limit - reserve)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
@@ -772,7 +793,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres fixed, "
                 "territories connected by rule")
             t = time.perf_counter()
-            best = improve_windows(spec, engine, best, None, t + within(FIXED_WINDOW_SHARE), on_plan=report_plan)
+            best = improve_windows(spec, engine, best, None, t + within(FIXED_WINDOW_SHARE), on_plan=report_plan,
+                                   workers=options.threads)
             clock("windows", t)
 
         if best is not None and uses_tree_partition(spec):
@@ -803,7 +825,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres "
                     "kept, territories connected by rule; then centres moved to their medoids")
                 t = time.perf_counter()
-                best = improve_windows(spec, engine, best, None, t + WINDOW_SHARE * lns_budget, on_plan=report_plan)
+                best = improve_windows(spec, engine, best, None, t + WINDOW_SHARE * lns_budget, on_plan=report_plan,
+                                       workers=options.threads)
                 clock("windows", t)
                 lns_budget -= time.perf_counter() - t
 
@@ -819,12 +842,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 say("districts re-solved one by one with their own distance matrix: centres moved on the LP, "
                     "and each district planned afresh; the better kept")
                 plan = improve_districts(spec, engine, plan, t + REGION_SHARE * seconds, seed, on_plan=report_plan,
-                                         fresh=fresh)
+                                         fresh=fresh, workers=options.threads)
             say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
                 "centres moved on the LP" + (" inside their districts" if spec.levels else
                                              ", and each region planned afresh; the better kept"))
             plan = improve_regions(spec, engine, plan, zone, t + REGION_SHARE * seconds, seed,
-                                   on_plan=report_plan, fresh=fresh)
+                                   on_plan=report_plan, fresh=fresh, workers=options.threads)
             clock("regions", t)
             say("centres moved one LP step at a time, location-allocation after each")
             now = time.perf_counter()
@@ -835,18 +858,22 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         if fixed_lp_bound and best is not None:
             t = time.perf_counter()
             value = None
-            if remaining() - FIXED_REGIONS_SPARE >= FIXED_LP_FITS * lp_seconds:
+            if aside is not None:
+                say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
+                    "dropped), in a second process beside the search")
+            elif remaining() - FIXED_REGIONS_SPARE >= FIXED_LP_FITS * lp_seconds:
                 say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
                     "dropped)")
                 value = fixed_centre_bound(spec, engine, remaining() - FIXED_REGIONS_SPARE)
-            if value is None:  # too little time for the LP (or it ran out): the ascent, valid at every step
+            if value is None and aside is None:  # too little time for the LP (or it ran out): the ascent, valid always
                 say("bound: Lagrangian relaxation at the fixed centres for the time left")
                 lag = sparse_lagrangian_bound(spec, iterations=1_000_000, time_limit=remaining() - FIXED_BOUND_SPARE,
                                               on_bound=live.lower)
             clock("bound", t)
-            if value is not None:
-                lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
-                live.lower(value)
+            if value is not None or aside is not None:
+                if value is not None:
+                    lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
+                    live.lower(value)
                 say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
                 t = time.perf_counter()
                 end = t0 + limit - FIXED_REGIONS_SPARE
@@ -854,10 +881,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 while time.perf_counter() < end - 1.0 and idle < 2:  # the centres stay, so the cuts turn instead
                     before = best.objective(cost)
                     best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan,
-                                           angle=REGION_TURN * turn)
+                                           angle=REGION_TURN * turn, workers=options.threads)
                     idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
                     turn += 1
                 clock("regions", t)
+            take_aside(wait=remaining() - FIXED_BOUND_SPARE)
         elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
             lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
             if best is not None and uses_tree_partition(spec):
@@ -950,10 +978,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 best = by_regions(best, left - 0.5, options.seed + 1)
     except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
         interrupted = True
+        take_aside(wait=0.0)
         for found in (getattr(stop, "plan", None), along):
             if found is not None and is_valid(spec, found) and (best is None or found.objective(cost) < best.objective(cost)):
                 best = found
         say("interrupted: writing the best plan found so far")
+    take_aside(wait=0.0)  # (no plan to improve: the fork may still be running)
     heuristic_value = best.objective(cost) if best is not None else None
 
     if interrupted:

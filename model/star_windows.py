@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
@@ -117,12 +119,12 @@ class _Program:
         """The plan a 0-1 solution over all pairs stands for."""
         return Plan(tuple(int(c) for c in self.centres[self.owner(x)]), groups=groups)
 
-    def window(self, engine, x: np.ndarray, territories: np.ndarray, seconds: float) -> np.ndarray:
-        """x with the units of `territories` re-assigned among them by the program (x if nothing better)."""
+    def start(self, engine, x: np.ndarray, territories: np.ndarray, seconds: float) -> _Open:
+        """The program re-assigning the units of `territories` among them, the rest of x fixed, started on the
+        engine (in a fork where it can: `merged` takes its answer later)."""
         inside = np.zeros(self.k, dtype=bool)
         inside[territories] = True
-        owner = self.owner(x)
-        units = inside[owner]
+        units = inside[self.owner(x)]
         cols = np.flatnonzero(units[self.unit] & inside[self.terr])
         rows = np.flatnonzero(np.where(self.row_unit >= 0, units[np.maximum(self.row_unit, 0)], False)
                               | np.where(self.row_terr >= 0, inside[np.maximum(self.row_terr, 0)], False)
@@ -130,14 +132,56 @@ class _Program:
         sub = self.matrix[rows][:, cols]
         start = x[cols]
         lo = np.where(self.fixed_one[cols], 1.0, 0.0)
-        found = engine.solve_binary(self.cost[cols], sub, (lo, np.ones(len(cols))),
-                                    (self.row_lower[rows], self.row_upper[rows]), start, seconds)
-        before = float(self.cost[cols] @ start)
+        args = (self.cost[cols], sub, (lo, np.ones(len(cols))), (self.row_lower[rows], self.row_upper[rows]),
+                start, seconds)
+        if hasattr(engine, "start_binary"):
+            pending = engine.start_binary(*args)
+        else:
+            pending = _Done(engine.solve_binary(*args))
+        return _Open(territories, cols, float(self.cost[cols] @ start), pending)
+
+    def merged(self, x: np.ndarray, window: _Open) -> np.ndarray:
+        """x with the window's answer in place if it costs less (the window's columns are its own: windows
+        on disjoint territories can run at once and be merged in any order)."""
+        found = window.pending.result()
+        cols, before = window.cols, window.before
         if found is None or float(self.cost[cols] @ found) >= before - 1e-9 * max(1.0, abs(before)):
             return x
         better = x.copy()
         better[cols] = found
         return better
+
+    def window(self, engine, x: np.ndarray, territories: np.ndarray, seconds: float) -> np.ndarray:
+        """x with the units of `territories` re-assigned among them by the program (x if nothing better)."""
+        return self.merged(x, self.start(engine, x, territories, seconds))
+
+
+@dataclass
+class _Done:
+    """An answer already in (an engine that solves in this process)."""
+
+    x: np.ndarray | None
+
+    def ready(self) -> bool:
+        return True
+
+    def result(self) -> np.ndarray | None:
+        return self.x
+
+    def cancel(self) -> None:
+        pass
+
+    connection = None
+
+
+@dataclass(eq=False)  # (compared by identity: running.remove)
+class _Open:
+    """A window whose program is running: its territories, its columns and their cost before."""
+
+    territories: np.ndarray
+    cols: np.ndarray
+    before: float
+    pending: object  # solvers.highs.PendingBinary or _Done
 
 
 def _window(spec: TerritorySpec, owner: np.ndarray, t: int) -> np.ndarray:
@@ -147,11 +191,50 @@ def _window(spec: TerritorySpec, owner: np.ndarray, t: int) -> np.ndarray:
     return np.unique(np.concatenate([[t], tb[ta == t], ta[tb == t]]))
 
 
+def _sweep(spec: TerritorySpec, engine, program: _Program, x: np.ndarray, deadline: float, workers: int,
+           heard: Callable[[np.ndarray], None]) -> np.ndarray:
+    """One sweep: every territory's window once, in order, up to `workers` at a time on disjoint territories
+    (a window's program fixes everything outside its territories, so two such windows' answers combine
+    exactly). `heard(x)` is called after each window. Returns the swept x."""
+    queue = list(range(program.k))
+    running: list[_Open] = []
+    try:
+        while queue or running:
+            interrupt.check()
+            left = deadline - time.perf_counter()
+            if left <= 0.05:
+                break
+            busy = np.zeros(program.k, dtype=bool)
+            for open_window in running:
+                busy[open_window.territories] = True
+            owner = program.owner(x) if len(running) < workers else None
+            i = 0
+            while owner is not None and len(running) < workers and i < len(queue):
+                territories = _window(spec, owner, queue[i])
+                if busy[territories].any():
+                    i += 1
+                    continue
+                running.append(program.start(engine, x, territories, min(WINDOW_SECONDS, left)))
+                busy[territories] = True
+                queue.pop(i)
+            if not any(w.pending.ready() for w in running):
+                wait([w.pending.connection for w in running if w.pending.connection is not None], timeout=0.25)
+            for w in [w for w in running if w.pending.ready()]:
+                running.remove(w)
+                x = program.merged(x, w)
+                heard(x)
+    finally:
+        for w in running:
+            w.pending.cancel()
+    return x
+
+
 def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-                    on_plan: Callable[[Plan], None] | None = None) -> Plan:
+                    on_plan: Callable[[Plan], None] | None = None, workers: int = 1) -> Plan:
     """Sweep the windows (each territory with its neighbours) until a sweep gains less than MIN_GAIN, then
-    move the centres to their territories' medoids and sweep again, while time lasts. Returns the best
-    plan (never worse than `plan`); `on_plan` hears each improvement."""
+    move the centres to their territories' medoids and sweep again, while time lasts. Up to `workers` windows
+    run at once (one core each). Returns the best plan (never worse than `plan`); `on_plan` hears each
+    improvement."""
     cost = spec.cost()
     best = plan
     while time.perf_counter() < deadline:
@@ -166,19 +249,15 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
             on_plan(program.plan(solution, plan.groups))
             told, heard_at = now, time.perf_counter()
 
+        def heard(solution: np.ndarray) -> None:
+            if on_plan is not None and time.perf_counter() - heard_at > REPORT_SECONDS:
+                now = float(program.cost @ solution)  # (a sweep of 200 territories' windows can take minutes)
+                if now < told - 1e-9:
+                    tell(solution, now)
+
         while time.perf_counter() < deadline:
             before = value
-            for t in range(program.k):
-                interrupt.check()
-                left = deadline - time.perf_counter()
-                if left <= 0.05:
-                    break
-                x = program.window(engine, x, _window(spec, program.owner(x), t),
-                                   min(WINDOW_SECONDS, left))
-                if on_plan is not None and time.perf_counter() - heard_at > REPORT_SECONDS:
-                    now = float(program.cost @ x)  # (a sweep of 200 territories' windows can take minutes)
-                    if now < told - 1e-9:
-                        tell(x, now)
+            x = _sweep(spec, engine, program, x, deadline, max(1, workers), heard)
             value = float(program.cost @ x)
             if value < told - 1e-9 and on_plan is not None:
                 tell(x, value)

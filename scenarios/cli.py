@@ -121,7 +121,7 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     time_limit: Annotated[float | None, typer.Option(help="seconds for the run, loading and writing included (overrides solver.time_limit); a redesign's trade-off points and coverage plan follow with their own limits (each this one unless set)")] = None,
     gap: Annotated[float | None, typer.Option(help="relative gap to stop at (overrides solver.rel_gap)")] = None,
-    threads: Annotated[int | None, typer.Option(help="cores the search may use, 2: a second process for the neighbourhood search and the exact model (overrides solver.threads)")] = None,
+    threads: Annotated[int | None, typer.Option(help="cores the search may use, 2: a second process for the neighbourhood search and the exact model, windows two at a time, the fixed-centre bound beside the search (overrides solver.threads)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (overrides solver.seed)")] = None,
 ) -> None:
     """Solve the scenario and write a new run folder under runs/<scenario>/."""

@@ -142,7 +142,7 @@ class SolverConfig(Strict):
     engine: Literal["highs"] = Field("highs", description="solver engine")
     time_limit: float = Field(60.0, gt=0, description="seconds for the whole search; the best plan is kept")
     rel_gap: float = Field(1e-4, ge=0, lt=1, description="stop when proven within this relative gap")
-    threads: int = Field(1, ge=1, description="cores the search may use (2 or more: a second process for the neighbourhood search and for the exact model)")
+    threads: int = Field(1, ge=1, description="cores the search may use (2 or more: a second process for the neighbourhood search and for the exact model; windows two at a time; the fixed-centre bound beside the search above 6,000 units)")
     seed: int = Field(0, ge=0, description="random seed (solver and heuristic)")
     options: dict[str, Any] = Field(default_factory=dict, description="engine-specific options passed through")
 

@@ -8,7 +8,9 @@ Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`,
 are `data/zip_homes_200.csv`, written by `--write-homes`), run by `tplan run` in its own process so that its peak memory
 (maximum resident set, from os.wait4) is its own. Prints one Markdown row per case: status, objective,
 bound, gap, when the first valid plan existed, wall time and peak memory; a case the tool refuses
-(e.g. a ±5% band no plan can meet) shows the tool's message.
+(e.g. a ±5% band no plan can meet) shows the tool's message. With `--threads 2` a run has forks beside it
+(windows' 0-1 programs, the bound): the last column is the peak of the whole process tree's memory, sampled each
+second as the sum of proportional set sizes (shared pages counted once).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -126,26 +129,66 @@ CASES = {
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
 }
 HEADER = ("| case | units | territories | status | objective | bound | gap % | first valid plan s | wall s "
-          "| peak GB | levels |")
+          "| peak GB | levels | peak GB, all processes |")
 
 
-def start(name: str, seconds: float, folder: Path) -> tuple[subprocess.Popen, float]:
+def _tree_pss_gb(root: int) -> float:
+    """Proportional set size of `root` and all its descendants, in GB (0 for processes already gone)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024 / 1024
+
+
+class TreeMemory(threading.Thread):
+    """Samples the process tree's memory of each running case once a second; `peak[pid]` is the largest seen."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.pids: set[int] = set()
+        self.peak: dict[int, float] = {}
+
+    def run(self) -> None:
+        while True:
+            for pid in list(self.pids):
+                self.peak[pid] = max(self.peak.get(pid, 0.0), _tree_pss_gb(pid))
+            time.sleep(1.0)
+
+
+def start(name: str, seconds: float, folder: Path, threads: int = 1) -> tuple[subprocess.Popen, float]:
     base, override = CASES[name]
     override = override() if callable(override) else override
     scenario = {"extends": str(SCENARIOS / base), "description": f"benchmark {name}", **override}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(scenario))
     log = open(folder / f"{name}.log", "w")
-    proc = subprocess.Popen([str(TPLAN), "run", str(path), "--time-limit", str(seconds)], cwd=folder,
+    proc = subprocess.Popen([str(TPLAN), "run", str(path), "--time-limit", str(seconds),
+                             "--threads", str(threads)], cwd=folder,
                             stdout=log, stderr=subprocess.STDOUT)
     return proc, time.perf_counter()
 
 
-def row(name: str, folder: Path, wall: float, peak_gb: float, status: int) -> str:
+def row(name: str, folder: Path, wall: float, peak_gb: float, status: int, tree_gb: float) -> str:
     runs = sorted((folder / "runs" / name).glob("*/manifest.json"))
     if not runs:
         message = (folder / f"{name}.log").read_text().strip().splitlines()[-1:]
-        return f"| {name} | | | refused (exit {status}): {message[0] if message else ''} | | | | | {wall:.0f} | {peak_gb:.2f} | |"
+        return (f"| {name} | | | refused (exit {status}): {message[0] if message else ''} | | | | | {wall:.0f} "
+                f"| {peak_gb:.2f} | | {tree_gb:.2f} |")
     m = json.loads(runs[-1].read_text())
     fmt = (lambda v: "-" if v is None else f"{v:.4g}")
     gap = "-" if m["gap"] is None else f"{100 * m['gap']:.2f}"
@@ -156,7 +199,7 @@ def row(name: str, folder: Path, wall: float, peak_gb: float, status: int) -> st
                        f"{'' if plan[lv['name'] + 's_contiguous'] else ', NOT contiguous'}" for lv in nesting if plan)
     return (f"| {name} | {m['geography']['units']:,} | {plan.get('territories', '-')} | {m['status']} | "
             f"{fmt(m['objective'])} | {fmt(m['lower_bound'])} | {gap} | {first} | {wall:.0f} | {peak_gb:.2f} | "
-            f"{levels or '-'} |")
+            f"{levels or '-'} | {tree_gb:.2f} |")
 
 
 def main() -> None:
@@ -164,6 +207,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--parallel", type=int, default=1, help="cases run at the same time (2 cores: at most 2)")
+    parser.add_argument("--threads", type=int, default=1, help="cores each case may use (`tplan run --threads`)")
     parser.add_argument("--keep", type=Path, help="copy each case's run folder (manifest with stage timings) here")
     parser.add_argument("--write-homes", action="store_true", help=f"write {HOMES.name} (see write_homes) and stop")
     args = parser.parse_args()
@@ -174,19 +218,24 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown cases {unknown}; choose from {sorted(CASES)}")
     print(HEADER)
-    print("|" + "---|" * 11, flush=True)
+    print("|" + "---|" * 12, flush=True)
+    memory = TreeMemory()
+    memory.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         pending, running = list(names), {}
         while pending or running:
             while pending and len(running) < args.parallel:
                 name = pending.pop(0)
-                running[name] = start(name, args.time_limit, folder)
+                running[name] = start(name, args.time_limit, folder, args.threads)
+                memory.pids.add(running[name][0].pid)
             pid, status, usage = os.wait4(-1, 0)
             name = next(n for n, (p, _) in running.items() if p.pid == pid)
             proc, began = running.pop(name)
             proc.returncode = os.waitstatus_to_exitcode(status)
-            print(row(name, folder, time.perf_counter() - began, usage.ru_maxrss / 1024 / 1024, proc.returncode), flush=True)
+            memory.pids.discard(pid)
+            print(row(name, folder, time.perf_counter() - began, usage.ru_maxrss / 1024 / 1024, proc.returncode,
+                      memory.peak.get(pid, 0.0)), flush=True)
             if args.keep is not None and (folder / "runs" / name).is_dir():
                 shutil.copytree(folder / "runs" / name, args.keep / name, dirs_exist_ok=True)
 

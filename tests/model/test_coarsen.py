@@ -105,6 +105,34 @@ def test_too_little_time_for_the_lp_bound_gives_the_lagrangian_one(monkeypatch):
     assert "Lagrangian" in outcome.bound_method
 
 
+@pytest.mark.parametrize("lp_fits", [True, False])
+def test_with_two_threads_the_bound_runs_beside_the_search(monkeypatch, lp_fits):
+    """With a second core the fixed-centre bound runs in a fork from the first plan on (model.bound_aside): the
+    LP's own value when it fits (as in one process), the ascent's (valid, no higher) when it does not; the plan
+    is checked either way and the run keeps its time limit."""
+    from model.transport import fixed_centre_bound
+
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    if not lp_fits:
+        monkeypatch.setattr(search, "FIXED_LP_SECONDS_PER_PAIR", 1.0)
+    spec = spread_centres_spec()
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, seed=0, threads=2),
+                                stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert any("in a second process beside the search" in s for s in said)
+    assert "bound_aside" in outcome.stage_seconds and outcome.result.seconds < 22
+    lp = fixed_centre_bound(spec, HighsEngine(), 60)
+    bound = outcome.result.bound
+    if lp_fits:
+        assert bound == pytest.approx(lp, rel=1e-9)
+        assert "LP relaxation at the fixed centres" in outcome.bound_method
+    else:
+        assert 0 < bound <= lp * (1 + 1e-6) and "Lagrangian" in outcome.bound_method
+
+
 @pytest.mark.parametrize("stop_at", ["incumbent", "regions"])
 def test_a_stop_request_on_the_groups_path_keeps_a_plan(monkeypatch, stop_at):
     """Ctrl-C at the first lifted plan (inside the windows on the groups) or during the regions' windows on the
