@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from geodata.distances import LazyPairs
-from model.bound_aside import BoundAside
+from model.bound_aside import BoundAside, fixed_centre_body
 from model.balance_repair import balance_violation, closest_balance, rebalance
 from model.check import is_valid
 from model.coarsen import coarsen, coarsenable
@@ -92,6 +92,8 @@ LP_DUAL_SHARE = 0.1
 # (model.tree_partition): local search from nearest-centre starts does not reach the balance band there.
 TREE_UNITS = 1_500
 TREE_STARTS = 3
+ASIDE_STAGE = "bound_aside"  # the bound's fork's seconds in the stage timings
+ASIDE_SPARE = 0.5  # seconds before the end at which the search and the bound's fork (model.bound_aside) stop
 SPARE_REGIONS = 0.05  # share of the limit left after the last bound that goes back to the regions (no matrix)
 FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when they find no plan at first
 # Fixed centres from this many units: the first plan starts from the balanced transportation LP to the centres
@@ -114,11 +116,14 @@ FIXED_WINDOW_SHARE = 0.3
 # (model.regions), in passes cut along turned axes until two in a row gain less than MIN_REGION_GAIN, but for
 # FIXED_REGIONS_SPARE seconds.
 POLISH_SHARE = 0.2
-# On the groups the windows sweep until a sweep gains less than 0.1% (or until the bound's time): with 200 reps
-# (ZIP cells, ±5%) a whole sweep over the groups took 265 s and 2.90e12 to 2.13e12 (a second 2.09e12), where
-# the 0.3 of the limit they had before cut the first sweep short (2.50e12) and the regions' windows on the cells
-# took the rest of a 600 s run only to 2.35e12 (one-off traces of `solve_territories`).
-GROUP_WINDOW_SHARE = 1.0
+# On the groups the windows sweep until a sweep gains less than 0.1% or this share of the limit has passed (or the
+# bound's time comes): with 200 reps (ZIP cells, ±5%) a whole sweep over the groups took 265 s and 2.90e12 to
+# 2.13e12 (a second 2.09e12), where 0.3 of the limit cut the first sweep short (2.50e12) and the regions' windows on
+# the cells took the rest of a 600 s run only to 2.35e12 (one-off traces of `solve_territories`). With the whole
+# limit (1.0) the later sweeps gained little (2 threads: 2.056e12 at 600 s, 2.057e12 at 900 s, no time left for the
+# cells); at 0.6 the first sweep ended at 188 s (2 threads), the groups at 365 s (2.057e12) and the regions on the
+# cells took the plan to 2.000e12 by 600 s (benchmarks README, "Both cores on the national paths").
+GROUP_WINDOW_SHARE = 0.6
 FIXED_REGIONS_SPARE = 1.0
 FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
 # When less time than that is left (short limits), the Lagrangian ascent over the same pairs gives the bound
@@ -419,6 +424,19 @@ def fix_pairs(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, mu
     return allowed, lag
 
 
+def _free_bound_body(spec: TerritorySpec, relaxation: Relaxation | None, plan: Plan, lag: LagrangianBound | None,
+                     possible: np.ndarray | None, seconds: float):
+    """The Lagrangian bound of the paths without an exact model, for a fork (model.bound_aside): from the bound
+    stage's multipliers (if any), aiming at `plan`'s cost, for `seconds`."""
+    multipliers = lag.multipliers if lag is not None else None
+
+    def body(send) -> None:
+        fix_pairs(spec, relaxation, plan, multipliers, seconds, iterations=1_000_000,
+                  on_bound=lambda bound: send(bound, 1), possible=possible, fixing=False)
+
+    return body
+
+
 def final_termination(termination: Termination, gap: float | None, rel_gap: float) -> Termination:
     """What the run says of its plan, from the plan's own cost and the bound: optimal within the requested
     gap, and never "optimal" beyond it, whatever the solver said (its incumbent may not be the plan)."""
@@ -496,7 +514,7 @@ def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation
         termination = Termination.OPTIMAL  # the bound alone proves the plan
     result = SolveResult(
         termination=termination, has_solution=best is not None, objective=value, bound=bound,
-        gap=gap, seconds=sum(stages.values()), engine="heuristic", version="",
+        gap=gap, seconds=sum(v for name, v in stages.items() if name != ASIDE_STAGE), engine="heuristic", version="",
         options=SolverOptions(),
     )
     kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
@@ -637,9 +655,10 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         if aside is None:
             return
         found, aside = aside.finish(spec.geography.n, wait), None
+        if found is not None:
+            stages[ASIDE_STAGE] = found.seconds  # when its best bound came (overlapping the others: not summed)
         if found is not None and (lag is None or found.bound > lag.bound):
             lag = found
-            stages["bound_aside"] = found.seconds
             live.lower(found.bound)
 
     def heard(plan: Plan) -> None:
@@ -705,7 +724,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent; with a
                 # second core the bound runs beside the search from now on (model.bound_aside) and keeps none
                 if options.threads >= 2:
-                    aside = BoundAside.start(spec, engine, remaining() - FIXED_BOUND_SPARE, lp_seconds, FIXED_LP_FITS)
+                    aside = BoundAside.start(fixed_centre_body(spec, engine, remaining() - FIXED_BOUND_SPARE,
+                                                               lp_seconds, FIXED_LP_FITS))
                 reserve = lp_seconds + FIXED_REGIONS_SPARE
                 reserve = reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit
                 reserve = FIXED_REGIONS_SPARE if aside is not None else reserve
@@ -789,6 +809,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         pairs_when_decided = _pairs(spec, allowed)
         heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
         lns_budget = 0.6 * max(0.0, remaining()) if heuristic_only else within(0.25)
+        if heuristic_only and options.threads >= 2 and best is not None and aside is None and not fixed_lp_bound:
+            # The bound would take the last 40% of the time (it does not need the final plan): beside the search
+            aside = BoundAside.start(_free_bound_body(spec, relaxation, best, lag, possible, remaining() - ASIDE_SPARE))
+            if aside is not None:
+                say("bound: Lagrangian relaxation in a second process beside the search, until the end")
+                lns_budget = max(0.0, remaining() - ASIDE_SPARE)
         if best is not None and transport_start and usable(spec) and not spec.limits and not lazy:
             say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres fixed, "
                 "territories connected by rule")
@@ -887,7 +913,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 clock("regions", t)
             take_aside(wait=remaining() - FIXED_BOUND_SPARE)
         elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
-            lns_budget = min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
+            lns_budget = lns_budget if aside is not None else min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
             if best is not None and uses_tree_partition(spec):
                 t = time.perf_counter()
                 best = by_regions(best, lns_budget, options.seed)
@@ -964,7 +990,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 lag, allowed = at_lp, at_lp.allowed
                 allowed[np.arange(spec.geography.n), list(best.centre_of)] = True
         left = remaining()
-        if heuristic_only and best is not None and left > 1.0 and not (lazy and lag is not None):
+        if aside is not None and best is not None:  # the bound ran beside the search: the time left is the plan's
+            if lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * limit:
+                best = by_regions(best, left - ASIDE_SPARE, options.seed + 1)
+            take_aside(wait=remaining() - ASIDE_SPARE)
+        elif heuristic_only and best is not None and left > 1.0 and not (lazy and lag is not None):
             say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
             # No fixing: nothing uses it after this stage (it overran the limit by 3-8 s at 4,619 units).

@@ -146,6 +146,24 @@ def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
     assert any(p.bound is not None and p.bound > 0 for p in seen)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_without_an_exact_model_the_bound_runs_beside_the_search_on_two_threads(monkeypatch, threads):
+    """Too many pairs for the exact model (forced here): the Lagrangian bound takes the end of the run in one
+    process, and runs in a fork beside the search with two (model.bound_aside); either way a valid plan, a
+    bound below it and the time limit kept."""
+    monkeypatch.setattr(search, "TREE_UNITS", 100)
+    monkeypatch.setattr(search, "EXACT_MAX_PAIRS", 10)
+    frame = grid_frame(20, 20, np.random.default_rng(2).integers(1, 50, size=400))
+    spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=15, seed=0, threads=threads),
+                                stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert outcome.result.bound is not None and 0 < outcome.result.bound <= outcome.result.objective
+    assert ("bound_aside" in outcome.stage_seconds) == (threads == 2) and outcome.result.seconds < 16
+    assert any("beside the search" in s for s in said) == (threads == 2)
+
+
 def test_free_centres_with_locks_on_a_lazy_geography_are_refused_before_solving(monkeypatch):
     from model.precheck import precheck
     from model.spec import ModelError
