@@ -641,7 +641,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
 
     live = Live(progress, t0)  # incumbent and bound for the display, from every stage
 
-    aside: BoundAside | None = None  # the fixed-centre bound in a fork (threads >= 2), from the start
+    aside: BoundAside | None = None  # a bound computed in a fork beside the search (threads >= 2; model.bound_aside)
 
     def report_plan(plan: Plan) -> None:
         live.plan(plan.objective(cost))
