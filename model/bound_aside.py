@@ -24,7 +24,7 @@ from model.spec import TerritorySpec
 from model.transport import fixed_centre_bound
 from solvers.portfolio import Partner
 
-Send = Callable[[float, int], None]  # (a valid bound, 0 if an LP's value else the ascent's steps or 1)
+Send = Callable[[float, int], None]  # (a valid bound, 0 if it is an LP's value, 1 if an ascent's)
 # The LP gets at most this share of the fork's time, so that if it does not finish the ascent still has the rest.
 LP_SHARE = 0.7
 
@@ -34,7 +34,6 @@ class BoundAside:
     """The fork computing the bound, and the best bound it has sent so far."""
 
     partner: Partner
-    started: float
     bound: float | None = None
     iterations: int = 0  # 0: the bound is the LP's; 1: the ascent's (as LagrangianBound.iterations tells them apart)
     seconds: float = 0.0  # how long the fork took to reach it
@@ -50,7 +49,7 @@ class BoundAside:
                                                         time.perf_counter() - started))
 
         partner = Partner.fork(main)
-        return None if partner is None else cls(partner, started)
+        return None if partner is None else cls(partner)
 
     def latest(self) -> float | None:
         """The best bound heard so far (reads what the fork has sent, without waiting)."""

@@ -727,8 +727,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                     aside = BoundAside.start(fixed_centre_body(spec, engine, remaining() - FIXED_BOUND_SPARE,
                                                                lp_seconds, FIXED_LP_FITS))
                 reserve = lp_seconds + FIXED_REGIONS_SPARE
-                reserve = reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit
-                reserve = FIXED_REGIONS_SPARE if aside is not None else reserve
+                reserve = (FIXED_REGIONS_SPARE if aside is not None else
+                           reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit)
                 best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(GROUP_WINDOW_SHARE),
                                                    on_plan=heard, end=t0 + limit - reserve)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
