@@ -58,6 +58,7 @@ from model.territory_model import (
     start_from_plan,
 )
 from solvers import interrupt
+from solvers.portfolio import Worker
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
 # Above this many pairs (50 units) the LP relaxation costs more than it saves: on the county benchmark (100 and
@@ -160,6 +161,7 @@ MIN_EXACT_SECONDS = 1.5
 # more than SECOND_START_GAP below the plan (the open ±0.5% rows of the county benchmark; the exact phase does not
 # prove those in the time anyway) one process draws that start too, after its origins, with the stage's time again.
 SECOND_SEED = 3
+EXACT_GRACE = 5.0  # seconds past its time limit a neighbourhood sub-problem may take before its fork is ended
 SECOND_START_SHARE = 0.75
 SECOND_START_GAP = 0.05
 BOUND_METHOD = (
@@ -700,14 +702,17 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 live.lower(relaxation.value)
         sub_options = replace(options, rel_gap=1e-6, log_path=None, threads=1)  # small: no second process
 
+        # The sub-problems are solved in a fork that is ended if one is not back EXACT_GRACE seconds past its limit:
+        # HiGHS 1.16's MIP presolve hung (HPresolve::strengthenInequalities) in one on the counties, 13 minutes into
+        # a 10-minute run.
+        solver = Worker(lambda request: solve_exact(request[0], engine, replace(sub_options, time_limit=request[2]),
+                                                    request[1], allowed=request[3])[0])
+
         def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
-            """Solve a sub-problem (a few territories' units) exactly, on the pairs fixing left."""
+            """Solve a sub-problem (a few territories' units) exactly, on the pairs fixing left (None if the
+            solver found nothing or hung; Ctrl-C raises KeyboardInterrupt)."""
             sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
-            found, result, _ = solve_exact(sub, engine, replace(sub_options, time_limit=seconds), warm,
-                                           allowed=sub_allowed)
-            if result.termination is Termination.INTERRUPTED:
-                raise KeyboardInterrupt  # Ctrl-C reached the sub-problem's solver: stop the sweep
-            return found
+            return solver.call((sub, warm, seconds, sub_allowed), seconds + EXACT_GRACE, interrupt.requested)
 
         # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
         # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
@@ -963,8 +968,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             elif draw:
                 say(f"neighbourhood search: then from a second start (another seed's plan), the bound being more than "
                     f"{SECOND_START_GAP:.0%} below the plan")
-            ends = improve_origins(origins, improve, lns_budget, improving, parallel=two,
-                                   second_start=second_start if draw else None)
+            try:
+                ends = improve_origins(origins, improve, lns_budget, improving, parallel=two,
+                                       second_start=second_start if draw else None)
+            finally:
+                solver.close()
             ends = [replace(plan, groups=start.groups) for plan in ends]
             improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(cost)))
             near += [plan for plan in ends if not is_valid(spec, plan)]

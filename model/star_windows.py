@@ -181,7 +181,7 @@ class _Open:
     territories: np.ndarray
     cols: np.ndarray
     before: float
-    pending: object  # solvers.highs.PendingBinary or _Done
+    pending: object  # solvers.portfolio.Pending or _Done
 
 
 def _window(spec: TerritorySpec, owner: np.ndarray, t: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from pyomo.environ import ConcreteModel, Objective, minimize, value
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from solvers import cpsat, interrupt
-from solvers.portfolio import STOP_WAIT, Partner
+from solvers.portfolio import STOP_WAIT, Partner, Pending
 from solvers.result import (
     BooleanProgram,
     BooleanResult,
@@ -86,51 +86,6 @@ def silent_highs() -> highspy.Highs:
     return h
 
 
-class PendingBinary:
-    """A 0-1 program solving in a fork (HighsEngine.start_binary): `ready` without waiting, `result` waits."""
-
-    def __init__(self, partner: Partner | None, give_up_at: float, x: np.ndarray | None = None):
-        self.partner = partner
-        self.give_up_at = give_up_at  # time.monotonic() past which the fork is ended and the answer is None
-        self.x = x
-
-    def ready(self) -> bool:
-        """The answer is in, or the fork is past its grace (then `result` ends it at once)."""
-        if self.partner is None:
-            return True
-        try:
-            return self.partner.conn.poll() or time.monotonic() >= self.give_up_at
-        except (EOFError, ConnectionResetError, OSError):
-            return True
-
-    def result(self) -> np.ndarray | None:
-        """The fork's best x (None if it kept none, died or hung), waiting for it up to its grace; the fork
-        is ended."""
-        partner, self.partner = self.partner, None
-        if partner is None:
-            return self.x
-        try:
-            if partner.conn.poll(max(0.0, self.give_up_at - time.monotonic())):
-                message = partner.conn.recv()
-                self.x = message[1] if message[0] == "x" else None
-        except (EOFError, ConnectionResetError, OSError):  # the fork died
-            self.x = None
-        finally:
-            partner.finish(wait=STOP_WAIT if self.x is not None else 0.0)
-        return self.x
-
-    def cancel(self) -> None:
-        """End the fork without its answer (Ctrl-C, or the caller stops)."""
-        partner, self.partner = self.partner, None
-        if partner is not None:
-            partner.finish(wait=0.0)
-
-    @property
-    def connection(self):
-        """What `multiprocessing.connection.wait` waits on (None once answered)."""
-        return None if self.partner is None else self.partner.conn
-
-
 class HighsEngine:
     """HiGHS through highspy, the default engine."""
 
@@ -169,18 +124,15 @@ class HighsEngine:
     @staticmethod
     def start_binary(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
                      row_bounds: tuple[np.ndarray, np.ndarray], start: np.ndarray,
-                     time_limit: float) -> PendingBinary:
+                     time_limit: float) -> Pending:
         """`solve_binary` started in a fork of this process and left running: several of them keep several
         cores busy (model.star_windows). The fork is ended if it is not back BINARY_GRACE seconds after its
         time limit (its answer is then None): HiGHS 1.16 hung in its presolve (HPresolve::strengthenInequalities)
         three times in about a dozen runs of windows on the ZIP cells, once after a restart of the
         branch-and-bound with RENS off, each far past its time limit. Where there is no fork the solve runs
         here, before this returns."""
-        args = (cost, matrix, col_bounds, row_bounds, start, time_limit)
-        partner = Partner.fork(lambda p: p.send("x", _solve_binary(*args)))
-        if partner is None:
-            return PendingBinary(None, 0.0, _solve_binary(*args))
-        return PendingBinary(partner, time.monotonic() + max(time_limit, 0.1) + BINARY_GRACE)
+        return Pending.start(lambda: _solve_binary(cost, matrix, col_bounds, row_bounds, start, time_limit),
+                             max(time_limit, 0.1) + BINARY_GRACE)
 
     @staticmethod
     def lp_row_duals(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],

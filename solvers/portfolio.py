@@ -101,6 +101,115 @@ class Partner:
         return False
 
 
+class Pending:
+    """A computation running in a fork of this process, ended if it is not back by a deadline: several of them
+    keep several cores busy (model.star_windows), and a native solver that hangs (HiGHS 1.16's presolve did, far
+    past its time limit) costs the caller its deadline, not the run. `ready` without waiting, `result` waits."""
+
+    def __init__(self, partner: Partner | None, give_up_at: float, value: Any = None):
+        self.partner = partner
+        self.give_up_at = give_up_at  # time.monotonic() past which the fork is ended and the answer is None
+        self.value = value
+
+    @classmethod
+    def start(cls, compute: Callable[[], Any], give_up_after: float) -> Pending:
+        """Run `compute()` in a fork, its answer wanted within `give_up_after` seconds (picklable, None for
+        none). Where there is no fork it runs here, before this returns."""
+        partner = Partner.fork(lambda p: p.send("value", compute()))
+        if partner is None:
+            return cls(None, 0.0, compute())
+        return cls(partner, time.monotonic() + give_up_after)
+
+    def ready(self) -> bool:
+        """The answer is in, or the fork is past its deadline (then `result` ends it at once)."""
+        if self.partner is None:
+            return True
+        try:
+            return self.partner.conn.poll() or time.monotonic() >= self.give_up_at
+        except (EOFError, ConnectionResetError, OSError):
+            return True
+
+    def result(self) -> Any:
+        """The fork's answer (None if it died or hung), waiting for it up to its deadline; the fork is ended."""
+        partner, self.partner = self.partner, None
+        if partner is None:
+            return self.value
+        try:
+            if partner.conn.poll(max(0.0, self.give_up_at - time.monotonic())):
+                message = partner.conn.recv()
+                self.value = message[1] if message[0] == "value" else None
+        except (EOFError, ConnectionResetError, OSError):  # the fork died
+            self.value = None
+        finally:
+            partner.finish(wait=STOP_WAIT if self.value is not None else 0.0)
+        return self.value
+
+    def cancel(self) -> None:
+        """End the fork without its answer (Ctrl-C, or the caller stops)."""
+        partner, self.partner = self.partner, None
+        if partner is not None:
+            partner.finish(wait=0.0)
+
+    @property
+    def connection(self):
+        """What `multiprocessing.connection.wait` waits on (None once answered)."""
+        return None if self.partner is None else self.partner.conn
+
+
+class Worker:
+    """A fork that answers requests one at a time with `handle(request)`, for many short solves: a fork each
+    would cost 8-20 ms (the first process's pages copied on write), a request through the pipe well under one.
+    A request not answered in time ends the fork (HiGHS 1.16's presolve hung far past its time limit); the next
+    request starts another. Where there is no fork (or in a fork of the owner) requests run in this process."""
+
+    def __init__(self, handle: Callable[[Any], Any]):
+        self.handle = handle
+        self.partner: Partner | None = None
+        self.owner = os.getpid()
+
+    def call(self, request: Any, give_up_after: float, stop: Callable[[], bool] = lambda: False) -> Any:
+        """`handle(request)`'s answer, or None if the fork died or is not back within `give_up_after` seconds.
+        `stop()` is asked while waiting; when it says so the fork is ended and KeyboardInterrupt raised."""
+        if os.getpid() != self.owner:  # a fork of the owner (its copy of the pipe is the owner's)
+            return self.handle(request)
+        if self.partner is None:
+            self.partner = Partner.fork(self._serve)
+            if self.partner is None:
+                return self.handle(request)
+        self.partner.send("request", request)
+        give_up_at = time.monotonic() + give_up_after
+        try:
+            while True:
+                if stop():
+                    self.close(wait=0.0)
+                    raise KeyboardInterrupt
+                left = give_up_at - time.monotonic()
+                if left <= 0:
+                    break
+                if self.partner.conn.poll(min(0.2, left)):
+                    message = self.partner.conn.recv()
+                    if message[0] == "value":
+                        return message[1]
+                    break  # "done": the fork ended (an error in `handle`)
+        except (EOFError, ConnectionResetError, OSError):
+            pass  # the fork died
+        self.close(wait=0.0)
+        return None
+
+    def close(self, wait: float = STOP_WAIT) -> None:
+        """End the fork (it stops between requests; one still working is ended after `wait` seconds)."""
+        partner, self.partner = self.partner, None
+        if partner is not None:
+            partner.finish(wait=wait)
+
+    def _serve(self, partner: Partner) -> None:
+        while True:
+            message = partner.conn.recv()
+            if message[0] != "request":
+                return
+            partner.send("value", self.handle(message[1]))
+
+
 def _child(child_main: Callable[[Partner], None], conn: Connection, parents_end: Connection) -> None:
     """The fork's body: Ctrl-C is the first process's to handle; it ends when `child_main` returns."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

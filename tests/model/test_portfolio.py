@@ -17,7 +17,7 @@ from model.search import solve_exact
 from model.territory_model import build_territory_model, contiguity_separator
 from solvers import SolverOptions, Termination, interrupt
 from solvers.highs import HighsEngine, _Run
-from solvers.portfolio import Partner
+from solvers.portfolio import Partner, Worker
 from solvers.result import LinearCut
 from tests.conftest import CountedPartner as Counted, grid_spec
 
@@ -199,3 +199,79 @@ def test_a_0_1_program_that_hangs_past_its_time_limit_is_ended(monkeypatch):
     assert HighsEngine.solve_binary(cost, matrix, cols, rows, start, 0.5) is None
     assert time.perf_counter() - t < 5.0
     assert not multiprocessing.active_children()
+
+
+def _answer_or_hang(request):
+    """A worker's handle: ("hang", _) sleeps far past any limit, ("fail", _) raises, else the square."""
+    kind, value = request
+    if kind == "hang":
+        time.sleep(600)
+    if kind == "fail":
+        raise ValueError(value)
+    return value * value
+
+
+def test_a_worker_answers_many_requests_in_one_fork():
+    worker = Worker(_answer_or_hang)
+    assert [worker.call(("square", v), 5.0) for v in range(5)] == [0, 1, 4, 9, 16]
+    assert len(multiprocessing.active_children()) == 1  # one fork for all of them
+    worker.close()
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_that_hangs_or_fails_is_ended_and_the_next_request_gets_a_new_one():
+    """HiGHS 1.16's presolve hung far past its time limit in a neighbourhood sub-problem: the caller gets None
+    after `give_up_after` seconds, the fork is ended, and the next request starts another."""
+    worker = Worker(_answer_or_hang)
+    assert worker.call(("square", 3), 5.0) == 9
+    t = time.perf_counter()
+    assert worker.call(("hang", 0), 0.5) is None
+    assert time.perf_counter() - t < 3.0
+    assert not multiprocessing.active_children()
+    assert worker.call(("fail", 1), 5.0) is None  # an error in the fork ends it too
+    assert worker.call(("square", 4), 5.0) == 16
+    worker.close()
+    assert not multiprocessing.active_children()
+
+
+def test_ctrl_c_while_a_worker_solves_ends_it_at_once():
+    worker = Worker(_answer_or_hang)
+    timer = threading.Timer(0.3, interrupt.request)
+    timer.start()
+    t = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.call(("hang", 0), 60.0, interrupt.requested)
+    finally:
+        interrupt._requested.clear()
+    assert time.perf_counter() - t < 3.0
+    assert not multiprocessing.active_children()
+
+
+def test_a_neighbourhood_sub_problem_that_hangs_costs_its_grace_not_the_run(monkeypatch, tmp_path):
+    """The search's neighbourhood sub-problems run in a Worker: one that never returns (the first, here) is ended
+    EXACT_GRACE seconds past its limit, the sweep goes on with a new fork, and the run keeps its time limit."""
+    import model.search as search
+
+    real = search.solve_exact
+    marker = tmp_path / "hung"
+
+    def first_sub_problem_hangs(spec, engine, options, *args, **kwargs):
+        if spec.count < HANG_SPEC.count and not marker.exists():  # a sub-problem (in the fork)
+            marker.touch()
+            time.sleep(600)
+        return real(spec, engine, options, *args, **kwargs)
+
+    monkeypatch.setattr(search, "solve_exact", first_sub_problem_hangs)
+    monkeypatch.setattr(search, "EXACT_GRACE", 0.5)
+    seen = []
+    t = time.perf_counter()
+    outcome = search.solve_territories(HANG_SPEC, HighsEngine(), SolverOptions(time_limit=20, rel_gap=0.0),
+                                       stage=seen.append)
+    assert time.perf_counter() - t < 25.0
+    assert marker.exists() and any(s.startswith("neighbourhood") for s in seen)
+    check_plan(HANG_SPEC, outcome.plan)
+    assert not multiprocessing.active_children()
+
+
+HANG_SPEC = grid_spec(6, 6, list(np.arange(36) % 5 + 1), 4, 0.1)
