@@ -161,9 +161,9 @@ MIN_EXACT_SECONDS = 1.5
 # more than SECOND_START_GAP below the plan (the open ±0.5% rows of the county benchmark; the exact phase does not
 # prove those in the time anyway) one process draws that start too, after its origins, with the stage's time again.
 SECOND_SEED = 3
-EXACT_GRACE = 5.0  # seconds past its time limit a neighbourhood sub-problem may take before its fork is ended
 SECOND_START_SHARE = 0.75
 SECOND_START_GAP = 0.05
+EXACT_GRACE = 5.0  # seconds past its time limit a neighbourhood sub-problem may take before its fork is ended
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 2,500 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre; by subgradient ascent and, above 20,000 pairs, also at the "

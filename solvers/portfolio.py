@@ -10,6 +10,10 @@ next round). Whichever proves the best plan first ends both.
 
 Forking (not spawning) keeps the loaded model, the Pyomo components and the separation routine
 without pickling them; it needs a POSIX system, and elsewhere the solve simply runs alone.
+
+The same pipe also serves solves that only need guarding or a core of their own: `Pending` (one computation in a
+fork, ended past a deadline: the windows' 0-1 programs) and `Worker` (one fork answering many small requests: the
+neighbourhood search's sub-problems).
 """
 
 from __future__ import annotations
@@ -158,7 +162,8 @@ class Pending:
 
 class Worker:
     """A fork that answers requests one at a time with `handle(request)`, for many short solves: a fork each
-    would cost 8-20 ms (the first process's pages copied on write), a request through the pipe well under one.
+    would cost 8-20 ms (the first process's pages copied on write); through one fork the 62 sub-problems of
+    Georgia k = 8's neighbourhood search took about 3% longer than in the process.
     A request not answered in time ends the fork (HiGHS 1.16's presolve hung far past its time limit); the next
     request starts another. Where there is no fork (or in a fork of the owner) requests run in this process."""
 
