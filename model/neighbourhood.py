@@ -20,6 +20,9 @@ from model.plan import Plan
 from model.spec import Limit, SearchInterrupted, TerritorySpec
 from solvers import interrupt
 
+# A group whose plan is within this share of its bound is taken as optimal there (the LP's tolerances).
+EXCESS_TOLERANCE = 1e-7
+
 
 def restrict(spec: TerritorySpec, units: np.ndarray, centres: list[int],
              centre_of: list[int] | None = None) -> TerritorySpec:
@@ -82,15 +85,23 @@ def territory_groups(spec: TerritorySpec, plan: Plan, size: int,
     return sorted(groups)
 
 
+Excess = Callable[[TerritorySpec, Plan], float]  # a group's plan cost above a lower bound of its own
+
+
 def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3),
-                  zone: np.ndarray | None = None, on_plan: Callable[[Plan], None] | None = None) -> Plan:
+                  zone: np.ndarray | None = None, on_plan: Callable[[Plan], None] | None = None,
+                  excess: Excess | None = None) -> Plan:
     """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
     sub-problem's units in the full problem). `on_plan` hears of every improvement (still invalid if the plan
-    started invalid)."""
+    started invalid). With `excess(sub_spec, sub_plan)`, how far a group's plan lies above a lower bound of its
+    own sub-problem, the groups go largest excess first and a group without excess is skipped (its plan is
+    optimal there); see `_ranked_sweep`."""
     current = list(plan.centre_of)
     try:
+        if excess is not None:
+            return _ranked_sweep(spec, current, solve_exact, budget, sizes, zone, on_plan, excess)
         return _sweep(spec, current, solve_exact, budget, sizes, zone, on_plan)
     except KeyboardInterrupt:
         raise SearchInterrupted(Plan(tuple(current))) from None
@@ -121,11 +132,80 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
     return Plan(tuple(current))
 
 
+def _ranked_sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone, on_plan,
+                  excess: Excess) -> Plan:
+    """The groups of the smallest size first, each time the one whose plan lies furthest above its bound, until
+    no group of any size has excess left or the budget is spent; after a gain, back to the smallest size. On
+    the ZIP cells with 200 reps' homes (±5%), from a 900 s run's plan, the plain order gained 0.09% in 250 s (its
+    first groups in the North-East), this one took a Californian pair 12.7e9 above its LP first: -0.57% at once.
+    A group's excess depends only on its units and their territories, so it is kept under that key and only
+    the groups a gain redrew are scored again."""
+    start = time.perf_counter()
+    done: set[tuple[tuple[int, ...], ...]] = set()
+    scores: dict[tuple[tuple[int, ...], ...], float] = {}
+    size_at = 0
+    while size_at < len(sizes):
+        size = sizes[size_at]
+        best_group, best_score = None, 0.0
+        if size <= spec.count:
+            plan = Plan(tuple(current))
+            members = plan.members()
+            for group in territory_groups(spec, plan, size, zone):
+                key = _key(current, group, members)
+                if key in done:
+                    continue
+                if key not in scores:
+                    interrupt.check()
+                    scores[key] = _excess(spec, current, list(group), key[0], excess)
+                if scores[key] > best_score:
+                    best_group, best_score = group, scores[key]
+        if best_group is None:
+            size_at += 1
+            continue
+        interrupt.check()
+        left = budget - (time.perf_counter() - start)
+        if left <= 0.2:
+            break
+        if _resolve(spec, current, list(best_group), solve_exact, min(left, 10.0), done):
+            size_at = 0
+            if on_plan is not None:
+                on_plan(Plan(tuple(current)))
+    return Plan(tuple(current))
+
+
+def _key(current: list[int], group, members: dict[int, np.ndarray] | None = None) -> tuple[tuple[int, ...], ...]:
+    """A group's units and their territories: what its sub-problem depends on (`members`: the units of each
+    territory, Plan.members, to save a pass over all units)."""
+    if members is None:
+        units = np.flatnonzero(np.isin(current, group))
+    else:
+        units = np.sort(np.concatenate([members[c] for c in group]))
+    return tuple(int(u) for u in units), tuple(current[u] for u in units)
+
+
+def _excess(spec: TerritorySpec, current: list[int], group: list[int], units, excess: Excess) -> float:
+    """The group's plan cost above its own bound (inf if the group is invalid: any valid redraw is worth it);
+    0 when within EXCESS_TOLERANCE of that cost."""
+    sub, sub_plan = _sub_problem(spec, current, group, np.asarray(units))
+    if not is_valid(sub, sub_plan):
+        return np.inf
+    before = sub_plan.objective(sub.cost())
+    above = excess(sub, sub_plan)
+    return above if above > EXCESS_TOLERANCE * max(1.0, abs(before)) else 0.0
+
+
+def _sub_problem(spec: TerritorySpec, current: list[int], group: list[int],
+                 units: np.ndarray) -> tuple[TerritorySpec, Plan]:
+    """The group's sub-problem (its `units`, sorted) and the current plan on it."""
+    pos = {int(u): i for i, u in enumerate(units)}
+    return restrict(spec, units, group, current), Plan(tuple(pos[current[u]] for u in units))
+
+
 def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_exact, seconds: float,
              done: set) -> bool:
     """Re-solve one group of territories; update `current` in place if the group got better."""
-    units = np.flatnonzero(np.isin(current, group))
-    key = (tuple(units), tuple(np.asarray(current)[units]))
+    key = _key(current, group)
+    units = np.asarray(key[0])
     if key in done:
         return False
     done.add(key)
@@ -133,9 +213,7 @@ def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_ex
         members = set(units.tolist())
         if any(u in members and spec.centres[t] not in group for u, t in spec.locks):
             return False  # a unit of the group is locked to a territory outside it (the plan breaks the lock)
-    sub = restrict(spec, units, group, current)
-    pos = {int(u): i for i, u in enumerate(units)}
-    sub_plan = Plan(tuple(pos[current[u]] for u in units))
+    sub, sub_plan = _sub_problem(spec, current, group, units)
     # An invalid group (e.g. unbalanced) is worth any valid redraw.
     before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
     found = solve_exact(sub, sub_plan if np.isfinite(before) else None, seconds, units)

@@ -46,7 +46,7 @@ from model.star_windows import improve_windows
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
-from model.transport import balanced_assignment, fixed_centre_bound
+from model.transport import balanced_assignment, excess_over_lp, fixed_centre_bound
 from model.two_origins import improve_origins
 from model.regions import REGION_UNITS, improve_districts, improve_regions
 from model.territory_model import (
@@ -134,6 +134,11 @@ FIXED_BOUND_SPARE = 0.3
 FIXED_ASCENT_SHARE = 0.3  # of the limit, for that ascent, when the LP would take more than half of it
 FIXED_LP_FITS = 0.75  # share of FIXED_LP_SECONDS_PER_PAIR below which the LP is not tried (it takes about 0.57)
 MIN_REGION_GAIN = 1e-3
+# With fixed centres on the ZIP cells, the share of the time after the bound's stage that the ranked pair search
+# (model.neighbourhood, `excess`) keeps for itself after the regions' windows: from the 900 s benchmark's ±5% plan it
+# gained 0.57% in its first sub-problem and 0.78% in 72 s, where 300 s more of the windows gained 0.06%; given
+# half the time before the windows instead, it gained as much as the windows lost (one-off scripts, benchmarks README).
+FIXED_PAIRS_SHARE = 0.25
 REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
@@ -905,17 +910,33 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 if value is not None:
                     lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
                     live.lower(value)
-                say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
-                t = time.perf_counter()
                 end = t0 + limit - FIXED_REGIONS_SPARE
-                idle, turn = 0, 0
-                while time.perf_counter() < end - 1.0 and idle < 2:  # the centres stay, so the cuts turn instead
-                    before = best.objective(cost)
-                    best = improve_regions(spec, engine, best, None, end, options.seed, on_plan=report_plan,
-                                           angle=REGION_TURN * turn, workers=options.threads)
-                    idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
-                    turn += 1
-                clock("regions", t)
+
+                def ranked_pairs(seconds: float) -> None:
+                    nonlocal best
+                    say("neighbourhood search: pairs, then triples, of adjacent territories re-solved exactly "
+                        "(contiguity by cuts), those furthest above their own transportation LP first")
+                    t = time.perf_counter()
+                    best = improve_pairs(spec, best, exact, seconds, on_plan=report_plan,
+                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine))
+                    clock("neighbourhood", t)
+
+                try:  # the windows first; the pair search last, for the flaws they leave (the largest excess first)
+                    pairs_from = end - FIXED_PAIRS_SHARE * (end - time.perf_counter())
+                    say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed "
+                        "centres")
+                    t = time.perf_counter()
+                    idle, turn = 0, 0
+                    while time.perf_counter() < pairs_from - 1.0 and idle < 2:  # the centres stay, so the cuts turn
+                        before = best.objective(cost)
+                        best = improve_regions(spec, engine, best, None, pairs_from, options.seed, on_plan=report_plan,
+                                               angle=REGION_TURN * turn, workers=options.threads)
+                        idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
+                        turn += 1
+                    clock("regions", t)
+                    ranked_pairs(end - time.perf_counter())
+                finally:
+                    solver.close()
             take_aside(wait=remaining() - FIXED_BOUND_SPARE)
         elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
             lns_budget = lns_budget if aside is not None else min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())

@@ -58,6 +58,13 @@ def fixed_centre_bound(spec: TerritorySpec, engine, seconds: float | None = None
     return None if x is None else float(cost @ x)
 
 
+def excess_over_lp(spec: TerritorySpec, plan, engine) -> float:
+    """How far a plan at the fixed centres lies above `fixed_centre_bound` (inf if the LP gives no value): 0 means
+    no plan is cheaper. The pair search ranks groups of territories by it (model.neighbourhood)."""
+    value = fixed_centre_bound(spec, engine)
+    return np.inf if value is None else plan.objective(spec.cost()) - value
+
+
 def _solve(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: int, cost: np.ndarray,
            own: np.ndarray, inset: list, seconds: float | None = None) -> np.ndarray | None:
     """The transportation LP on the given pairs (a centre's own pair fixed at 1), each rule's band inset by `inset`
