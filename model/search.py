@@ -12,7 +12,8 @@
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, up to 50 units, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs (with
-   `threads` of 2 or more from two origins at once, one in a fork: model.two_origins).
+   `threads` of 2 or more from two origins at once, one in a fork: model.two_origins). With fixed centres and
+   no distance matrix, after the windows, ranked by each group's excess over its own transportation LP.
 4. The exact model on the reduced pairs, warm-started from the best plan, with lazy contiguity cuts.
 
 The engine is passed in, so this module stays solver-agnostic.
@@ -911,16 +912,6 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                     lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
                     live.lower(value)
                 end = t0 + limit - FIXED_REGIONS_SPARE
-
-                def ranked_pairs(seconds: float) -> None:
-                    nonlocal best
-                    say("neighbourhood search: pairs, then triples, of adjacent territories re-solved exactly "
-                        "(contiguity by cuts), those furthest above their own transportation LP first")
-                    t = time.perf_counter()
-                    best = improve_pairs(spec, best, exact, seconds, on_plan=report_plan,
-                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine))
-                    clock("neighbourhood", t)
-
                 try:  # the windows first; the pair search last, for the flaws they leave (the largest excess first)
                     pairs_from = end - FIXED_PAIRS_SHARE * (end - time.perf_counter())
                     say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed "
@@ -934,7 +925,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                         idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
                         turn += 1
                     clock("regions", t)
-                    ranked_pairs(end - time.perf_counter())
+                    say("neighbourhood search: pairs, then triples, of adjacent territories re-solved exactly "
+                        "(contiguity by cuts), those furthest above their own transportation LP first")
+                    t = time.perf_counter()
+                    best = improve_pairs(spec, best, exact, end - t, on_plan=report_plan,
+                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine))
+                    clock("neighbourhood", t)
                 finally:
                     solver.close()
             take_aside(wait=remaining() - FIXED_BOUND_SPARE)
