@@ -55,6 +55,23 @@ def test_groups_go_by_excess_and_those_without_are_skipped():
     assert sorted(solved[2:]) == territory_groups(spec, plan, 3)
 
 
+def test_scoring_keeps_to_the_budget():
+    """Scoring the groups counts against the budget: a slow bound does not carry the search past it."""
+    spec = grid_spec(4, 3, np.ones(12), 4, 0.5, centres=(1, 4, 7, 10))
+    plan = Plan(tuple((1, 4, 7, 10)[u // 3] for u in range(12)))
+    scored = []
+
+    def slow_excess(sub, sub_plan):
+        scored.append(sub.centres)
+        time.sleep(0.3)
+        return 1.0
+
+    started = time.perf_counter()
+    assert improve_pairs(spec, plan, lambda *a: None, 0.5, excess=slow_excess) == plan
+    assert time.perf_counter() - started < 0.9
+    assert len(scored) < len(territory_groups(spec, plan, 2))
+
+
 def test_ranked_search_reaches_the_brute_force_optimum_with_two_territories():
     """With two fixed centres the only pair is the whole instance, so the ranked search solves it exactly, from
     the costliest valid plan."""
