@@ -38,6 +38,7 @@ from scenarios.outputs import write_exports, write_plan
 from scenarios.prepare import Prepared, prepare
 from scenarios.report import write_report
 from scenarios.schema import Scenario
+from scenarios.search_log import SearchLog
 from scenarios.tradeoff import run_tradeoff
 from solvers import Progress, SolverOptions, Termination, get_engine, interrupt
 
@@ -177,10 +178,21 @@ def run_scenario(
 ) -> RunRecord:
     """Run a validated scenario end to end and return where its folder is. The time limit counts from
     `started` (a `time.perf_counter()` value; default now)."""
-    say = stage or (lambda _: None)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     started = t if started is None else started
+    history = SearchLog(started)
+
+    def say(message: str) -> None:
+        history.stage(message)
+        if stage is not None:
+            stage(message)
+
+    def heard(p: Progress) -> None:
+        history.progress(p)
+        if progress is not None:
+            progress(p)
+
     say("load")
     prepared = prepare(scenario)
     timings["load"] = time.perf_counter() - t
@@ -193,7 +205,9 @@ def run_scenario(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     folder = NewFolder(root, f"{stamp}-{digest}")
     with folder as tmp:
-        record = _solve_and_write(prepared, tmp, progress, say, timings, resolved, inputs, started)
+        record = _solve_and_write(prepared, tmp, heard, say, timings, resolved, inputs, started)
+        history.end(record["termination"].value, record["objective"], record["bound"])
+        (tmp / "search.log").write_text(history.text())
         log = tmp / "solver.log"
         if not log.exists():  # the search ended before HiGHS ran (Ctrl-C, or heuristics and bounds alone)
             log.write_text(f"HiGHS did not run in this search (status {record['termination'].value}): the plan and "

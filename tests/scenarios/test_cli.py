@@ -57,10 +57,15 @@ def test_run_writes_a_complete_checked_run(tmp_cwd):
     assert result.exit_code == 0, result.output
     [folder] = run_folders(tmp_cwd)
     for name in ("manifest.json", "assignment.csv", "territories.gpkg", "kpis.csv", "kpis.json", "map.png",
-                 "scenario.yaml", "solver.log"):
+                 "scenario.yaml", "solver.log", "search.log"):
         assert (folder / name).is_file(), name
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "optimal" and manifest["plan_checked"]
+    history = (folder / "search.log").read_text().splitlines()
+    assert "load" in history[0] and "ended: optimal" in history[-2]
+    assert f"plan {manifest['objective']:.6e}  bound {manifest['lower_bound']:.6e}" in history[-1]
+    seconds = [float(line.split()[0]) for line in history]
+    assert seconds == sorted(seconds) and any("plan" in line and "bound" in line for line in history[1:-2])
     assert manifest["gap"] <= 1e-4
     assert set(manifest["inputs"]) >= {"units", "units.dbf", "units.shx"}
     assert len(manifest["inputs"]["units"]["sha256"]) == 64
@@ -397,6 +402,7 @@ def test_ctrl_c_writes_the_best_plan_so_far(tmp_cwd):
     assert manifest["status"] == "interrupted" and manifest["plan_checked"]
     assert not list((tmp_cwd / "runs" / "ga10").glob(".tmp-*"))
     assert (folder / "solver.log").stat().st_size > 0  # HiGHS's log, or a line saying it did not run
+    assert "ended: interrupted" in (folder / "search.log").read_text()
 
 
 def test_bad_command_line_option(tmp_cwd):
