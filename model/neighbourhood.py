@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from multiprocessing.connection import wait
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from model.check import is_valid
 from model.plan import Plan
 from model.spec import Limit, SearchInterrupted, TerritorySpec
 from solvers import interrupt
+from solvers.portfolio import Pending
 
 # A group whose plan is within this share of its bound is taken as optimal there (the LP's tolerances).
 EXCESS_TOLERANCE = 1e-7
@@ -86,22 +88,26 @@ def territory_groups(spec: TerritorySpec, plan: Plan, size: int,
 
 
 Excess = Callable[[TerritorySpec, Plan], float]  # a group's plan cost above a lower bound of its own
+StartExact = Callable[[TerritorySpec, Plan | None, float, np.ndarray], Pending]  # `solve_exact`, in a fork
 
 
 def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3),
                   zone: np.ndarray | None = None, on_plan: Callable[[Plan], None] | None = None,
-                  excess: Excess | None = None) -> Plan:
+                  excess: Excess | None = None, start_exact: StartExact | None = None, workers: int = 1,
+                  seconds_each: float = 10.0) -> Plan:
     """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
     sub-problem's units in the full problem). `on_plan` hears of every improvement (still invalid if the plan
     started invalid). With `excess(sub_spec, sub_plan)`, how far a group's plan lies above a lower bound of its
     own sub-problem, the groups go largest excess first and a group without excess is skipped (its plan is
-    optimal there); see `_ranked_sweep`."""
+    optimal there); see `_ranked_sweep`, which with `start_exact` (as `solve_exact`, returning a
+    solvers.portfolio.Pending) solves up to `workers` groups at once, each for at most `seconds_each`."""
     current = list(plan.centre_of)
     try:
         if excess is not None:
-            return _ranked_sweep(spec, current, solve_exact, budget, sizes, zone, on_plan, excess)
+            return _ranked_sweep(spec, current, solve_exact, budget, sizes, zone, on_plan, excess, start_exact,
+                                 workers, seconds_each)
         return _sweep(spec, current, solve_exact, budget, sizes, zone, on_plan)
     except KeyboardInterrupt:
         raise SearchInterrupted(Plan(tuple(current))) from None
@@ -133,46 +139,89 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
 
 
 def _ranked_sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone, on_plan,
-                  excess: Excess) -> Plan:
+                  excess: Excess, start_exact: StartExact | None, workers: int, seconds_each: float) -> Plan:
     """The groups of the smallest size first, each time the one whose plan lies furthest above its bound, until
     no group of any size has excess left or the budget is spent; after a gain, back to the smallest size. On
     the ZIP cells with 200 reps' homes (±5%), from a 900 s run's plan, the plain order gained 0.09% in 250 s (its
     first groups in the North-East), this one took a Californian pair 12.7e9 above its LP first: -0.57% at once.
     A group's excess depends only on its units and their territories, so it is kept under that key and only
-    the groups a gain redrew are scored again."""
+    the groups a gain redrew are scored again. With `start_exact` up to `workers` groups are solved at once, on
+    disjoint territories (a sub-problem moves units only among its own territories, so the answers combine)."""
     start = time.perf_counter()
     done: set[tuple[tuple[int, ...], ...]] = set()
     scores: dict[tuple[tuple[int, ...], ...], float] = {}
+    running: list[_Running] = []
+    # (side limits tie every group to the rest of the plan: one at a time, as the plan stands)
+    launch = start_exact if start_exact is not None and not spec.limits else _solved_here(solve_exact)
+    at_once = max(1, workers) if launch is start_exact else 1
     size_at = 0
-    while size_at < len(sizes):
-        size = sizes[size_at]
-        best_group, best_score = None, 0.0
-        if size <= spec.count:
-            plan = Plan(tuple(current))
-            members = plan.members()
-            for group in territory_groups(spec, plan, size, zone):
-                key = _key(current, group, members)
-                if key in done:
-                    continue
-                if key not in scores:
-                    interrupt.check()
-                    if time.perf_counter() - start > budget - 0.2:  # (scoring 497 pairs took 16 s)
-                        return Plan(tuple(current))
-                    scores[key] = _excess(spec, current, list(group), key[0], excess)
-                if scores[key] > best_score:
-                    best_group, best_score = group, scores[key]
-        if best_group is None:
-            size_at += 1
-            continue
-        interrupt.check()
-        left = budget - (time.perf_counter() - start)
-        if left <= 0.2:
-            break
-        if _resolve(spec, current, list(best_group), solve_exact, min(left, 10.0), done):
-            size_at = 0
-            if on_plan is not None:
+    try:
+        while True:
+            interrupt.check()
+            left = budget - (time.perf_counter() - start)
+            if left <= 0.2:
+                break
+            group = None
+            if size_at < len(sizes) and len(running) < at_once:
+                busy = {t for r in running for t in r.group}
+                group = _largest(spec, current, sizes[size_at], zone, done, scores, busy, excess,
+                                 start + budget - 0.2)  # (scoring 497 pairs took 16 s)
+                if group is _OUT_OF_TIME:
+                    break
+            if group is not None:
+                opened = _open(spec, current, list(group), launch, min(left, seconds_each), done)
+                if opened is not None:
+                    running.append(opened)
+                continue
+            if not running:  # no group of this size left with excess
+                size_at += 1
+                if size_at >= len(sizes):
+                    break
+                continue
+            if not any(r.pending.ready() for r in running):
+                wait([r.pending.connection for r in running if r.pending.connection is not None],
+                     timeout=min(0.25, max(0.0, left - 0.2)))
+            for r in [r for r in running if r.pending.ready()]:
+                running.remove(r)
+                if _merge(current, r, r.pending.result()):
+                    size_at = 0
+                    if on_plan is not None:
+                        on_plan(Plan(tuple(current)))
+        for r in running:  # the budget is spent: what is in counts
+            if r.pending.ready() and _merge(current, r, r.pending.result()) and on_plan is not None:
                 on_plan(Plan(tuple(current)))
+    finally:
+        for r in running:
+            r.pending.cancel()
     return Plan(tuple(current))
+
+
+_OUT_OF_TIME = ()  # what `_largest` returns once scoring reaches the deadline
+
+
+def _largest(spec: TerritorySpec, current: list[int], size: int, zone, done: set, scores: dict, busy: set,
+             excess: Excess, deadline: float):
+    """The group of `size` territories, none of them `busy`, with the largest excess (None if none has any);
+    groups are scored once per key (`scores`), and `_OUT_OF_TIME` when scoring reaches `deadline`."""
+    if size > spec.count:
+        return None
+    plan = Plan(tuple(current))
+    members = plan.members()
+    best_group, best_score = None, 0.0
+    for group in territory_groups(spec, plan, size, zone):
+        if busy.intersection(group):
+            continue
+        key = _key(current, group, members)
+        if key in done:
+            continue
+        if key not in scores:
+            interrupt.check()
+            if time.perf_counter() > deadline:
+                return _OUT_OF_TIME
+            scores[key] = _excess(spec, current, list(group), key[0], excess)
+        if scores[key] > best_score:
+            best_group, best_score = group, scores[key]
+    return best_group
 
 
 def _key(current: list[int], group, members: dict[int, np.ndarray] | None = None) -> tuple[tuple[int, ...], ...]:
@@ -203,30 +252,58 @@ def _sub_problem(spec: TerritorySpec, current: list[int], group: list[int],
     return restrict(spec, units, group, current), Plan(tuple(pos[current[u]] for u in units))
 
 
-def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_exact, seconds: float,
-             done: set) -> bool:
-    """Re-solve one group of territories; update `current` in place if the group got better."""
+@dataclass
+class _Running:
+    """A group's sub-problem being solved."""
+
+    group: list[int]
+    units: np.ndarray  # its units in the full problem, sorted
+    sub: TerritorySpec
+    before: float  # its plan's cost there (inf if invalid)
+    pending: Pending
+
+
+def _solved_here(solve_exact) -> StartExact:
+    """`solve_exact` as a `StartExact` whose answer is in when it returns."""
+    return lambda sub, warm, seconds, units: Pending(None, 0.0, solve_exact(sub, warm, seconds, units))
+
+
+def _open(spec: TerritorySpec, current: list[int], group: list[int], launch: StartExact, seconds: float,
+          done: set) -> _Running | None:
+    """Start re-solving one group of territories (None if it was tried in this state, or holds a lock to a
+    territory outside it)."""
     key = _key(current, group)
     units = np.asarray(key[0])
     if key in done:
-        return False
+        return None
     done.add(key)
     if spec.centres is not None and spec.locks:
         members = set(units.tolist())
         if any(u in members and spec.centres[t] not in group for u, t in spec.locks):
-            return False  # a unit of the group is locked to a territory outside it (the plan breaks the lock)
+            return None  # a unit of the group is locked to a territory outside it (the plan breaks the lock)
     sub, sub_plan = _sub_problem(spec, current, group, units)
     # An invalid group (e.g. unbalanced) is worth any valid redraw.
     before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
-    found = solve_exact(sub, sub_plan if np.isfinite(before) else None, seconds, units)
+    return _Running(group, units, sub, before, launch(sub, sub_plan if np.isfinite(before) else None, seconds, units))
+
+
+def _merge(current: list[int], running: _Running, found: Plan | None) -> bool:
+    """Take a group's answer into `current` (in place) if it is cheaper than the group's plan."""
     if found is None:
         return False
-    after = found.objective(sub.cost())
-    if after < before - 1e-9 * max(1.0, abs(after)):
-        for i, u in enumerate(units):
-            current[u] = int(units[found.centre_of[i]])
+    after = found.objective(running.sub.cost())
+    if after < running.before - 1e-9 * max(1.0, abs(after)):
+        for i, u in enumerate(running.units):
+            current[u] = int(running.units[found.centre_of[i]])
         return True
     return False
+
+
+def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_exact, seconds: float,
+             done: set) -> bool:
+    """Re-solve one group of territories; update `current` in place if the group got better."""
+    opened = _open(spec, current, group, _solved_here(solve_exact), seconds, done)
+    return opened is not None and _merge(current, opened, opened.pending.result())
 
 
 __all__ = ["improve_pairs", "restrict", "territory_groups"]

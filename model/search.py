@@ -59,7 +59,7 @@ from model.territory_model import (
     start_from_plan,
 )
 from solvers import interrupt
-from solvers.portfolio import Worker
+from solvers.portfolio import Pending, Worker
 from solvers.result import Progress, SolveResult, SolverOptions, Termination, relative_gap
 
 # Above this many pairs (50 units) the LP relaxation costs more than it saves: on the county benchmark (100 and
@@ -139,7 +139,13 @@ MIN_REGION_GAIN = 1e-3
 # (model.neighbourhood, `excess`) keeps for itself after the regions' windows: from the 900 s benchmark's ±5% plan it
 # gained 0.57% in its first sub-problem and 0.78% in 72 s, where 300 s more of the windows gained 0.06%; given
 # half the time before the windows instead, it gained as much as the windows lost (one-off scripts, benchmarks README).
-FIXED_PAIRS_SHARE = 0.25
+FIXED_PAIRS_SHARE = 0.35
+# Each of those sub-problems (in a fork, `threads` at a time) stops at this many seconds and this relative gap: from
+# the same plan, with 10 s each (one at a time, gap 1e-6) 9 of 19 sub-problems of pairs of 39-256 cells ran to the
+# limit, most of them gaining nothing, -0.86% in 120 s; with 3 s and gap 1e-3 -0.88% one at a time and -1.00% two
+# at a time (-0.96% with gap 1e-6); benchmarks README, "Ranked pairs two at a time".
+PAIR_SECONDS = 3.0
+PAIR_GAP = 1e-3
 REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
 # Share of the time left after location-allocation that improving the plan gets when no distance matrix is
@@ -711,14 +717,26 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         # The sub-problems are solved in a fork that is ended if one is not back EXACT_GRACE seconds past its limit:
         # HiGHS 1.16's MIP presolve hung (HPresolve::strengthenInequalities) in one on the counties, 13 minutes into
         # a 10-minute run.
-        solver = Worker(lambda request: solve_exact(request[0], engine, replace(sub_options, time_limit=request[2]),
-                                                    request[1], allowed=request[3])[0])
+        def solve_request(request, rel_gap: float = sub_options.rel_gap) -> Plan | None:
+            sub, warm, seconds, sub_allowed = request
+            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds, rel_gap=rel_gap), warm,
+                               allowed=sub_allowed)[0]
+
+        def request(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> tuple:
+            """A sub-problem (a few territories' units) with the pairs fixing left among its units."""
+            return sub, warm, seconds, (allowed[np.ix_(units, units)] if allowed is not None else None)
+
+        solver = Worker(solve_request)
 
         def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
-            """Solve a sub-problem (a few territories' units) exactly, on the pairs fixing left (None if the
-            solver found nothing or hung; Ctrl-C raises KeyboardInterrupt)."""
-            sub_allowed = allowed[np.ix_(units, units)] if allowed is not None else None
-            return solver.call((sub, warm, seconds, sub_allowed), seconds + EXACT_GRACE, interrupt.requested)
+            """Solve a sub-problem exactly (None if the solver found nothing or hung; Ctrl-C raises
+            KeyboardInterrupt)."""
+            return solver.call(request(sub, warm, seconds, units), seconds + EXACT_GRACE, interrupt.requested)
+
+        def start_exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Pending:
+            """The same in a fork of its own (several at once on several cores), ended if it hangs."""
+            asked = request(sub, warm, seconds, units)
+            return Pending.start(lambda: solve_request(asked, PAIR_GAP), seconds + EXACT_GRACE)
 
         # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
         # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
@@ -929,7 +947,9 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                         "(contiguity by cuts), those furthest above their own transportation LP first")
                     t = time.perf_counter()
                     best = improve_pairs(spec, best, exact, end - t, on_plan=report_plan,
-                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine))
+                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine),
+                                         start_exact=start_exact, workers=options.threads,
+                                         seconds_each=PAIR_SECONDS)
                     clock("neighbourhood", t)
                 finally:
                     solver.close()

@@ -16,6 +16,7 @@ from model.search import solve_exact
 from model.transport import excess_over_lp
 from model.tree_partition import tree_partition
 from solvers.highs import HighsEngine
+from solvers.portfolio import Pending
 from solvers.result import SolverOptions
 from tests.conftest import grid_spec
 from tests.model.bruteforce import brute_force
@@ -106,3 +107,65 @@ def test_ranked_search_improves_real_counties_and_stops_when_no_group_has_excess
     assert again.objective(spec.cost()) <= found.objective(spec.cost()) + 1e-6
     tolerance = 1e-7 * found.objective(spec.cost())
     assert len(solved) <= sum(e > tolerance for e in excesses)
+
+
+class _Slow:
+    """A sub-problem's answer (none better) that is in after `seconds`, in the shape of solvers.portfolio.Pending."""
+
+    def __init__(self, seconds: float, running: list, group: tuple[int, ...]):
+        self.until, self.running, self.group = time.perf_counter() + seconds, running, group
+        self.connection = None
+
+    def ready(self) -> bool:
+        if time.perf_counter() >= self.until and self.group in self.running:
+            self.running.remove(self.group)
+        return time.perf_counter() >= self.until
+
+    def result(self):
+        self.ready()
+        return None
+
+    def cancel(self) -> None:
+        self.running.remove(self.group)
+
+
+def test_two_workers_solve_groups_on_disjoint_territories_at_once():
+    """With two workers the two pairs that share no territory run together, and no pair runs beside one it
+    shares a territory with."""
+    spec = grid_spec(4, 3, np.ones(12), 4, 0.5, centres=(1, 4, 7, 10))
+    plan = Plan(tuple((1, 4, 7, 10)[u // 3] for u in range(12)))
+    running: list[tuple[int, ...]] = []
+    together: list[tuple[tuple[int, ...], ...]] = []
+
+    def start_exact(sub, warm, seconds, units):
+        group = tuple(sorted({plan.centre_of[u] for u in units}))
+        running.append(group)
+        together.append(tuple(running))
+        return _Slow(0.3, running, group)
+
+    def never(*args):
+        raise AssertionError("with two workers the groups go through start_exact")
+
+    assert improve_pairs(spec, plan, never, 30.0, sizes=(2,), excess=lambda sub, p: 1.0,
+                         start_exact=start_exact, workers=2) == plan
+    assert sorted(g for groups in together for g in groups[-1:]) == territory_groups(spec, plan, 2)
+    assert ((1, 4), (7, 10)) in together or ((7, 10), (1, 4)) in together
+    for groups in together:
+        territories = [t for g in groups for t in g]
+        assert len(territories) == len(set(territories))
+
+
+def test_two_workers_in_forks_improve_real_counties(georgia_spec):  # noqa: F811
+    """Georgia at 10 fixed centres from a spanning-tree plan, the sub-problems in forks two at a time: as much
+    cheaper as one at a time, and valid."""
+    start = as_plan(georgia_spec, tree_partition(georgia_spec, seed=0, deadline=time.perf_counter() + 30))
+    spec = replace(georgia_spec, centres=tuple(start.centres))
+
+    def start_exact(sub, warm, seconds, units):
+        return Pending.start(lambda: _exact(sub, warm, seconds, units), seconds + 5.0)
+
+    found = improve_pairs(spec, start, _exact, 120.0, excess=_lp_excess, start_exact=start_exact, workers=2)
+    assert plan_violations(spec, found) == []
+    alone = improve_pairs(spec, start, _exact, 120.0, excess=_lp_excess)
+    assert found.objective(spec.cost()) < 0.99 * start.objective(spec.cost())
+    assert found.objective(spec.cost()) <= 1.005 * alone.objective(spec.cost())
