@@ -94,7 +94,7 @@ StartExact = Callable[[TerritorySpec, Plan | None, float, np.ndarray], Pending] 
 def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, sizes=(2, 3),
                   zone: np.ndarray | None = None, on_plan: Callable[[Plan], None] | None = None,
                   excess: Excess | None = None, start_exact: StartExact | None = None, workers: int = 1,
-                  seconds_each: float = 10.0) -> Plan:
+                  seconds_each: Callable[[int], float] = lambda units: 10.0) -> Plan:
     """Sweep over groups of touching territories (pairs, then triples), re-solving each exactly, until
     a sweep of every size changes nothing or the budget (seconds) is spent.
     `solve_exact(sub_spec, sub_plan, seconds, units)` returns a plan or None (`units` are the
@@ -102,7 +102,7 @@ def improve_pairs(spec: TerritorySpec, plan: Plan, solve_exact, budget: float, s
     started invalid). With `excess(sub_spec, sub_plan)`, how far a group's plan lies above a lower bound of its
     own sub-problem, the groups go largest excess first and a group without excess is skipped (its plan is
     optimal there); see `_ranked_sweep`, which with `start_exact` (as `solve_exact`, returning a
-    solvers.portfolio.Pending) solves up to `workers` groups at once, each for at most `seconds_each`."""
+    solvers.portfolio.Pending) solves up to `workers` groups at once, each for at most `seconds_each(its units)`."""
     current = list(plan.centre_of)
     try:
         if excess is not None:
@@ -139,7 +139,8 @@ def _sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, 
 
 
 def _ranked_sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: float, sizes, zone, on_plan,
-                  excess: Excess, start_exact: StartExact | None, workers: int, seconds_each: float) -> Plan:
+                  excess: Excess, start_exact: StartExact | None, workers: int,
+                  seconds_each: Callable[[int], float]) -> Plan:
     """The groups of the smallest size first, each time the one whose plan lies furthest above its bound, until
     no group of any size has excess left or the budget is spent; after a gain, back to the smallest size. On
     the ZIP cells with 200 reps' homes (±5%), from a 900 s run's plan, the plain order gained 0.09% in 250 s (its
@@ -169,7 +170,7 @@ def _ranked_sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: 
                 if group is _OUT_OF_TIME:
                     break
             if group is not None:
-                opened = _open(spec, current, list(group), launch, min(left, seconds_each), done)
+                opened = _open(spec, current, list(group), launch, lambda n: min(left, seconds_each(n)), done)
                 if opened is not None:
                     running.append(opened)
                 continue
@@ -268,10 +269,10 @@ def _solved_here(solve_exact) -> StartExact:
     return lambda sub, warm, seconds, units: Pending(None, 0.0, solve_exact(sub, warm, seconds, units))
 
 
-def _open(spec: TerritorySpec, current: list[int], group: list[int], launch: StartExact, seconds: float,
-          done: set) -> _Running | None:
-    """Start re-solving one group of territories (None if it was tried in this state, or holds a lock to a
-    territory outside it)."""
+def _open(spec: TerritorySpec, current: list[int], group: list[int], launch: StartExact,
+          seconds: Callable[[int], float], done: set) -> _Running | None:
+    """Start re-solving one group of territories for `seconds(its units)` (None if it was tried in this state, or
+    holds a lock to a territory outside it)."""
     key = _key(current, group)
     units = np.asarray(key[0])
     if key in done:
@@ -284,7 +285,8 @@ def _open(spec: TerritorySpec, current: list[int], group: list[int], launch: Sta
     sub, sub_plan = _sub_problem(spec, current, group, units)
     # An invalid group (e.g. unbalanced) is worth any valid redraw.
     before = sub_plan.objective(sub.cost()) if is_valid(sub, sub_plan) else np.inf
-    return _Running(group, units, sub, before, launch(sub, sub_plan if np.isfinite(before) else None, seconds, units))
+    warm = sub_plan if np.isfinite(before) else None
+    return _Running(group, units, sub, before, launch(sub, warm, seconds(len(units)), units))
 
 
 def _merge(current: list[int], running: _Running, found: Plan | None) -> bool:
@@ -302,7 +304,7 @@ def _merge(current: list[int], running: _Running, found: Plan | None) -> bool:
 def _resolve(spec: TerritorySpec, current: list[int], group: list[int], solve_exact, seconds: float,
              done: set) -> bool:
     """Re-solve one group of territories; update `current` in place if the group got better."""
-    opened = _open(spec, current, group, _solved_here(solve_exact), seconds, done)
+    opened = _open(spec, current, group, _solved_here(solve_exact), lambda n: seconds, done)
     return opened is not None and _merge(current, opened, opened.pending.result())
 
 

@@ -124,8 +124,12 @@ POLISH_SHARE = 0.2
 # the cells took the rest of a 600 s run only to 2.35e12 (one-off traces of `solve_territories`). With the whole
 # limit (1.0) the later sweeps gained little (2 threads: 2.056e12 at 600 s, 2.057e12 at 900 s, no time left for the
 # cells); at 0.6 the first sweep ended at 188 s (2 threads), the groups at 365 s (2.057e12) and the regions on the
-# cells took the plan to 2.000e12 by 600 s (benchmarks README, "Both cores on the national paths").
-GROUP_WINDOW_SHARE = 0.6
+# cells took the plan to 2.000e12 by 600 s (benchmarks README, "Both cores on the national paths"). With the ranked
+# pairs after the cells' windows (900 s, 2 threads, search.log): at 0.6 the groups gained 0.4% in their last 190 s
+# (2.0748e12 at 348 s, 2.0666e12 at 538 s) where the cells' windows then gained 2.3% in 210 s and the pairs 1.2% in
+# 112 s (3.50%); at 0.4 the groups ended on the same plan 175 s earlier (2.0538e12 lifted at 377 s), and the
+# run at 3.33% (benchmarks README, "Ranked pairs two at a time").
+GROUP_WINDOW_SHARE = 0.4
 FIXED_REGIONS_SPARE = 1.0
 FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
 # When less time than that is left (short limits), the Lagrangian ascent over the same pairs gives the bound
@@ -139,12 +143,17 @@ MIN_REGION_GAIN = 1e-3
 # (model.neighbourhood, `excess`) keeps for itself after the regions' windows: from the 900 s benchmark's ±5% plan it
 # gained 0.57% in its first sub-problem and 0.78% in 72 s, where 300 s more of the windows gained 0.06%; given
 # half the time before the windows instead, it gained as much as the windows lost (one-off scripts, benchmarks README).
+# Two at a time they gain faster (below), and the windows have levelled off well before: 0.35.
 FIXED_PAIRS_SHARE = 0.35
-# Each of those sub-problems (in a fork, `threads` at a time) stops at this many seconds and this relative gap: from
-# the same plan, with 10 s each (one at a time, gap 1e-6) 9 of 19 sub-problems of pairs of 39-256 cells ran to the
-# limit, most of them gaining nothing, -0.86% in 120 s; with 3 s and gap 1e-3 -0.88% one at a time and -1.00% two
-# at a time (-0.96% with gap 1e-6); benchmarks README, "Ranked pairs two at a time".
+# Each of those sub-problems (in a fork, `threads` at a time) stops at this relative gap and after PAIR_SECONDS_PER_UNIT
+# seconds a unit, at least PAIR_SECONDS, at most PAIR_MOST_SECONDS: from the same plan, with 10 s each (one at a time,
+# gap 1e-6) 9 of 19 sub-problems of pairs of 39-256 cells ran to the limit, most of them gaining nothing, -0.86% in
+# 120 s; with 3 s and gap 1e-3 -0.88% one at a time and -1.00% two at a time (-0.96% with gap 1e-6). With 20 reps
+# a pair holds about 3,300 cells: 3 s each gained 0.11% in 144 s where 10 s each had gained 0.25% (benchmarks
+# README, "Ranked pairs two at a time").
 PAIR_SECONDS = 3.0
+PAIR_SECONDS_PER_UNIT = 0.01
+PAIR_MOST_SECONDS = 10.0
 PAIR_GAP = 1e-3
 REGION_TURN = 0.6  # radians the regions' cuts turn from one pass to the next (until two passes gain too little)
 RETRY_SEED = 1000  # seed offset of those further partitions (the same seed would draw the same trees again)
@@ -199,6 +208,11 @@ class SearchOutcome:
     first_plan_seconds: float | None = None  # when the first valid plan existed
     bound_method: str = BOUND_METHOD
     closest: Plan | None = None  # with no valid plan: the least unbalanced plan the search ended on (for the message)
+
+
+def pair_seconds(units: int) -> float:
+    """The time a ranked pair search's sub-problem of `units` units gets (see PAIR_SECONDS)."""
+    return min(PAIR_MOST_SECONDS, max(PAIR_SECONDS, PAIR_SECONDS_PER_UNIT * units))
 
 
 def initial_centres(spec: TerritorySpec, seed: int) -> list[int]:
@@ -949,7 +963,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                     best = improve_pairs(spec, best, exact, end - t, on_plan=report_plan,
                                          excess=lambda sub, plan: excess_over_lp(sub, plan, engine),
                                          start_exact=start_exact, workers=options.threads,
-                                         seconds_each=PAIR_SECONDS)
+                                         seconds_each=pair_seconds)
                     clock("neighbourhood", t)
                 finally:
                     solver.close()
