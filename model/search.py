@@ -127,8 +127,8 @@ POLISH_SHARE = 0.2
 # cells took the plan to 2.000e12 by 600 s (benchmarks README, "Both cores on the national paths"). With the ranked
 # pairs after the cells' windows (900 s, 2 threads, search.log): at 0.6 the groups gained 0.4% in their last 190 s
 # (2.0748e12 at 348 s, 2.0666e12 at 538 s) where the cells' windows then gained 2.3% in 210 s and the pairs 1.2% in
-# 112 s (3.50%); at 0.4 the groups ended on the same plan 175 s earlier (2.0538e12 lifted at 377 s), and the
-# run at 3.33% (benchmarks README, "Ranked pairs two at a time").
+# 112 s (3.50%); at 0.4 the groups ended on as good a plan 175 s earlier (2.0538e12 at 377 s), and two runs at
+# 3.33% and 3.54% (benchmarks README, "Ranked pairs two at a time").
 GROUP_WINDOW_SHARE = 0.4
 FIXED_REGIONS_SPARE = 1.0
 FIXED_LP_SECONDS_PER_PAIR = 2e-5  # time the first plan leaves for that LP: 7.5 s for 659,680 pairs, and half again
@@ -147,9 +147,9 @@ MIN_REGION_GAIN = 1e-3
 FIXED_PAIRS_SHARE = 0.35
 # Each of those sub-problems (in a fork, `threads` at a time) stops at this relative gap and after PAIR_SECONDS_PER_UNIT
 # seconds a unit, at least PAIR_SECONDS, at most PAIR_MOST_SECONDS: from the same plan, with 10 s each (one at a time,
-# gap 1e-6) 9 of 19 sub-problems of pairs of 39-256 cells ran to the limit, most of them gaining nothing, -0.86% in
+# gap 1e-6) 10 of 19 sub-problems of pairs of 39-256 cells ran to the limit, 6 of them gaining nothing, -0.86% in
 # 120 s; with 3 s and gap 1e-3 -0.88% one at a time and -1.00% two at a time (-0.96% with gap 1e-6). With 20 reps
-# a pair holds about 3,300 cells: 3 s each gained 0.11% in 144 s where 10 s each had gained 0.25% (benchmarks
+# a pair holds about 3,300 cells: from the same plan 3 s each gained 0.11% in 157 s, 10 s each 0.28% (benchmarks
 # README, "Ranked pairs two at a time").
 PAIR_SECONDS = 3.0
 PAIR_SECONDS_PER_UNIT = 0.01
