@@ -46,10 +46,12 @@ class SearchLog:
         if self._latest == self._seen or self._latest == (None, None):
             return
         plan, bound = self._seen = self._latest
-        self._written_at = time.perf_counter()
         gap = relative_gap(plan, bound)
-        self.lines.append(f"{self._now():8.1f} s    plan {_number(plan)}  bound {_number(bound)}  gap "
-                          + ("-" if gap is None else f"{100 * gap:.3f}%"))
+        values = f"plan {_number(plan)}  bound {_number(bound)}  gap " + ("-" if gap is None else f"{100 * gap:.3f}%")
+        if self.lines and self.lines[-1].endswith(values):
+            return  # (a change past the digits shown)
+        self._written_at = time.perf_counter()
+        self.lines.append(f"{self._now():8.1f} s    {values}")
 
     def _now(self) -> float:
         return time.perf_counter() - self.started
