@@ -197,7 +197,7 @@ def _ranked_sweep(spec: TerritorySpec, current: list[int], solve_exact, budget: 
     return Plan(tuple(current))
 
 
-_OUT_OF_TIME = ()  # what `_largest` returns once scoring reaches the deadline
+_OUT_OF_TIME = object()  # what `_largest` returns once scoring reaches the deadline
 
 
 def _largest(spec: TerritorySpec, current: list[int], size: int, zone, done: set, scores: dict, busy: set,
