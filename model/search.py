@@ -963,7 +963,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                     best = improve_pairs(spec, best, exact, end - t, on_plan=report_plan,
                                          excess=lambda sub, plan: excess_over_lp(sub, plan, engine),
                                          start_exact=start_exact, workers=options.threads,
-                                         seconds_each=pair_seconds)
+                                         seconds_each=pair_seconds, on_size=lambda size: say(
+                                             f"neighbourhood search: groups of {size} territories"))
                     clock("neighbourhood", t)
                 finally:
                     solver.close()

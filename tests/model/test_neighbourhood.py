@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from model.check import is_valid, plan_violations
+from model import neighbourhood
 from model.neighbourhood import improve_pairs, territory_groups
 from model.plan import Plan
 from model.search import solve_exact
@@ -54,6 +55,28 @@ def test_groups_go_by_excess_and_those_without_are_skipped():
     assert improve_pairs(spec, plan, exact, 30.0, excess=excess) == plan
     assert solved[:2] == [(7, 10), (1, 4)]
     assert sorted(solved[2:]) == territory_groups(spec, plan, 3)
+
+
+def test_stalled_pairs_give_way_to_triples(monkeypatch):
+    """When the last answers of a size gained nothing the triples go next though pairs with excess are left, and
+    the pairs come back when the triples stall too; without the rule all pairs go first."""
+    spec = grid_spec(4, 3, np.ones(12), 4, 0.5, centres=(1, 4, 7, 10))
+    plan = Plan(tuple((1, 4, 7, 10)[u // 3] for u in range(12)))
+
+    def order() -> tuple[list[int], list[int]]:
+        solved: list[int] = []
+        told: list[int] = []
+
+        def exact(sub, warm, seconds, units):
+            solved.append(len({plan.centre_of[u] for u in units}))
+            return None  # nothing better
+
+        assert improve_pairs(spec, plan, exact, 30.0, excess=lambda sub, p: 1.0, on_size=told.append) == plan
+        return solved, told
+
+    assert order() == ([2, 2, 2, 3, 3], [3])
+    monkeypatch.setattr(neighbourhood, "STALL_GROUPS", 2)
+    assert order() == ([2, 2, 3, 3, 2], [3, 2])
 
 
 def test_scoring_keeps_to_the_budget():
