@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.check import is_valid, plan_violations
 from model import neighbourhood
+from model.check import is_valid, plan_violations
 from model.neighbourhood import improve_pairs, territory_groups
 from model.plan import Plan
 from model.search import solve_exact
