@@ -141,8 +141,12 @@ def test_infeasible_limit_names_the_smallest_limit(tmp_cwd):
 @pytest.mark.serial  # timed
 def test_an_infeasible_limit_is_diagnosed_within_the_time_limit(tmp_cwd):
     """Georgia, relationship moved at most 5%: the re-solves that name the smallest workable limit share the
-    run's time left (they took 30 s each, a 25 s run ended after 67 s)."""
+    run's time left (they took 30 s each, a 25 s run ended after 67 s). A proof found late may overrun the limit
+    by half of it (scenarios/README.md, exit codes): on a slow day (2026-12-06, Python half as fast) the solve
+    ended at 10.2 s and the run at 17.9 s, inside that allowance."""
     import time
+
+    from scenarios.runner import DIAGNOSE_MIN_SHARE
 
     scenario = write_scenario(tmp_cwd, "tight", {
         "extends": str(REPO / "scenarios" / "georgia_redesign.yaml"),
@@ -150,7 +154,7 @@ def test_an_infeasible_limit_is_diagnosed_within_the_time_limit(tmp_cwd):
     })
     t = time.perf_counter()
     result = tplan("run", scenario, "--time-limit", "15")
-    assert time.perf_counter() - t < 16.0, result.output
+    assert time.perf_counter() - t < 15.0 * (1.0 + DIAGNOSE_MIN_SHARE) + 1.0, result.output
     assert result.exit_code == 3, result.output
     # the limit named with the smallest that works, or (a slow machine) said that time ran out
     assert "disruption limits: relationship moved cannot stay under" in result.output or "no time" in result.output
