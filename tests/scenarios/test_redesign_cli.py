@@ -142,7 +142,7 @@ def test_infeasible_limit_names_the_smallest_limit(tmp_cwd):
 def test_an_infeasible_limit_is_diagnosed_within_the_time_limit(tmp_cwd):
     """Georgia, relationship moved at most 5%: the re-solves that name the smallest workable limit share the
     run's time left (they took 30 s each, a 25 s run ended after 67 s). A proof found late may overrun the limit
-    by half of it (scenarios/README.md, exit codes): on a slow day (2026-12-06, Python half as fast) the solve
+    by half of it (scenarios/README.md, exit codes): on a slow day (2026-12-06, Python two to three times slower) the solve
     ended at 10.2 s and the run at 17.9 s, inside that allowance."""
     import time
 
