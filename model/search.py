@@ -40,6 +40,7 @@ from model.lp_bound import lp_dual_bound
 from model.live import Live
 from model.local_search import polish, tight_band
 from model.neighbourhood import improve_pairs
+from model.path_transport import path_assignment, usable_for_paths
 from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
@@ -295,20 +296,31 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
     """(valid plan, invalid fallback) for fixed centres on a large map: the balanced transportation LP to the
     centres (contiguity aside, locks kept), rounded, its cut-off pieces given to their neighbours by local
     search, then ejection chains and local search in turn until the plan is balanced (model.balance_repair).
-    On the US counties with 20 reps' cities (±20%) it found a plan in 5-9 s, local search from the
-    nearest-centre start (now only its fallback) in 17-23 s."""
+    With a distance matrix the LP with shortest-path rows (model.path_transport) is repaired the same way, and
+    the cheaper valid plan of the two is kept: on the ZIP cells' 7,500 groups with 200 reps' homes (±5%) 2.448e12
+    against the plain LP's 2.874e12. On the US counties with 20 reps' cities (±20%) the plain LP found a plan
+    in 5-9 s, local search from the nearest-centre start (now only its fallback) in 17-23 s."""
     deadline = time.perf_counter() + budget
-    owner = balanced_assignment(spec, engine, nearest_plan(spec, list(spec.centres)), None, margin=0.0)
-    if owner is None:
-        return None, None
+    starts = [lambda: path_assignment(spec, engine)] if usable_for_paths(spec) else []
+    starts.append(lambda: balanced_assignment(spec, engine, nearest_plan(spec, list(spec.centres)), None, margin=0.0))
+    best, fallback = None, None
+    cost = spec.cost()
     try:
-        plan = polish(spec, owner, seed=options.seed, deadline=deadline)
-        if is_valid(spec, plan):
-            return plan, None
-        repaired = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline, cycles=TRANSPORT_CHAIN_CYCLES)
+        for start in starts:
+            owner = start()
+            if owner is None:
+                continue
+            plan = polish(spec, owner, seed=options.seed, deadline=deadline)
+            if not is_valid(spec, plan):
+                plan = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline,
+                                       cycles=TRANSPORT_CHAIN_CYCLES)
+            if is_valid(spec, plan):
+                best = plan if best is None or plan.objective(cost) < best.objective(cost) else best
+            elif fallback is None or balance_violation(spec, plan) < balance_violation(spec, fallback):
+                fallback = plan
     except KeyboardInterrupt:
-        raise SearchInterrupted(None) from None
-    return (repaired, None) if is_valid(spec, repaired) else (None, repaired)
+        raise SearchInterrupted(best) from None
+    return (best, None) if best is not None else (None, fallback)
 
 
 def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float, window_budget: float,
