@@ -291,15 +291,16 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
     return best, fallback
 
 
-def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
-                         budget: float) -> tuple[Plan | None, Plan | None]:
+def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
+                         on_plan: Callable[[Plan], None] | None = None) -> tuple[Plan | None, Plan | None]:
     """(valid plan, invalid fallback) for fixed centres on a large map: the balanced transportation LP to the
     centres (contiguity aside, locks kept), rounded, its cut-off pieces given to their neighbours by local
     search, then ejection chains and local search in turn until the plan is balanced (model.balance_repair).
     With a distance matrix the LP with shortest-path rows (model.path_transport) is repaired the same way, and
     the cheaper valid plan of the two is kept: on the ZIP cells' 7,500 groups with 200 reps' homes (±5%) 2.448e12
     against the plain LP's 2.874e12. On the US counties with 20 reps' cities (±20%) the plain LP found a plan
-    in 5-9 s, local search from the nearest-centre start (now only its fallback) in 17-23 s."""
+    in 5-9 s, local search from the nearest-centre start (now only its fallback) in 17-23 s. `on_plan` hears each
+    valid plan that beats the one before as soon as it is found."""
     deadline = time.perf_counter() + budget
     starts = [lambda: path_assignment(spec, engine)] if usable_for_paths(spec) else []
     starts.append(lambda: balanced_assignment(spec, engine, nearest_plan(spec, list(spec.centres)), None, margin=0.0))
@@ -314,12 +315,15 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions,
             if not is_valid(spec, plan):
                 plan = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline,
                                        cycles=TRANSPORT_CHAIN_CYCLES)
-            if is_valid(spec, plan):
-                best = plan if best is None or plan.objective(cost) < best.objective(cost) else best
-            elif fallback is None or balance_violation(spec, plan) < balance_violation(spec, fallback):
+            valid = is_valid(spec, plan)
+            if valid and (best is None or plan.objective(cost) < best.objective(cost)):
+                best = plan
+                if on_plan is not None:
+                    on_plan(plan)
+            elif not valid and (fallback is None or balance_violation(spec, plan) < balance_violation(spec, fallback)):
                 fallback = plan
-    except KeyboardInterrupt:
-        raise SearchInterrupted(best) from None
+    except KeyboardInterrupt:  # (the plans found are with on_plan: on coarse units `best` is not a plan of the run's)
+        raise SearchInterrupted(None) from None
     return (best, None) if best is not None else (None, fallback)
 
 
@@ -331,14 +335,13 @@ def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budge
     (valid plan, invalid fallback) as `transport_first_plan`; `on_plan` hears each lifted plan (the first as soon
     as it is found)."""
     coarse = coarsen(spec)
-    plan, near = transport_first_plan(coarse.spec, engine, options, budget)
-    if plan is None:
-        return None, None if near is None else coarse.lift(spec, near)
 
     def lifted(p: Plan) -> None:
         on_plan(coarse.lift(spec, p))
 
-    lifted(plan)
+    plan, near = transport_first_plan(coarse.spec, engine, options, budget, on_plan=lifted)
+    if plan is None:
+        return None, None if near is None else coarse.lift(spec, near)
     if usable(coarse.spec):
         plan = improve_windows(coarse.spec, engine, plan, None, min(time.perf_counter() + window_budget, end),
                                on_plan=lifted, workers=options.threads)
@@ -788,10 +791,10 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                                                    on_plan=heard, end=t0 + limit - reserve)
                 if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
                     say("first plan: none on the groups; the transportation LP on the units themselves")
-                    best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3))
+                    best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3), on_plan=heard)
                     fallback = unit_fallback or fallback
             else:
-                best, fallback = transport_first_plan(spec, engine, options, within(0.3))
+                best, fallback = transport_first_plan(spec, engine, options, within(0.3), on_plan=heard)
             if best is None:  # (with a plan the windows below gain far more than a second start)
                 say("first plan: none yet; local search from the nearest centres")
                 best, other_fallback = first_plan(spec, None, options, within(0.2))

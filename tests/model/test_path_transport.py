@@ -81,8 +81,10 @@ def georgia_eight_homes() -> TerritorySpec:
 
 def test_the_path_lp_gives_a_first_plan_where_the_plain_lp_gives_none(georgia_eight_homes, monkeypatch):
     spec = georgia_eight_homes
-    plan, _ = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
+    heard = []
+    plan, _ = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20, on_plan=heard.append)
     assert plan is not None and plan_violations(spec, plan) == []
+    assert heard and heard[-1] == plan  # shown (and kept on Ctrl-C) as soon as found
     monkeypatch.setattr(search, "usable_for_paths", lambda s: False)
     plain, near = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
     assert plain is None and near is not None and plan_violations(spec, near) != []
