@@ -6,9 +6,10 @@ to the reps next door). Rounded, such a plan is in pieces, and the repair that j
 Here each centre's shortest-path tree over the adjacency graph (edges as long as their units' distance) adds one row
 per unit and centre: a unit may go to a centre only as much as its parent on that tree does (Zoltners and Sinha's
 shortest-path constraints). A 0-1 solution of these rows is connected by construction, and the LP's own solution is
-nearly so: on the ZIP cells' 7,500 groups with 200 reps' homes (±5%) its rounding had no territory in pieces, where
-the plain LP's had 76 (674 groups cut off). The rows forbid some connected plans too, so this finds plans, it
-proves nothing.
+nearly so: on the ZIP cells' 7,500 groups with 200 reps' homes (±5%) its rounding had one territory in pieces, where
+the plain LP's had 76 (674 groups cut off), and the repaired plan was 15% cheaper (tests/benchmarks/README.md, "A
+first plan from the LP with shortest-path rows"). The rows forbid some connected plans too (and with a lock far
+from its centre they can leave no balanced plan at all), so this finds plans, it proves nothing.
 """
 
 from __future__ import annotations

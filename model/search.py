@@ -7,8 +7,9 @@
    then the centres moved on the transportation LP alone (model.allocation.relocate) and one LP step
    at a time (model.allocation.drift; without a distance matrix only the latter); with a matrix and no
    nesting, windows of neighbouring territories re-assigned at fixed centres (model.star_windows).
-   With fixed centres (reps' homes) from 1,500 units: the balanced transportation LP to those centres, repaired by
-   local search and ejection chains (`transport_first_plan`), then the same windows.
+   With fixed centres (reps' homes) from 1,500 units: the balanced transportation LP to those centres (and, with a
+   distance matrix, the same LP with shortest-path rows: model.path_transport), repaired by local search and
+   ejection chains (`transport_first_plan`), then the same windows.
 2. Bound and fixing: the Lagrangian bound (model.lagrangian) and, up to 50 units, the LP relaxation's
    reduced costs drop every (unit, centre) pair that cannot appear in a plan better than the first.
 3. Large-neighbourhood search: re-solve pairs of adjacent territories exactly on the reduced pairs (with
