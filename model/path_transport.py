@@ -64,14 +64,14 @@ def path_pairs(spec: TerritorySpec, centres: np.ndarray, parents: np.ndarray,
     near = np.argsort(np.asarray(geo.distance[:, centres], dtype=float), axis=1, kind="stable")[:, :nearest]
     taken = np.zeros((k, n), dtype=bool)
     taken[near.ravel(), np.repeat(np.arange(n), near.shape[1])] = True
-    barred = np.zeros((k, n), dtype=bool)  # a locked unit goes to its own centre alone
-    if spec.locks:
-        position = {int(c): j for j, c in enumerate(centres)}
-        for unit, territory in spec.locks:
-            barred[:, unit] = True
-            barred[position[int(spec.centres[territory])], unit] = False
     taken[np.arange(k), centres] = True
-    taken[~barred & np.isin(np.arange(n), [u for u, _ in spec.locks])[None, :]] = True
+    barred = np.zeros((k, n), dtype=bool)  # a locked unit goes to its own centre alone
+    position = {int(c): j for j, c in enumerate(centres)}
+    for unit, territory in spec.locks:
+        own = position[int(spec.centres[territory])]
+        barred[:, unit] = True
+        barred[own, unit] = False
+        taken[own, unit] = True
     taken &= ~barred
     while True:  # add the parents' pairs (not barred ones)
         rows, units = np.nonzero(taken)
@@ -110,11 +110,13 @@ def path_assignment(spec: TerritorySpec, engine, nearest: int = PATH_NEAREST_CEN
     parent = column[rows[child], up[child]]
     rules = spec.balance
     count = len(child)
-    matrix = csc_matrix((
-        np.concatenate([np.ones(m)] + [geo.attributes[r.attribute][units] for r in rules] + [np.ones(count), -np.ones(count)]),
-        (np.concatenate([units] + [n + q * k + rows for q in range(len(rules))] + [n + len(rules) * k + np.arange(count)] * 2),
-         np.concatenate([np.arange(m)] * (1 + len(rules)) + [child, parent]))),
-        shape=(n + len(rules) * k + count, m))
+    # rows: each unit once; each rule's total per centre; each pair at most its parent pair
+    values = [np.ones(m)] + [geo.attributes[r.attribute][units] for r in rules] + [np.ones(count), -np.ones(count)]
+    at_row = ([units] + [n + q * k + rows for q in range(len(rules))]
+              + [n + len(rules) * k + np.arange(count)] * 2)
+    at_column = [np.arange(m)] * (1 + len(rules)) + [child, parent]
+    matrix = csc_matrix((np.concatenate(values), (np.concatenate(at_row), np.concatenate(at_column))),
+                        shape=(n + len(rules) * k + count, m))
     lower = np.concatenate([np.ones(n)] + [np.full(k, r.lower) for r in rules] + [np.full(count, -1.0)])
     upper = np.concatenate([np.ones(n)] + [np.full(k, r.upper) for r in rules] + [np.zeros(count)])
     cost = np.asarray(spec.cost()[units, centres[rows]], dtype=float)
