@@ -19,6 +19,7 @@ from scipy.sparse import csc_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from model.spec import TerritorySpec
+from model.transport import solve_transport
 
 # Centres each unit may go to, nearest first (then whatever the trees' paths need). On the ZIP cells' groups 8 left
 # the LP infeasible (a territory's tree could not reach its minimum); 30 gave 225,908 pairs and a 1.9 s LP.
@@ -108,21 +109,12 @@ def path_assignment(spec: TerritorySpec, engine, nearest: int = PATH_NEAREST_CEN
     up = parents[rows, units]
     child = np.flatnonzero(up >= 0)
     parent = column[rows[child], up[child]]
-    rules = spec.balance
-    count = len(child)
-    # rows: each unit once; each rule's total per centre; each pair at most its parent pair
-    values = [np.ones(m)] + [geo.attributes[r.attribute][units] for r in rules] + [np.ones(count), -np.ones(count)]
-    at_row = ([units] + [n + q * k + rows for q in range(len(rules))]
-              + [n + len(rules) * k + np.arange(count)] * 2)
-    at_column = [np.arange(m)] * (1 + len(rules)) + [child, parent]
-    matrix = csc_matrix((np.concatenate(values), (np.concatenate(at_row), np.concatenate(at_column))),
-                        shape=(n + len(rules) * k + count, m))
-    lower = np.concatenate([np.ones(n)] + [np.full(k, r.lower) for r in rules] + [np.full(count, -1.0)])
-    upper = np.concatenate([np.ones(n)] + [np.full(k, r.upper) for r in rules] + [np.zeros(count)])
+    count = len(child)  # one row per pair with a parent: its share at most its parent pair's
+    steps = csc_matrix((np.r_[np.ones(count), -np.ones(count)], (np.r_[np.arange(count), np.arange(count)],
+                                                                  np.r_[child, parent])), shape=(count, m))
     cost = np.asarray(spec.cost()[units, centres[rows]], dtype=float)
-    own = units == centres[rows]
-    x = engine.solve_lp(cost / max(float(np.abs(cost).max()), 1.0), matrix, (np.where(own, 1.0, 0.0), np.ones(m)),
-                        (lower, upper))
+    x = solve_transport(spec, engine, units, rows, k, cost, units == centres[rows], [0.0] * len(spec.balance),
+                        extra=(steps, np.full(count, -1.0), np.zeros(count)))
     if x is None:
         return None
     share = np.zeros((k, n))

@@ -12,7 +12,7 @@ model of a few hundred thousand columns would take longer to build than to solve
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import csc_matrix
+from scipy.sparse import csc_matrix, vstack
 
 from model.spec import TerritorySpec
 
@@ -40,7 +40,7 @@ def transport_lp(spec: TerritorySpec, engine, centre_of: np.ndarray, zone: np.nd
     rows, cols = candidate_pairs(spec, centres, centre_of, zone)
     cost = spec.cost()[rows, centres[cols]]
     inset = [np.where(np.isin(centres, list(frozen)), 0.0, margin * (r.upper - r.lower) / 2) for r in spec.balance]
-    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], inset)  # (a centre stays in its own territory)
+    x = solve_transport(spec, engine, rows, cols, k, cost, rows == centres[cols], inset)  # (a centre stays in its own territory)
     return None if x is None else (rows, centres[cols], x)
 
 
@@ -54,7 +54,8 @@ def fixed_centre_bound(spec: TerritorySpec, engine, seconds: float | None = None
     if spec.locks:
         rows, cols = _locks_kept(spec, rows, cols, centres)
     cost = np.asarray(spec.cost()[rows, centres[cols]], dtype=float)
-    x = _solve(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance), seconds)
+    x = solve_transport(spec, engine, rows, cols, k, cost, rows == centres[cols], [0.0] * len(spec.balance),
+                        seconds)
     return None if x is None else float(cost @ x)
 
 
@@ -65,20 +66,25 @@ def excess_over_lp(spec: TerritorySpec, plan, engine) -> float:
     return np.inf if value is None else plan.objective(spec.cost()) - value
 
 
-def _solve(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: int, cost: np.ndarray,
-           own: np.ndarray, inset: list, seconds: float | None = None) -> np.ndarray | None:
-    """The transportation LP on the given pairs (a centre's own pair fixed at 1), each rule's band inset by `inset`
-    (per rule: a number or one per centre position)."""
+def solve_transport(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndarray, k: int, cost: np.ndarray,
+                    own: np.ndarray, inset: list, seconds: float | None = None,
+                    extra: tuple | None = None) -> np.ndarray | None:
+    """The transportation LP on the given pairs (unit `rows`, centre position `cols`; a centre's own pair fixed at 1),
+    each rule's band inset by `inset` (per rule: a number or one per centre position). `extra`: more rows over the
+    same columns, (matrix, lower, upper) (model.path_transport's shortest-path rows)."""
     n, rules = spec.geography.n, spec.balance
     m = len(rows)
     values = [spec.geography.attributes[r.attribute][rows] for r in rules]
     a_rows = np.concatenate([rows] + [n + q * k + cols for q in range(len(rules))])
     a_cols = np.tile(np.arange(m), 1 + len(rules))
     matrix = csc_matrix((np.concatenate([np.ones(m)] + values), (a_rows, a_cols)), shape=(n + k * len(rules), m))
-    lower = [np.broadcast_to(r.lower + d, (k,)) for r, d in zip(rules, inset)]
-    upper = [np.broadcast_to(r.upper - d, (k,)) for r, d in zip(rules, inset)]
+    lower = [np.ones(n)] + [np.broadcast_to(r.lower + d, (k,)) for r, d in zip(rules, inset)]
+    upper = [np.ones(n)] + [np.broadcast_to(r.upper - d, (k,)) for r, d in zip(rules, inset)]
+    if extra is not None:
+        matrix = vstack([matrix, extra[0]], format="csc")
+        lower, upper = lower + [extra[1]], upper + [extra[2]]
     return engine.solve_lp(cost / max(float(np.abs(cost).max()), 1.0), matrix, (np.where(own, 1.0, 0.0), np.ones(m)),
-                           (np.concatenate([np.ones(n)] + lower), np.concatenate([np.ones(n)] + upper)), seconds)
+                           (np.concatenate(lower), np.concatenate(upper)), seconds)
 
 
 def _round(spec: TerritorySpec, rows: np.ndarray, to: np.ndarray, x: np.ndarray, centre_of: np.ndarray) -> np.ndarray:
