@@ -111,6 +111,7 @@ TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% 
 # (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
 # ended at 5.39e13.
 FIXED_WINDOW_SHARE = 0.3
+TRANSPORT_BOUND_SHARE = 0.05  # of the limit, at most, for the transportation LP bound at fixed centres with a matrix
 # Without a distance matrix (above 6,000 units) the same steps run on groups of units (model.coarsen) and the
 # plan is lifted back and polished by local search (POLISH_SHARE of the windows' time). On the 32,984 ZIP cells
 # with the 20 reps' cities (±20%) a run found no plan in 180 s before (the ejection chains move single cells); on
@@ -187,6 +188,8 @@ SECOND_SEED = 3
 SECOND_START_SHARE = 0.75
 SECOND_START_GAP = 0.05
 EXACT_GRACE = 5.0  # seconds past its time limit a neighbourhood sub-problem may take before its fork is ended
+TRANSPORT_BOUND_WORDS = ("the transportation LP over every unit and fixed centre (balance bounds kept, contiguity and "
+                         "integrality dropped)")
 BOUND_METHOD = (
     "max of (a) the LP relaxation (models up to 2,500 pairs), (b) the Lagrangian bound (assignment rows "
     "relaxed, continuous knapsack per centre; by subgradient ascent and, above 20,000 pairs, also at the "
@@ -546,13 +549,14 @@ def unscale(result: SolveResult, scale: float) -> SolveResult:
 def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation: Relaxation | None,
                          value: float | None, stages: dict, allowed: np.ndarray | None,
                          first_seen: float | None, termination: Termination = Termination.INTERRUPTED,
-                         method: str = "heuristic", rel_gap: float | None = None) -> SearchOutcome:
+                         method: str = "heuristic", rel_gap: float | None = None,
+                         transport: float | None = None) -> SearchOutcome:
     """What to report when the exact model does not run (Ctrl-C, too large, or no time left): the best plan
-    and the best bound proven so far (Lagrangian or LP relaxation); a time limit whose bound is within
-    `rel_gap` of the plan is reported as optimal."""
-    bounds = [b for b in (lag.bound if lag is not None else None,
-                          relaxation.value if relaxation is not None else None) if b is not None]
-    bound = None if value is None or not bounds else float(min(max(bounds), value))
+    and the best bound proven so far (Lagrangian, LP relaxation, or the transportation LP at fixed centres,
+    `transport`), also when there is no plan; a time limit whose bound is within `rel_gap` of the plan is
+    reported as optimal."""
+    bound = _best_bound(None, lag, relaxation, transport)
+    bound = bound if value is None or bound is None else min(bound, value)
     gap = relative_gap(value, bound)
     if termination is Termination.TIME_LIMIT and rel_gap is not None and gap is not None and gap <= rel_gap + 1e-12:
         termination = Termination.OPTIMAL  # the bound alone proves the plan
@@ -563,16 +567,26 @@ def _interrupted_outcome(spec: TerritorySpec, best: Plan | None, lag, relaxation
     )
     kept = (int(allowed.sum()), allowed.size) if allowed is not None else None
     return SearchOutcome(best, result, value, stages, fixing_kept=kept, first_plan_seconds=first_seen,
-                         bound_method=method if method != "heuristic" else _bounds_so_far(spec, lag, relaxation))
+                         bound_method=method if method != "heuristic" else _bounds_so_far(spec, lag, relaxation,
+                                                                                          transport))
 
 
-def _bounds_so_far(spec: TerritorySpec, lag, relaxation: Relaxation | None) -> str:
+def _best_bound(solver: float | None, lag, relaxation: Relaxation | None, transport: float | None) -> float | None:
+    """The largest of the bounds in hand (each valid alone), None if there is none."""
+    found = [b for b in (solver, lag.bound if lag is not None else None,
+                         relaxation.value if relaxation is not None else None, transport)
+             if b is not None and np.isfinite(b)]
+    return float(max(found)) if found else None
+
+
+def _bounds_so_far(spec: TerritorySpec, lag, relaxation: Relaxation | None, transport: float | None = None) -> str:
     """How the bound of a search that stopped before the exact model was found (BOUND_METHOD names the
     solver's branch-and-bound bound, which such a run never had)."""
     lazy = isinstance(spec.geography.distance, LazyPairs)
     parts = (["the LP relaxation"] if relaxation is not None and relaxation.value is not None else []) + (
         ["the Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre"
-         + ("; distances computed on demand" if lazy else "") + ")"] if lag is not None and lag.bound is not None else [])
+         + ("; distances computed on demand" if lazy else "") + ")"] if lag is not None and lag.bound is not None else []) + (
+        [TRANSPORT_BOUND_WORDS] if transport is not None else [])
     if not parts:
         return "none: the search stopped before any bound was computed"
     return ("max of " if len(parts) > 1 else "") + " and ".join(parts) + \
@@ -718,6 +732,7 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
     fallback: Plan | None = None
     runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
     allowed, lag, possible = None, None, None
+    transport: float | None = None  # the transportation LP at fixed centres, when computed
     first_seen: float | None = None
     along: Plan | None = None  # the last plan heard()
     interrupted = False
@@ -796,6 +811,16 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                     fallback = unit_fallback or fallback
             else:
                 best, fallback = transport_first_plan(spec, engine, options, within(0.3), on_plan=heard)
+                clock("first_plan", t)
+                # A bound whether or not a plan was found (0.3 s on the US counties at 20 centres); without it a run
+                # with no plan reported only the exact model's bound after a few seconds (3.2e11 against 6.3e13).
+                say("bound: " + TRANSPORT_BOUND_WORDS)
+                t = time.perf_counter()
+                transport = fixed_centre_bound(spec, engine, within(TRANSPORT_BOUND_SHARE))
+                clock("bound", t)
+                t = time.perf_counter()
+                if transport is not None:
+                    live.lower(transport)
             if best is None:  # (with a plan the windows below gain far more than a second start)
                 say("first plan: none yet; local search from the nearest centres")
                 best, other_fallback = first_plan(spec, None, options, within(0.2))
@@ -1093,7 +1118,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
     heuristic_value = best.objective(cost) if best is not None else None
 
     if interrupted:
-        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen)
+        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
+                                    transport=transport)
     if heuristic_only:  # no exact model: say which bound stands and why
         if lazy and lag is not None and lag.iterations == 0:
             method = ("LP relaxation at the fixed centres (the transportation LP over every unit and centre, balance "
@@ -1117,12 +1143,12 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             method += "; for the territories without the nesting, valid because dropping it only allows more plans"
         say("exact model skipped: " + method.split(": ", 1)[-1])
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT, method, rel_gap=options.rel_gap)
+                                    Termination.TIME_LIMIT, method, rel_gap=options.rel_gap, transport=transport)
     left = remaining()
     if best is not None and left < MIN_EXACT_SECONDS:  # the stages spent the limit: keep it (was 1 s minimum)
         say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT, rel_gap=options.rel_gap)
+                                    Termination.TIME_LIMIT, rel_gap=options.rel_gap, transport=transport)
     left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
     say("solve")
     t = time.perf_counter()
@@ -1151,10 +1177,9 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         bound = result.bound if result.bound is not None else -np.inf
         if allowed is not None:
             bound = min(bound, objective)  # the reduced model holds every plan better than `best`
-        if lag is not None:
-            bound = max(bound, min(lag.bound, objective))
-        if relaxation is not None:
-            bound = max(bound, min(relaxation.value, objective))
+        known = _best_bound(None, lag, relaxation, transport)
+        if known is not None:
+            bound = max(bound, min(known, objective))
         bound = None if not np.isfinite(bound) else float(bound)
         termination = result.termination
         if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:
@@ -1165,7 +1190,11 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         gap = relative_gap(objective, bound)
         result = replace(result, has_solution=True, objective=objective, bound=bound, gap=gap,
                          termination=final_termination(termination, gap, options.rel_gap))
+    else:  # no plan: still the best bound in hand (what any plan would cost at least)
+        result = replace(result, bound=_best_bound(result.bound, lag, relaxation, transport))
     kept = None
     if allowed is not None:
         kept = (int(allowed.sum()), spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))
-    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept, first_plan_seconds=first_seen)
+    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept, first_plan_seconds=first_seen,
+                         bound_method=BOUND_METHOD + (f"; with (d) {TRANSPORT_BOUND_WORDS}" if transport is not None
+                                                      else ""))
