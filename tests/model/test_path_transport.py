@@ -80,7 +80,9 @@ def georgia_eight_homes() -> TerritorySpec:
 
 
 def test_the_path_lp_gives_a_first_plan_where_the_plain_lp_gives_none(georgia_eight_homes, monkeypatch):
+    """Both repaired by local search and ejection chains alone (the balance windows left out)."""
     spec = georgia_eight_homes
+    monkeypatch.setattr(search, "balance_windows", lambda spec, engine, plan, zone, deadline: plan)
     heard = []
     plan, _ = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20, on_plan=heard.append)
     assert plan is not None and plan_violations(spec, plan) == []
@@ -88,6 +90,13 @@ def test_the_path_lp_gives_a_first_plan_where_the_plain_lp_gives_none(georgia_ei
     monkeypatch.setattr(search, "usable_for_paths", lambda s: False)
     plain, near = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
     assert plain is None and near is not None and plan_violations(spec, near) != []
+
+
+def test_balance_windows_repair_the_plain_lp_where_the_chains_cannot(georgia_eight_homes, monkeypatch):
+    spec = georgia_eight_homes
+    monkeypatch.setattr(search, "usable_for_paths", lambda s: False)
+    plain, near = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
+    assert plain is not None and near is None and plan_violations(spec, plain) == []
 
 
 def test_the_path_lp_is_not_used_without_a_distance_matrix_or_with_a_distance_limit(georgia_eight_homes):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from model.check import is_valid, plan_violations
 from model.plan import Plan
 from model.search import first_plan
-from model.star_windows import _order, _Program, improve_windows
+from model.star_windows import _order, _Program, balance_windows, improve_windows
 from solvers.highs import HighsEngine
 from solvers.result import SolverOptions
 from tests.conftest import grid_spec
@@ -191,3 +192,37 @@ def test_windows_open_at_the_deadline_are_ended(georgia_spec):  # noqa: F811
     assert engine.open == 0
     assert not plan_violations(georgia_spec, plan)
     assert plan.objective(georgia_spec.cost()) <= start.objective(georgia_spec.cost()) + 1e-9
+
+
+@st.composite
+def grids_with_a_connected_plan(draw):
+    """A small grid, its balance band, and a connected plan drawn without regard to the band."""
+    spec, _ = draw(grids_with_a_plan())
+    loose = replace(spec, balance=tuple(replace(r, lower=0.0, upper=float(np.sum(spec.geography.attributes[
+        r.attribute]))) for r in spec.balance))
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    centres = sorted(int(c) for c in rng.choice(spec.geography.n, size=spec.count, replace=False))
+    plans = list(_valid_plans(loose, centres))
+    return spec, plans[draw(st.integers(0, len(plans) - 1))]
+
+
+def _out_of_band(spec, plan) -> dict[int, float]:
+    """Per centre, how far its territory lies outside the band (0 inside)."""
+    values = spec.geography.attributes[spec.balance[0].attribute]
+    owner = np.asarray(plan.centre_of)
+    rule = spec.balance[0]
+    return {int(c): max(0.0, rule.lower - values[owner == c].sum(), values[owner == c].sum() - rule.upper)
+            for c in np.unique(owner)}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=grids_with_a_connected_plan())
+def test_balance_windows_reach_the_band_where_the_rule_allows_it_and_never_move_a_territory_further_out(case):
+    spec, start = case
+    plan = balance_windows(spec, ENGINE, start, None, time.perf_counter() + 20)
+    assert not [v for v in plan_violations(spec, plan) if "contiguous" in v or "covers" in v or "own territory" in v]
+    assert set(plan.centres) == set(start.centres)
+    before, after = _out_of_band(spec, start), _out_of_band(spec, plan)
+    assert all(after[c] <= before[c] + 1e-9 for c in before)
+    if _best_under_rule(spec, start) is not None:  # a balanced plan the start's order allows: found
+        assert not plan_violations(spec, plan)
