@@ -106,6 +106,7 @@ FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when
 # plan in 240 s, nor in 26 s from the LP start's plan; the LP start found one in 5-9 s (benchmarks README,
 # "Fixed centres at national scale").
 TRANSPORT_START_UNITS = TREE_UNITS
+BALANCE_SHARE = 0.25  # of transport_first_plan's budget, at most, for its balance windows per start
 TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% on the counties took three)
 # Share of the limit for the windows (model.star_windows) after that start: on the counties with 20 reps' cities
 # (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
@@ -304,10 +305,10 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
     until the plan is balanced (model.balance_repair).
     With a distance matrix the LP with shortest-path rows (model.path_transport) goes first, repaired the same
     way, and the plain LP only where that gives no valid plan: on the ZIP cells' 7,500 groups with 200 reps' homes
-    (±5%) 2.078e12 in 38 s against the plain LP's 2.775e12 in 91 s more (2.448e12 and 2.874e12 with the chains
-    alone). On the US counties with 20 reps' cities (±20%) the plain LP found a plan in 5-9 s, local search from
-    the nearest-centre start (now only its fallback) in 17-23 s. `on_plan` hears each valid plan that beats the
-    one before as soon as it is found."""
+    (±5%) the windows alone balance the path LP's plan, 2.078e12 in 38 s (the plain LP's repair: 2.775e12 in 91 s
+    more; with the chains alone 2.448e12 and 2.874e12); on the US counties with 20 reps' cities 5.012e13 in 16 s
+    at ±20% and 6.850e13 at ±15% (the plain LP's: 5.403e13 and 8.332e13). Local search from the nearest-centre
+    start is the caller's fallback. `on_plan` hears each valid plan that beats the one before as soon as found."""
     deadline = time.perf_counter() + budget
     by_windows = usable(spec) and not spec.limits and isinstance(spec.geography.distance, np.ndarray)
     starts = [lambda: path_assignment(spec, engine)] if usable_for_paths(spec) else []
@@ -322,9 +323,9 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
             if owner is None:
                 continue
             plan = polish(spec, owner, seed=options.seed, deadline=deadline)
-            if not is_valid(spec, plan) and by_windows:  # (half the time left at most: the chains may follow)
+            if not is_valid(spec, plan) and by_windows:  # (a share of the budget: the chains may follow)
                 now = time.perf_counter()
-                plan = balance_windows(spec, engine, plan, None, now + 0.5 * (deadline - now))
+                plan = balance_windows(spec, engine, plan, None, min(now + BALANCE_SHARE * budget, deadline))
             if not is_valid(spec, plan):
                 plan = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline,
                                        cycles=TRANSPORT_CHAIN_CYCLES)

@@ -33,6 +33,7 @@ from solvers import interrupt
 REPORT_SECONDS = 5.0  # within a sweep, on_plan hears an improvement at most this often
 WINDOW_SECONDS = 5.0  # at most, per window; on the mixed counties a window of ~6 territories took 0.6 s
 BALANCE_RINGS = 3  # adjacency steps around a territory out of band, at most, that balance_windows re-assigns
+BALANCE_WINDOW_SECONDS = 2.0  # per window of balance_windows: a window that meets the band is kept, cheapest or not
 MIN_GAIN = 1e-3  # a sweep gaining less than this share moves the centres (mixed counties, 100: sweeps 2 and 3
 # gained 0.06% and 0.02%, moving the centres 1.1%)
 
@@ -245,7 +246,7 @@ def _sweep(spec: TerritorySpec, engine, program: _Program, x: np.ndarray, deadli
 
 
 def balance_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | None, deadline: float,
-                    rings: int = BALANCE_RINGS) -> Plan:
+                    rings: int = BALANCE_RINGS, seconds_each: float = BALANCE_WINDOW_SECONDS) -> Plan:
     """A connected plan with territories out of band brought into band by windows, worst territory first: the
     territory and those within 1, then 2, ... `rings` steps of it re-assigned by the program at least cost, its
     band hard, every other band no looser than the plan keeps it (one out of band may stay as far out, no
@@ -272,7 +273,7 @@ def balance_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
         territories = np.array([t])
         for _ in range(rings):
             territories = np.unique(np.concatenate([_window(spec, owner, int(s)) for s in territories]))
-            seconds = min(WINDOW_SECONDS, deadline - time.perf_counter())
+            seconds = min(seconds_each, deadline - time.perf_counter())
             if seconds <= 0.05:
                 break
             window = program.start(engine, x, territories, seconds, bands)
