@@ -800,7 +800,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         # the 12-rep option's first plan at 3 s instead of 34 s, where local search rarely met two balance rules)
         transport_start = spec.centres is not None and bool(spec.balance) and spec.geography.n >= TRANSPORT_START_UNITS
         if transport_start:
-            say("first plan: balanced transportation LP to the fixed centres, then local search and ejection chains")
+            say("first plan: balanced transportation LP to the fixed centres, then local search, windows for the "
+                "territories out of band and, where needed, ejection chains")
             t = time.perf_counter()
             if fixed_lp_bound:
                 say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "

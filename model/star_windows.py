@@ -251,8 +251,8 @@ def balance_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
     territory and those within 1, then 2, ... `rings` steps of it re-assigned by the program at least cost, its
     band hard, every other band no looser than the plan keeps it (one out of band may stay as far out, no
     further). Ejection chains move pieces by their size and ignore their cost; on the ZIP cells' groups with 200
-    reps' homes (±5%) they took the path LP's polished rounding from 2.140e12 to 2.448e12, these windows to
-    2.078e12 (tests/benchmarks/README.md, "Balance by windows"). The result may still break balance where no
+    reps' homes (±5%) they took the path LP's polished rounding from 2.140e12 to 2.448e12, these windows (5 s each)
+    to 2.078e12 (tests/benchmarks/README.md, "Balance by windows"). The result may still break balance where no
     window found a way (heavy units: callers check it)."""
     program = _Program(spec, plan, zone)
     x = (program.terr == np.searchsorted(program.centres, program.centre_of)[program.unit]).astype(float)
@@ -277,7 +277,7 @@ def balance_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
             if seconds <= 0.05:
                 break
             window = program.start(engine, x, territories, seconds, bands)
-            found = window.pending.result()
+            found = window.pending.result()  # (the fork is ended however this returns, Ctrl-C too)
             if found is not None:
                 x = x.copy()
                 x[window.cols] = found
