@@ -305,7 +305,7 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
     until the plan is balanced (model.balance_repair).
     With a distance matrix the LP with shortest-path rows (model.path_transport) goes first, repaired the same
     way, and the plain LP only where that gives no valid plan: on the ZIP cells' 7,500 groups with 200 reps' homes
-    (±5%) the windows alone balance the path LP's plan, 2.078e12 in 38 s (the plain LP's repair: 2.775e12 in 91 s
+    (±5%) the windows alone balance the path LP's plan, 2.084e12 in 24 s (the plain LP's repair: 2.775e12 in 91 s
     more; with the chains alone 2.448e12 and 2.874e12); on the US counties with 20 reps' cities 5.012e13 in 16 s
     at ±20% and 6.850e13 at ±15% (the plain LP's: 5.403e13 and 8.332e13). Local search from the nearest-centre
     start is the caller's fallback. `on_plan` hears each valid plan that beats the one before as soon as found."""
