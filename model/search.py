@@ -825,13 +825,16 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                 clock("first_plan", t)
                 # A bound whether or not a plan was found (0.3 s on the US counties at 20 centres); without it a run
                 # with no plan reported only the exact model's bound after a few seconds (3.2e11 against 6.3e13).
-                say("bound: " + TRANSPORT_BOUND_WORDS)
+                # With a distance matrix only: on a map without one (33,000 ZIP cells x 200 centres) this LP takes
+                # 80-96 s, more than its share; the groups' path above has its own time for it.
+                if not lazy:
+                    say("bound: " + TRANSPORT_BOUND_WORDS)
+                    t = time.perf_counter()
+                    transport = fixed_centre_bound(spec, engine, within(TRANSPORT_BOUND_SHARE))
+                    clock("bound", t)
+                    if transport is not None:
+                        live.lower(transport)
                 t = time.perf_counter()
-                transport = fixed_centre_bound(spec, engine, within(TRANSPORT_BOUND_SHARE))
-                clock("bound", t)
-                t = time.perf_counter()
-                if transport is not None:
-                    live.lower(transport)
             if best is None:  # (with a plan the windows below gain far more than a second start)
                 say("first plan: none yet; local search from the nearest centres")
                 best, other_fallback = first_plan(spec, None, options, within(0.2))

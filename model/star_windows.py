@@ -112,6 +112,11 @@ class _Program:
         self.rules = len(values)
         self.values = np.array(values).reshape(len(values), n)
 
+    def start_x(self) -> np.ndarray:
+        """The 0-1 solution over all pairs of the plan the program was built from."""
+        current = np.searchsorted(self.centres, self.centre_of)  # unit -> position of its centre
+        return (self.terr == current[self.unit]).astype(float)
+
     def owner(self, x: np.ndarray) -> np.ndarray:
         """Unit -> position of its centre, from a 0-1 solution over all pairs."""
         owner = np.empty(len(self.centre_of), dtype=np.int64)
@@ -255,7 +260,7 @@ def balance_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
     to 2.078e12 (tests/benchmarks/README.md, "Balance by windows"). The result may still break balance where no
     window found a way (heavy units: callers check it)."""
     program = _Program(spec, plan, zone)
-    x = (program.terr == np.searchsorted(program.centres, program.centre_of)[program.unit]).astype(float)
+    x = program.start_x()
     lower, upper = program.bands()
     scale = np.maximum((upper - lower) / 2, 1e-12)
     hopeless: set[int] = set()
@@ -297,8 +302,7 @@ def improve_windows(spec: TerritorySpec, engine, plan: Plan, zone: np.ndarray | 
     best = plan
     while time.perf_counter() < deadline:
         program = _Program(spec, best, zone)
-        current = np.searchsorted(program.centres, program.centre_of)  # unit -> position of its centre
-        x = (program.terr == current[program.unit]).astype(float)
+        x = program.start_x()
         value = float(program.cost @ x)
         told, heard_at = value, time.perf_counter()  # the last value on_plan heard, and when
 

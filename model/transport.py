@@ -71,15 +71,19 @@ def solve_transport(spec: TerritorySpec, engine, rows: np.ndarray, cols: np.ndar
                     extra: tuple | None = None) -> np.ndarray | None:
     """The transportation LP on the given pairs (unit `rows`, centre position `cols`; a centre's own pair fixed at 1),
     each rule's band inset by `inset` (per rule: a number or one per centre position). `extra`: more rows over the
-    same columns, (matrix, lower, upper) (model.path_transport's shortest-path rows)."""
+    same columns, (matrix, lower, upper) (model.path_transport's shortest-path rows). Each centre's band is its own
+    (spec.bounds(): less what a redesign's locked accounts already give it), found from the centres' own pairs."""
     n, rules = spec.geography.n, spec.balance
     m = len(rows)
     values = [spec.geography.attributes[r.attribute][rows] for r in rules]
     a_rows = np.concatenate([rows] + [n + q * k + cols for q in range(len(rules))])
     a_cols = np.tile(np.arange(m), 1 + len(rules))
     matrix = csc_matrix((np.concatenate([np.ones(m)] + values), (a_rows, a_cols)), shape=(n + k * len(rules), m))
-    lower = [np.ones(n)] + [np.broadcast_to(r.lower + d, (k,)) for r, d in zip(rules, inset)]
-    upper = [np.ones(n)] + [np.broadcast_to(r.upper - d, (k,)) for r, d in zip(rules, inset)]
+    centre_unit = np.zeros(k, dtype=int)
+    centre_unit[cols[own]] = rows[own]
+    band_lower, band_upper = spec.bounds()
+    lower = [np.ones(n)] + [band_lower[q, centre_unit] + d for q, d in enumerate(inset)]
+    upper = [np.ones(n)] + [band_upper[q, centre_unit] - d for q, d in enumerate(inset)]
     if extra is not None:
         matrix = vstack([matrix, extra[0]], format="csc")
         lower, upper = lower + [extra[1]], upper + [extra[2]]

@@ -224,3 +224,20 @@ def test_fixed_centre_plans_are_bounded_by_the_transportation_lp_at_least(monkey
     outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=10, seed=0))
     objective = outcome.plan.objective(spec.cost())
     assert outcome.result.bound >= min(objective, fixed_centre_bound(spec, HighsEngine())) * (1 - 1e-9)
+
+
+def test_the_transportation_lp_bound_keeps_each_centres_own_band():
+    """A redesign's locked accounts shift each centre's band (spec.offsets); the LP must use the shifted bands, or it
+    is no bound: on a line of six units with centres 0 and 3, bands [2, 2] and [4, 4] allow a plan costing 7, where
+    the unshifted [3, 3] bands would force 10."""
+    import itertools
+
+    from model.check import is_valid
+
+    spec = grid_spec(1, 6, [1] * 6, 2, 0.0, centres=(0, 3))
+    spec = replace(spec, offsets=np.array([[1.0, 0, 0, -1.0, 0, 0]]))
+    best = min(plan.objective(spec.cost()) for labels in itertools.product((0, 3), repeat=6)
+               if labels[0] == 0 and labels[3] == 3 and is_valid(spec, plan := Plan(labels)))
+    bound = fixed_centre_bound(spec, HighsEngine())
+    assert bound <= best + 1e-6
+    assert bound == pytest.approx(best)  # (the LP has an integral optimum here)
