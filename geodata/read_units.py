@@ -12,7 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geodata.errors import GeodataError
-from geodata.tables import NUMBERS, first_bad, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, find_column, first_bad, read_text_csv, to_numbers
 
 POLYGON_FORMATS = {".gpkg", ".shp", ".geojson", ".json"}
 LAT_NAMES = ("latitude", "lat")
@@ -46,8 +46,8 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
     if frame.empty:
         raise GeodataError(f"{path.name}: the file holds no units (no rows); check {key}.path")
     lower = {c.lower(): c for c in frame.columns}
-    lat = lat or next((lower[n] for n in LAT_NAMES if n in lower), None)
-    lon = lon or next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat = (find_column(frame, lat) or lat) if lat else next((lower[n] for n in LAT_NAMES if n in lower), None)
+    lon = (find_column(frame, lon) or lon) if lon else next((lower[n] for n in LON_NAMES if n in lower), None)
     for name, col in ((f"{key}.lat", lat), (f"{key}.lon", lon)):
         if col is None or col not in frame.columns:
             raise GeodataError(
@@ -65,11 +65,34 @@ def _read_points_csv(path: Path, crs: str | None, lat: str | None, lon: str | No
             rows = f"rows {short_list([b + 2 for b in outside])} have" if len(outside) > 1 else f"row {outside[0] + 2} has"
             raise GeodataError(f"{path.name}: {rows} a latitude beyond ±90 or a longitude beyond ±180 in {lat}/{lon} "
                                "(counting the header as row 1); fix them")
+        swapped = _swapped_rows(coords[lat].to_numpy(float), coords[lon].to_numpy(float))
+        if len(swapped):
+            r = int(swapped[0])
+            raise GeodataError(
+                f"{path.name}: row {frame.index[r] + 2} ({lat} {coords[lat].iloc[r]:g}, {lon} {coords[lon].iloc[r]:g}) lies "
+                f"far from the other units, among them with latitude and longitude swapped"
+                f"{f' (and {len(swapped) - 1} more rows)' if len(swapped) > 1 else ''}; swap them back "
+                "(counting the header as row 1)")
     frame = frame.assign(**{lon: coords[lon], lat: coords[lat]})
     points = gpd.points_from_xy(coords[lon].to_numpy(float), coords[lat].to_numpy(float))
     units = gpd.GeoDataFrame(frame, geometry=points, crs=crs or "EPSG:4326")
     units.attrs[NUMBERS] = style  # the attribute columns are text until read_units checks them
     return units
+
+
+def _swapped_rows(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Rows whose latitude and longitude look swapped: as written far outside the box of most units (5th to 95th
+    percentile, widened by its larger side), swapped inside it. A few such rows only: a file swapped throughout is
+    consistent with itself."""
+    if len(lat) < 3:
+        return np.array([], dtype=int)
+    (x0, x1), (y0, y1) = np.percentile(lon, [5, 95]), np.percentile(lat, [5, 95])
+    pad = max(x1 - x0, y1 - y0, 1.0)
+
+    def inside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x >= x0 - pad) & (x <= x1 + pad) & (y >= y0 - pad) & (y <= y1 + pad)
+
+    return np.flatnonzero(~inside(lon, lat) & inside(lat, lon))
 
 
 def read_units(
@@ -83,18 +106,21 @@ def read_units(
     key: str = "units",
     layer: str | None = None,
     column_keys: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read the units file, index it by id (as text, sorted) and check ids, columns, geometry, CRS.
 
     `columns` are the numeric attributes the scenario uses: each must exist, be numeric,
     non-null and non-negative. `layer`: the layer of a file holding several. `key` is the scenario block the
     messages name (units, units.split);
-    `column_keys` the scenario key that names each column (balance[0].attribute, objective.weight).
+    `column_keys` the scenario key that names each column (balance[0].attribute, objective.weight). In a CSV the id,
+    attribute and `label` columns are found in any case, as in every other CSV input.
     """
     require_file(path, f"{key}.path")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_points_csv(path, crs, lat, lon, key)
+        _alias_columns(frame, [id_column, *columns, *([label] if label else [])])
     elif suffix in POLYGON_FORMATS:
         try:
             frame = gpd.read_file(path, engine="pyogrio", layer=_layer(path, layer, key))
@@ -145,6 +171,14 @@ def read_units(
     _check_geometry(frame, path.name, repair_geometry)
     _check_degrees(frame, path.name, key, declared=crs is not None)
     return frame
+
+
+def _alias_columns(frame: pd.DataFrame, names: list[str]) -> None:
+    """Each of `names` the file writes in another case (' FIPS ' for fips) copied under the scenario's spelling."""
+    for name in names:
+        found = find_column(frame, name)
+        if found is not None and found != name:
+            frame[name] = frame[found]
 
 
 def _layer(path: Path, layer: str | None, key: str) -> str | None:

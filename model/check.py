@@ -62,19 +62,36 @@ def plan_violations(spec: TerritorySpec, plan: Plan, names: dict[int, str] | Non
         if spec.centres is not None and centre_of[u] != spec.centres[label]:
             problems.append(f"locked unit {geo.ids[u]} is not in its territory {spec.territory_names()[label]}")
     if spec.centres is None and spec.locks:
-        by_label: dict[int, set[int]] = {}
-        for u, label in spec.locks:
-            by_label.setdefault(label, set()).add(centre_of[u])
-        owners = [next(iter(s)) for s in by_label.values() if len(s) == 1]
-        if any(len(s) > 1 for s in by_label.values()) or len(owners) != len(set(owners)):
-            split = [label for label, s in by_label.items() if len(s) > 1]
-            units = [geo.ids[u] for u, label in spec.locks if label in split] or [geo.ids[u] for u, _ in spec.locks]
-            problems.append(f"locked units are not grouped as their labels say (units locked together: "
-                            f"{', '.join(units[:5])}{' …' if len(units) > 5 else ''} must share a territory, and "
-                            "different labels must not)")
+        problems += _lock_violations(spec, centre_of)
     if spec.levels:
         problems += _nesting_violations(spec, plan)
     return problems
+
+
+def _lock_violations(spec: TerritorySpec, centre_of) -> list[str]:
+    """Free centres: units locked under one label in different territories, and units under different labels in one
+    territory, each group named by its own units."""
+    ids = spec.geography.ids
+    by_label: dict[int, list[int]] = {}
+    for u, label in spec.locks:
+        by_label.setdefault(label, []).append(u)
+    problems = []
+    for units in by_label.values():
+        if len({centre_of[u] for u in units}) > 1:
+            problems.append(f"units locked together lie in different territories: {_few(ids, units)}")
+    holder: dict[int, list[int]] = {}  # territory (centre) -> labels wholly inside it
+    for label, units in by_label.items():
+        owners = {centre_of[u] for u in units}
+        if len(owners) == 1:
+            holder.setdefault(owners.pop(), []).append(label)
+    for labels in holder.values():
+        if len(labels) > 1:
+            problems.append("units locked apart share a territory: " + _few(ids, [by_label[q][0] for q in labels]))
+    return problems
+
+
+def _few(ids, units: list[int], most: int = 5) -> str:
+    return ", ".join(str(ids[u]) for u in units[:most]) + (" …" if len(units) > most else "")
 
 
 def _outside_bounds(spec: TerritorySpec, owner: np.ndarray) -> list[tuple[int, object, float]]:

@@ -318,8 +318,10 @@ def _report(record) -> None:
         breaks = manifest.get("closest_plan_breaks")
         if breaks and "infeasible_because" not in manifest:
             more = f" (and {len(breaks) - 3} more)" if len(breaks) > 3 else ""
-            fixed = (manifest["resolved_scenario"].get("territories") or {}).get("centres")
-            why += (f"; the closest plan found breaks {'; '.join(breaks[:3])}{more}. Widen the bands named, "
+            fixed = (manifest["resolved_scenario"].get("territories") or {}).get("centres") not in (None, "free")
+            locks = any("locked" in b for b in breaks)
+            why += (f"; the closest plan found breaks {'; '.join(breaks[:3])}{more}. "
+                    + ("Change the locks named, widen" if locks else "Widen") + " the bands named, "
                     + ("move or drop a fixed centre, " if fixed else "") + "or give a longer --time-limit")
         err.print(f"[bold red]{record.termination.value}[/]: {why}", highlight=False)
         err.print(f"run record: {record.folder}", highlight=False)

@@ -45,7 +45,9 @@ def resolve(arg: str) -> Run:
         folder = found[-1]
     else:
         raise ScenarioError(f"{arg}: no such run folder or scenario file")
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = _manifest(folder)
+    if manifest is None:
+        raise ScenarioError(f"{folder}/manifest.json: damaged (not JSON); name another run, or remove this folder")
     if manifest.get("plan") is None:
         raise ScenarioError(f"{folder}: this run has no plan ({manifest.get('status')}); nothing to compare")
     return Run(f"{manifest.get('scenario')}/{folder.name}", folder, manifest)
@@ -55,7 +57,16 @@ def solved(folders: list[Path]) -> list[Path]:
     """The run folders that hold a run solved to its end: a plan brought by `tplan evaluate`, or a run stopped
     by Ctrl-C, is compared by naming its folder."""
     return [f for f in folders
-            if json.loads((f / "manifest.json").read_text()).get("status") not in ("evaluated", "interrupted")]
+            if (_manifest(f) or {}).get("status", "damaged") not in ("evaluated", "interrupted", "damaged")]
+
+
+def _manifest(folder: Path) -> dict | None:
+    """The run's manifest, or None where it is not JSON (a damaged folder)."""
+    try:
+        found = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def kpis(run: Run) -> dict:

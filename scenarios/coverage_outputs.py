@@ -4,7 +4,6 @@ value of an extra hour of field and tele capacity (capacity_value.png)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +16,7 @@ import pandas as pd  # noqa: E402
 from model.coverage import CHANNELS, FIELD, TELE, CoverageInputs, CoveragePlan, Evaluation, evaluate  # noqa: E402
 from model.coverage_search import CoverageOutcome  # noqa: E402
 from scenarios.coverage_inputs import CoverageData  # noqa: E402
+from scenarios.json_files import strict_json  # noqa: E402
 
 NOT_CONTACTED = "not contacted"
 
@@ -110,7 +110,7 @@ def write_coverage(folder: Path, inputs: CoverageInputs, data: CoverageData, out
         "current_tele_hours_used": None if now is None else now.tele_hours_used,
         "note": data.note,
     }
-    (folder / "coverage.json").write_text(json.dumps(summary, indent=2))
+    (folder / "coverage.json").write_text(strict_json(summary, indent=2))
     return summary
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,6 +14,7 @@ from model.kpis import group_labels, level_kpis, plan_totals, territory_kpis
 from model.plan import Plan
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
 from scenarios.display import amount
+from scenarios.json_files import strict_json
 from scenarios.prepare import Prepared
 
 
@@ -62,9 +62,10 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def shapefile_fields(columns) -> dict[str, str]:
-    """Column -> Shapefile field name: cut to 10 characters (UTF-8 bytes); a cut that would clash with
+    """Column -> Shapefile field name: cut to 10 bytes (UTF-8) less trailing spaces; a cut that would clash with
     another field ends in a number instead (Sales Pote, Sales Po_2, Sales Po_3)."""
-    cut = lambda text, size: text.encode()[:size].decode("utf-8", "ignore")  # noqa: E731
+    # (GDAL drops the spaces a cut leaves at the end: 'Ünïcode näme' is written 'Ünïcode', not 'Ünïcode ')
+    cut = lambda text, size: text.encode()[:size].decode("utf-8", "ignore").rstrip()  # noqa: E731
     taken = {c.lower() for c in columns if cut(c, 10) == c}
     fields = {}
     for column in columns:
@@ -132,9 +133,9 @@ def write_plan(prepared: Prepared, plan: Plan, folder: Path) -> dict:
         totals["redesign"] = write_redesign(prepared, plan, folder, units, table, names)
         totals["objective_with_disruption_price"] = plan.objective(spec.cost())
     (folder / "kpis.json").write_text(
-        json.dumps({"territories": table.to_dict(orient="records"), "plan": totals,
-                    **({"levels": levels.to_dict(orient="records")} if levels is not None else {})},
-                   indent=2, default=_jsonable)
+        strict_json({"territories": table.to_dict(orient="records"), "plan": totals,
+                     **({"levels": levels.to_dict(orient="records")} if levels is not None else {})},
+                    default=_jsonable, indent=2)
     )
     return totals
 

@@ -109,7 +109,7 @@ def _split(scenario: Scenario, frame: gpd.GeoDataFrame, attributes: list[str]) -
                             f"use one of: {', '.join(attributes)}")
     parts = read_units(Path(split.path), split.id, [split.columns.get(a, a) for a in attributes],
                        crs=split.crs or u.crs, lat=split.lat, lon=split.lon, repair_geometry=u.repair_geometry,
-                       key="units.split", layer=split.layer)
+                       key="units.split", layer=split.layer, label=split.label)
     parts = parts.drop(columns=[a for a in split.columns if a in parts.columns and split.columns[a] != a])
     parts = parts.rename(columns={column: a for a, column in split.columns.items()})
     if u.label and split.label:
@@ -146,7 +146,7 @@ def prepare(scenario: Scenario, feasible: bool = True) -> Prepared:
     keys = {scenario.objective.weight: "objective.weight"} if scenario.objective.weight else {}
     keys.update({b.attribute: f"balance[{i}].attribute" for i, b in reversed(list(enumerate(scenario.balance)))})
     frame = read_units(Path(u.path), u.id, from_file, crs=u.crs, lat=u.lat, lon=u.lon, repair_geometry=u.repair_geometry,
-                       layer=u.layer, column_keys=keys)
+                       layer=u.layer, column_keys=keys, label=u.label)
     if u.label and u.label not in frame.columns:
         raise ScenarioError(f"units.label: column '{u.label}' not found in {Path(u.path).name}")
     if u.split is not None:

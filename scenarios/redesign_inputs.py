@@ -42,7 +42,9 @@ def read_table(path: str, role: str, columns: dict[str, str]) -> pd.DataFrame:
         raise ScenarioError(
             f"{file.name}: column '{missing[0]}' not found (columns: {short_list(list(table.columns), 8)}); "
             f"fix the file or {columns[missing[0]]} in the scenario")
-    table = table.rename(columns={f: c for c, f in found.items() if f != c})  # Rep_ID in the file, rep_id in the scenario
+    for name, column in found.items():  # Rep_ID in the file, rep_id in the scenario (two keys may name it two ways)
+        if column != name:
+            table[name] = table[column]
     if table.empty:
         raise ScenarioError(f"{file.name}: the file has a header but no rows; fill it in ({role}.path)")
     return table

@@ -188,11 +188,17 @@ def write_report(prepared: Prepared, plan: Plan, folder: Path, manifest: dict) -
     body = "\n".join(sections)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}"
-            f"<script type='application/json' id='territory-kpis'>{json.dumps(kpi_text)}</script>"
+            f"<script type='application/json' id='territory-kpis'>{_script_json(kpi_text)}</script>"
             f"<script>{SCRIPT}</script></body></html>")
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _script_json(data) -> str:
+    """JSON to sit inside a <script> element: '</' written '<\\/' (the same string to a JSON reader), so that a
+    name holding '</script>' cannot end the element."""
+    return json.dumps(data).replace("</", "<\\/")
 
 
 def _summary(manifest: dict, title: str) -> str:

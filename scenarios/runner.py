@@ -33,6 +33,7 @@ from scenarios import run_index
 from scenarios.coverage_inputs import coverage_inputs
 from scenarios.coverage_outputs import write_coverage
 from scenarios.diagnose import diagnose_infeasible
+from scenarios.json_files import strict_json
 from scenarios.new_folder import NewFolder
 from scenarios.outputs import write_exports, write_plan
 from scenarios.prepare import Prepared, prepare
@@ -327,4 +328,4 @@ def _coverage(prepared: Prepared, plan, engine, options: SolverOptions, folder: 
 
 def write_manifest(folder: Path, manifest: dict, timings: dict) -> None:
     manifest["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (folder / "manifest.json").write_text(strict_json(manifest, indent=2))

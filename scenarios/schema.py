@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class Strict(BaseModel):
-    # Unit ids and names are text; an unquoted number in the YAML (a FIPS code, say) is taken as its text.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # Unit ids and names are text; an unquoted number in the YAML (a FIPS code, say) is taken as its text. No number
+    # may be infinite or NaN (`--time-limit inf` ran without end and wrote Infinity, which is not JSON, to the manifest).
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False)
 
 
 class SplitConfig(Strict):

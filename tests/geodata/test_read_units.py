@@ -123,3 +123,26 @@ def test_matrix_csv_with_a_negative_value_names_the_pair(tmp_path):
     (tmp_path / "m.csv").write_text("From,To,Minutes\na,b,10\nb,c,inf\na,c,12\n")  # unreachable is no distance
     with pytest.raises(GeodataError, match=r"it does not for b-c \(row 3"):
         read_matrix(tmp_path / "m.csv", ("a", "b", "c"), "minutes")
+
+
+def test_csv_columns_are_found_in_any_case(tmp_path):
+    """As in every other CSV input: ' FIPS ' and 'POP' in the file for the scenario's fips and pop."""
+    path = tmp_path / "units.csv"
+    path.write_text(" FIPS ,LAT,LON,POP\n001,33.7,-84.4,5\n002,33.8,-84.3,7\n")
+    frame = read_units(path, "fips", ["pop"], lat="lat", lon="lon", label="Fips")
+    assert list(frame.index) == ["001", "002"] and list(frame["pop"]) == [5.0, 7.0]
+
+
+def test_a_csv_row_with_latitude_and_longitude_swapped_is_named(tmp_path):
+    """North Carolina's county points with one row swapped (Hertford, line 7): refused, the row named; the
+    same points as written are read."""
+    rng = np.random.default_rng(0)
+    lat, lon = rng.uniform(34, 36.5, 20), rng.uniform(-84, -76, 20)
+    rows = [f"{i:03d},{a:.4f},{o:.4f},1" for i, (a, o) in enumerate(zip(lat, lon))]
+    path = tmp_path / "points.csv"
+    path.write_text("id,latitude,longitude,pop\n" + "\n".join(rows) + "\n")
+    assert len(read_units(path, "id", ["pop"])) == 20
+    rows[5] = f"005,{lon[5]:.4f},{lat[5]:.4f},1"
+    path.write_text("id,latitude,longitude,pop\n" + "\n".join(rows) + "\n")
+    with pytest.raises(GeodataError, match=r"points.csv: row 7 .*latitude and longitude swapped"):
+        read_units(path, "id", ["pop"])

@@ -93,6 +93,18 @@ def test_locked_units_free_centres_grouped():
     check_plan(spec, outcome.plan)
 
 
+def test_locks_broken_with_free_centres_are_named_group_by_group():
+    """Two lock groups (u0, u7) and (u1, u6) on a 2 x 4 grid: one split across territories, then both inside one."""
+    spec = replace(grid_spec(2, 4, [1] * 8, 2, None), locks=((0, 0), (7, 0), (1, 1), (6, 1)))
+    ids = spec.geography.ids
+    split = Plan((0, 0, 0, 0, 7, 7, 7, 7))  # u0 and u7 apart, u1 and u6 apart
+    said = plan_violations(spec, split)
+    assert f"units locked together lie in different territories: {ids[0]}, {ids[7]}" in said
+    assert f"units locked together lie in different territories: {ids[1]}, {ids[6]}" in said
+    together = Plan((0, 0, 0, 0, 4, 4, 0, 0))  # both groups in u0's territory
+    assert plan_violations(spec, together) == [f"units locked apart share a territory: {ids[0]}, {ids[1]}"]
+
+
 def test_infeasible_balance_is_reported_not_crashed():
     """Strip 3 3 1 1, two territories of exactly 4: each 3 needs a 1 it does not touch."""
     spec = grid_spec(1, 4, [3, 3, 1, 1], 2, 0.01)

@@ -115,6 +115,7 @@ def test_scenario_files_a_user_might_get_wrong_are_one_clear_line(tmp_path):
         "noname": (b"extends: base.yaml\nname: ' '\n", "name: is empty; give a name"),
         "nodir": (b"extends: base.yaml\noutput: {dir: ''}\n", "output.dir: is empty"),
         "nobase": (b"extends: missing.yaml\n", "nobase.yaml: extends: "),
+        "endless": (b"extends: base.yaml\nsolver: {time_limit: .inf}\n", "solver.time_limit: Input should be a finite number"),
     }
     for name, (text, expected) in cases.items():
         (tmp_path / f"{name}.yaml").write_bytes(text)

@@ -50,6 +50,11 @@ def test_whole_number_columns_are_integers_and_shapefile_names_stay_unique():
                       "compactness": "compactnes", "centre": "centre"}
 
 
+def test_shapefile_names_cut_inside_a_word_end_without_a_space():
+    """GDAL drops a cut's trailing space: the field map must name the field as written ('Ünïcode', 10 bytes cut)."""
+    assert shapefile_fields(["Ünïcode näme"]) == {"Ünïcode näme": "Ünïcode"}
+
+
 def test_a_run_shows_every_balance_attribute_stars_its_centres_and_exports_whole_numbers(tmp_cwd):
     scenario = grid_scenario(tmp_cwd, balance=[{"attribute": "pop", "tolerance": 0.2},
                                                {"attribute": "accounts", "tolerance": 0.5}],
@@ -92,3 +97,17 @@ def test_finer_units_without_a_label_go_by_their_prefixed_id(tmp_path):
             "territories": {"count": 2}, "balance": [{"attribute": "pop", "tolerance": 0.5}]}
     prepared = prepare(load_scenario(write_scenario(tmp_path, "split", body)))
     assert dict(zip(prepared.geography.ids, unit_names(prepared))) == {"B": "Bute", "Z0410": "Z0410", "Z0411": "Z0411"}
+
+
+def test_json_written_for_readers_has_no_nan_and_no_script_end():
+    """NaN and infinities are null (JSON has neither; a browser's JSON.parse throws on them), numpy scalars numbers;
+    JSON inside the report's <script> cannot end it whatever a name holds."""
+    from scenarios.json_files import strict_json
+    from scenarios.report import _script_json
+
+    text = strict_json({"gap": float("nan"), "limit": np.inf, "n": np.int64(3), "ok": np.bool_(True), "x": [np.float32(0.5)]})
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == {
+        "gap": None, "limit": None, "n": 3, "ok": True, "x": [0.5]}
+    names = {"</script><b>X": 1.0}
+    inside = _script_json(names)
+    assert "</" not in inside and json.loads(inside) == names

@@ -256,3 +256,15 @@ def test_bad_redesign_input_is_one_clear_message(tmp_cwd, case, expected):
     assert expected in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_two_keys_naming_one_column_in_different_case_both_read_it(tmp_path):
+    """accounts.potential: potential and accounts.aggregate.potential: Potential name the file's one 'potential'
+    column: both get it (the file's column was renamed to the first spelling only, and the second raised KeyError)."""
+    from scenarios.redesign_inputs import read_table
+
+    path = tmp_path / "accounts.csv"
+    path.write_text("account,Potential\na1,5\na2,7\n")
+    table = read_table(str(path), "accounts", {"account": "accounts.id", "potential": "accounts.potential",
+                                              "POTENTIAL": "accounts.aggregate.potential"})
+    assert list(table["potential"]) == ["5", "7"] and list(table["POTENTIAL"]) == ["5", "7"]

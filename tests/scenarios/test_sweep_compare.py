@@ -205,7 +205,7 @@ def test_compare_two_runs_and_their_differences(tmp_cwd):
     assert same.exit_code == 2 and "is given twice" in same.output
 
 
-@pytest.mark.parametrize("case", ["other geography", "deleted run"])
+@pytest.mark.parametrize("case", ["other geography", "deleted run", "damaged manifest"])
 def test_compare_bad_input(tmp_cwd, case):
     scenario = grid_scenario(tmp_cwd)
     assert tplan("run", scenario).exit_code == 0
@@ -218,6 +218,14 @@ def test_compare_bad_input(tmp_cwd, case):
         assert tplan("run", small).exit_code == 0
         result = tplan("compare", first, small)
         assert result.exit_code == 2 and "cover different units (12 vs 6" in result.output
+    elif case == "damaged manifest":  # named: a clear error; found as a scenario's newest run: passed over
+        assert tplan("run", scenario).exit_code == 0
+        newest = run_folders(tmp_cwd)[-1]
+        (newest / "manifest.json").write_text("{broken")
+        result = tplan("compare", newest, first)
+        assert result.exit_code == 2 and "manifest.json: damaged (not JSON)" in result.output
+        result = tplan("compare", first, tmp_cwd / "runs" / "grid")
+        assert result.exit_code == 2 and "is given twice" in result.output  # the damaged newest run skipped
     else:
         shutil.rmtree(first)
         result = tplan("compare", first, scenario)
