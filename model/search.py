@@ -46,6 +46,7 @@ from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.star_windows import balance_windows, improve_windows
+from model.centre_swaps import swap_centres
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
@@ -106,6 +107,7 @@ FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when
 # plan in 240 s, nor in 26 s from the LP start's plan; the LP start found one in 5-9 s (benchmarks README,
 # "Fixed centres at national scale").
 TRANSPORT_START_UNITS = TREE_UNITS
+TRANSPORT_SWAP_SHARE = 0.3  # of `swapped_centres`' time after the swaps, at most, for its first plan
 BALANCE_SHARE = 0.25  # of transport_first_plan's budget, at most, for its balance windows per start
 TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% on the counties took three)
 # Share of the limit for the windows (model.star_windows) after that start: on the counties with 20 reps' cities
@@ -170,6 +172,12 @@ LAZY_NEIGHBOURHOOD = 0.5
 # Of the time left after location-allocation, the share for the windows (model.star_windows) before the
 # pair search: on the mixed counties at 100 territories they gained 7.9% in 200 s where the pairs gain 0.8%.
 WINDOW_SHARE = 0.7
+# Of the time left after those windows, the share for the centres swapped on the transportation LP and the territories
+# re-solved at them (model.centre_swaps, `swapped_centres`), before the pair search; the swaps take at most
+# SWAP_LP_SHARE of it. From 600 s plans (one-off scripts): US counties at 20 territories 1.2169e13 to 1.2138e13 in
+# 34 s + 18 s, mixed counties at 100 2.4069e12 to 2.3907e12 in 150 s + 150 s.
+SWAP_SHARE = 0.5
+SWAP_LP_SHARE = 0.5
 # Under a narrow band (model.local_search.tight_band) local search's first plan ends far above CP-SAT's (on the
 # ±0.5% county rows 5-35% above it, or none), and CP-SAT does not start from it: local search gets this share of
 # the limit there (0.2 elsewhere), and its plan is no second origin of the neighbourhood search (the second
@@ -339,6 +347,47 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
     except KeyboardInterrupt:  # (the plans found are with on_plan: on coarse units `best` is not a plan of the run's)
         raise SearchInterrupted(None) from None
     return (best, None) if best is not None else (None, fallback)
+
+
+def swapped_centres(spec: TerritorySpec, engine, options: SolverOptions, plan: Plan, deadline: float,
+                    on_plan: Callable[[Plan], None]) -> Plan:
+    """Free centres: `plan`'s centres swapped on the transportation LP (model.centre_swaps, SWAP_LP_SHARE of the
+    time), then a plan at the swapped centres by the fixed-centre path (`transport_first_plan`), or where that finds
+    none, `plan` with each territory re-centred on its swapped centre; the windows at those centres for the time left.
+    Returns the better of that and `plan` (`on_plan` hears only of plans that beat it)."""
+    now = time.perf_counter()
+    swapped = swap_centres(spec, engine, np.asarray(plan.centre_of), now + SWAP_LP_SHARE * (deadline - now))
+    if swapped is None or np.array_equal(np.unique(swapped[0]), np.unique(plan.centre_of)):
+        return plan
+    labels = swapped[0]
+    fixed = replace(spec, centres=tuple(int(c) for c in np.unique(labels)))
+    start, _ = transport_first_plan(fixed, engine, options, TRANSPORT_SWAP_SHARE * (deadline - time.perf_counter()))
+    if start is None:
+        start = recentred_on(plan, labels)
+        fixed = replace(spec, centres=start.centres)
+    cost = spec.cost()
+    target = plan.objective(cost)
+
+    def heard(found: Plan) -> None:
+        if found.objective(cost) < target - 1e-9 * abs(target) and is_valid(spec, found):
+            on_plan(found)
+
+    found = improve_windows(fixed, engine, start, None, deadline, on_plan=heard, workers=options.threads)
+    better = is_valid(spec, found) and found.objective(cost) < target - 1e-9 * abs(target)
+    return found if better else plan
+
+
+def recentred_on(plan: Plan, labels: np.ndarray) -> Plan:
+    """`plan` with each territory centred on the unit its centre was swapped to (`labels`: each unit's swapped centre,
+    a centre's own unit labelled with where it went), where that unit lies inside the territory: connected and balanced
+    as before, so valid."""
+    owner = np.asarray(plan.centre_of)
+    moved = owner.copy()
+    for c in np.unique(owner):
+        u = int(labels[c])
+        if u != c and owner[u] == c:
+            moved[owner == c] = u
+    return replace(plan, centre_of=tuple(int(v) for v in moved))
 
 
 def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float, window_budget: float,
@@ -953,6 +1002,13 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                                        workers=options.threads)
                 clock("windows", t)
                 lns_budget -= time.perf_counter() - t
+                if not spec.levels and lns_budget > 0:
+                    say("centres swapped on the transportation LP, the territories re-solved at the swapped centres as "
+                        "for fixed centres; the better plan kept")
+                    t = time.perf_counter()
+                    best = swapped_centres(spec, engine, options, best, t + SWAP_SHARE * lns_budget, report_plan)
+                    clock("centre_swaps", t)
+                    lns_budget -= time.perf_counter() - t
 
         def by_regions(plan: Plan, seconds: float, seed: int) -> Plan:
             """Regions re-solved with their own distance matrix, then national drift steps (no matrix)."""
