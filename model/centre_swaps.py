@@ -19,6 +19,7 @@ import numpy as np
 
 from model.spec import TerritorySpec
 from model.transport import transport_lp
+from solvers import interrupt
 
 SWAP_TRIES = 4  # units tried per centre and pass, best first by the medoid rule at the LP's shares
 SWAP_GAIN = 1e-6  # relative fall of the LP's value a swap must bring
@@ -45,10 +46,11 @@ def swap_centres(spec: TerritorySpec, engine, centre_of: np.ndarray, deadline: f
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
-        for c in _by_promise(spec, cost, labels, shares):
+        for c in _by_promise(cost, labels, shares):
             if time.perf_counter() > deadline:
                 break
-            for u in _candidates(spec, cost, labels, shares, c, tries):
+            for u in _candidates(cost, labels, shares, c, tries):
+                interrupt.check()
                 trial = labels.copy()
                 trial[labels == c] = u
                 found = _lp(spec, engine, cost, trial)
@@ -69,29 +71,29 @@ def _lp(spec: TerritorySpec, engine, cost: np.ndarray, labels: np.ndarray):
     return float((cost[rows, to] * share).sum()), solved
 
 
-def _medoid_costs(spec: TerritorySpec, cost: np.ndarray, shares, c: int, units: np.ndarray) -> np.ndarray:
+def _medoid_costs(cost: np.ndarray, shares, c: int, units: np.ndarray) -> np.ndarray:
     """Cost of serving centre c's LP shares from each of `units` instead (the medoid rule)."""
     rows, to, share = shares
     mine = (to == c) & (share > 1e-9)
     return share[mine] @ cost[np.ix_(rows[mine], units)]
 
 
-def _candidates(spec: TerritorySpec, cost: np.ndarray, labels: np.ndarray, shares, c: int, tries: int) -> np.ndarray:
+def _candidates(cost: np.ndarray, labels: np.ndarray, shares, c: int, tries: int) -> np.ndarray:
     """The units of c's territory, other than c, that serve its LP shares most cheaply: `tries` of them."""
     mine = np.flatnonzero(labels == c)
     mine = mine[mine != c]
     if not len(mine):
         return mine
-    return mine[np.argsort(_medoid_costs(spec, cost, shares, c, mine), kind="stable")[:tries]]
+    return mine[np.argsort(_medoid_costs(cost, shares, c, mine), kind="stable")[:tries]]
 
 
-def _by_promise(spec: TerritorySpec, cost: np.ndarray, labels: np.ndarray, shares) -> list[int]:
+def _by_promise(cost: np.ndarray, labels: np.ndarray, shares) -> list[int]:
     """The centres, those whose best other unit comes closest to (or beats) their own service cost first."""
     order = []
     for c in np.unique(labels):
-        best = _candidates(spec, cost, labels, shares, int(c), 1)
+        best = _candidates(cost, labels, shares, int(c), 1)
         if not len(best):
             continue
-        own, other = _medoid_costs(spec, cost, shares, int(c), np.array([c, best[0]]))
+        own, other = _medoid_costs(cost, shares, int(c), np.array([c, best[0]]))
         order.append((other / max(own, 1e-12), int(c)))
     return [c for _, c in sorted(order)]

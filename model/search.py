@@ -354,27 +354,34 @@ def swapped_centres(spec: TerritorySpec, engine, options: SolverOptions, plan: P
     """Free centres: `plan`'s centres swapped on the transportation LP (model.centre_swaps, SWAP_LP_SHARE of the
     time), then a plan at the swapped centres by the fixed-centre path (`transport_first_plan`), or where that finds
     none, `plan` with each territory re-centred on its swapped centre; the windows at those centres for the time left.
-    Returns the better of that and `plan` (`on_plan` hears only of plans that beat it)."""
-    now = time.perf_counter()
-    swapped = swap_centres(spec, engine, np.asarray(plan.centre_of), now + SWAP_LP_SHARE * (deadline - now))
-    if swapped is None or np.array_equal(np.unique(swapped[0]), np.unique(plan.centre_of)):
-        return plan
-    labels = swapped[0]
-    fixed = replace(spec, centres=tuple(int(c) for c in np.unique(labels)))
-    start, _ = transport_first_plan(fixed, engine, options, TRANSPORT_SWAP_SHARE * (deadline - time.perf_counter()))
-    if start is None:
-        start = recentred_on(plan, labels)
-        fixed = replace(spec, centres=start.centres)
+    Returns the better of that and `plan` (`on_plan` hears only of plans that beat it); Ctrl-C raises
+    SearchInterrupted with the best of them so far."""
     cost = spec.cost()
     target = plan.objective(cost)
+    best = plan
 
     def heard(found: Plan) -> None:
-        if found.objective(cost) < target - 1e-9 * abs(target) and is_valid(spec, found):
+        nonlocal best
+        if found.objective(cost) < best.objective(cost) - 1e-9 * abs(target) and is_valid(spec, found):
+            best = found
             on_plan(found)
 
-    found = improve_windows(fixed, engine, start, None, deadline, on_plan=heard, workers=options.threads)
-    better = is_valid(spec, found) and found.objective(cost) < target - 1e-9 * abs(target)
-    return found if better else plan
+    try:
+        now = time.perf_counter()
+        swapped = swap_centres(spec, engine, np.asarray(plan.centre_of), now + SWAP_LP_SHARE * (deadline - now))
+        if swapped is None or np.array_equal(np.unique(swapped[0]), np.unique(plan.centre_of)):
+            return plan
+        labels = swapped[0]
+        fixed = replace(spec, centres=tuple(int(c) for c in np.unique(labels)))
+        start, _ = transport_first_plan(fixed, engine, options, TRANSPORT_SWAP_SHARE * (deadline - time.perf_counter()))
+        if start is None:
+            start = recentred_on(plan, labels)
+            fixed = replace(spec, centres=start.centres)
+        heard(start)
+        heard(improve_windows(fixed, engine, start, None, deadline, on_plan=heard, workers=options.threads))
+    except (KeyboardInterrupt, SearchInterrupted):
+        raise SearchInterrupted(best) from None
+    return best
 
 
 def recentred_on(plan: Plan, labels: np.ndarray) -> Plan:

@@ -12,7 +12,8 @@ import model.search as search
 from model.centre_swaps import _candidates, _lp, swap_centres
 from model.check import plan_violations
 from model.search import recentred_on, swapped_centres, tree_first_plan
-from solvers import SolverOptions
+from model.spec import SearchInterrupted
+from solvers import SolverOptions, interrupt
 from solvers.highs import HighsEngine
 from tests.model.test_tree_partition import georgia_spec  # noqa: F401  (fixture)
 
@@ -31,7 +32,7 @@ def test_swaps_end_on_a_cheaper_lp_that_no_tried_swap_improves(georgia_spec):  #
     value_again, shares = _lp(georgia_spec, engine, cost, labels)
     assert value_again == pytest.approx(value, rel=1e-9)
     for c in centres:
-        for u in _candidates(georgia_spec, cost, labels, shares, int(c), 4):
+        for u in _candidates(cost, labels, shares, int(c), 4):
             trial = labels.copy()
             trial[labels == c] = u
             assert _lp(georgia_spec, engine, cost, trial)[0] >= value * (1 - 1e-6)
@@ -70,3 +71,14 @@ def test_swapped_centres_give_a_valid_plan_never_worse(georgia_spec, fixed_path,
     assert plan_violations(georgia_spec, found) == []
     assert found.objective(cost) < plan.objective(cost)
     assert all(p.objective(cost) < plan.objective(cost) for p in heard) and heard[-1] == found
+
+
+def test_ctrl_c_during_the_swaps_keeps_the_plan_in_hand(georgia_spec):  # noqa: F811
+    """A stop asked for before the first swap: SearchInterrupted carries the plan the stage started from."""
+    plan = tree_first_plan(georgia_spec, SolverOptions(seed=1), 30)
+    with interrupt.stop_on_ctrl_c():
+        interrupt.request()
+        with pytest.raises(SearchInterrupted) as stop:
+            swapped_centres(georgia_spec, HighsEngine(), SolverOptions(seed=0), plan, time.perf_counter() + 40,
+                            lambda p: None)
+    assert stop.value.plan == plan
