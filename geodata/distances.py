@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from pyproj import CRS
 
 from geodata.errors import GeodataError
@@ -101,8 +102,9 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     table = table.rename(columns={ends[0]: "from", ends[1]: "to"})
     value = find_column(table, column) if column else next((c for c in table.columns if c not in ("from", "to")), None)
     if value is None:
-        raise GeodataError(f"{path.name}: value column '{column}' not found (columns: {', '.join(table.columns)}); "
-                           "fix distances.column")
+        wanted = f"value column '{column}' not found" if column else "no value column besides 'from' and 'to'"
+        raise GeodataError(f"{path.name}: {wanted} (columns: {', '.join(table.columns)}); "
+                           + ("fix distances.column" if column else "add the distances or drive times as a third column"))
     table["from"] = as_known_ids(table["from"].str.strip(), ids)
     table["to"] = as_known_ids(table["to"].str.strip(), ids)
     pos = {u: i for i, u in enumerate(ids)}
@@ -119,6 +121,14 @@ def read_matrix(path: Path, ids: tuple[str, ...], column: str | None) -> np.ndar
     d = np.full((n, n), np.nan)
     rows = table["from"].map(pos).to_numpy()
     cols = table["to"].map(pos).to_numpy()
+    given = pd.DataFrame({"pair": table["from"] + "->" + table["to"], "value": vals.to_numpy(float)})
+    clash = given.groupby("pair")["value"].nunique()
+    if (clash > 1).any():  # (the same pair twice with the same value is harmless)
+        pairs = sorted(clash.index[clash > 1])
+        raise GeodataError(f"{path.name}: {short_list(pairs)} given twice with different values; keep one row per pair")
+    selfish = [f"{a}->{b}" for a, b, v in zip(table["from"], table["to"], vals) if a == b and v != 0]
+    if selfish:
+        raise GeodataError(f"{path.name}: {short_list(selfish)} from a unit to itself must be 0; fix or remove those rows")
     d[rows, cols] = vals.to_numpy(float)
     d = np.where(np.isnan(d), d.T, d)
     np.fill_diagonal(d, 0.0)

@@ -27,6 +27,7 @@ def split_units(frame: gpd.GeoDataFrame, parts: gpd.GeoDataFrame, parent: str, s
     if unknown:
         raise GeodataError(f"units.split.units: {short_list(unknown)} not among the units; check the ids")
     owner = parts[parent].astype(str).str.strip()
+    _check_strays(frame, parts, owner, parent, split, name)
     chosen = parts[owner.isin(split)].copy()
     missing = sorted(set(split) - set(owner[owner.isin(split)]))
     if missing:
@@ -50,6 +51,23 @@ def split_units(frame: gpd.GeoDataFrame, parts: gpd.GeoDataFrame, parent: str, s
     merged = gpd.GeoDataFrame(merged, geometry=kept.geometry.name, crs=frame.crs).sort_index()
     merged.index.name = "unit"
     return merged
+
+
+def _check_strays(frame: gpd.GeoDataFrame, parts: gpd.GeoDataFrame, owner: pd.Series, parent: str, split: list[str],
+                  name: str) -> None:
+    """Finer units naming a parent that is no unit are parts of units the file covers beyond the map, unless they lie
+    inside a unit being split: then their parent is mistyped and their share of that unit would be lost."""
+    strays = parts[~owner.isin(frame.index)]
+    if strays.empty or (frame.geom_type == "Point").all():
+        return  # (points have no inside)
+    whole = frame.loc[split]
+    if strays.crs is not None and whole.crs is not None:
+        whole = whole.to_crs(strays.crs)
+    inside = strays[strays.representative_point().within(whole.union_all())]
+    if len(inside):
+        raise GeodataError(f"{name}: finer units {short_list(sorted(inside.index.astype(str)))} lie inside a "
+                           f"unit being split ({short_list(split)}) but name parent {short_list(sorted(set(owner[inside.index])))} in "
+                           f"'{parent}', which is no unit id; fix the parent column (their share would be lost)")
 
 
 def split_parents(frame: gpd.GeoDataFrame) -> dict[str, int]:

@@ -93,10 +93,13 @@ def resolve_path(value: str, base: Path) -> str:
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Override wins key by key; mappings merge recursively, lists and values are replaced."""
+    """Override wins key by key; mappings merge recursively, lists and values are replaced, and a key set to null is
+    dropped (switched off: back to its default, so `balance: null` means no balance rules, as `balance: []` does)."""
     out = copy.deepcopy(base)
     for key, val in override.items():
-        if isinstance(val, dict) and isinstance(out.get(key), dict):
+        if val is None:
+            out.pop(key, None)
+        elif isinstance(val, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], val)
         else:
             out[key] = copy.deepcopy(val)

@@ -11,6 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+NAME_BYTES = 100  # a scenario name's length at most (UTF-8): it names a folder, file names stop at 255 bytes
+
+
 class Strict(BaseModel):
     # Unit ids and names are text; an unquoted number in the YAML (a FIPS code, say) is taken as its text. No number
     # may be infinite or NaN (`--time-limit inf` ran without end and wrote Infinity, which is not JSON, to the manifest).
@@ -457,6 +460,9 @@ class Scenario(Strict):
         if any(c in name for c in '/\\<>:"|?*') or name.strip().startswith(".") or any(ord(c) < 32 for c in name):
             raise ValueError(f"'{name}' names the run folder, so it cannot hold / \\ < > : \" | ? * or start with '.'; "
                              "use letters, digits, spaces, - and _ (e.g. option_A-B)")
+        if len(name.encode()) > NAME_BYTES:  # (a sweep point's folder adds its keys and values to it)
+            raise ValueError(f"is {len(name.encode())} bytes long; at most {NAME_BYTES}, since it names the run folder "
+                             "(a longer name failed only when the run was written)")
         return name
 
     @model_validator(mode="after")

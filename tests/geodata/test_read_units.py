@@ -146,3 +146,16 @@ def test_a_csv_row_with_latitude_and_longitude_swapped_is_named(tmp_path):
     path.write_text("id,latitude,longitude,pop\n" + "\n".join(rows) + "\n")
     with pytest.raises(GeodataError, match=r"points.csv: row 7 .*latitude and longitude swapped"):
         read_units(path, "id", ["pop"])
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("from,to,minutes\na,b,10\nb,a,10\na,b,12\nb,c,5\na,c,12\n", r"a->b given twice with different values"),
+    ("from,to,minutes\na,b,10\nb,c,5\na,c,12\na,a,3\n", r"a->a from a unit to itself must be 0"),
+    ("from,to\na,b\n", r"no value column besides 'from' and 'to'"),
+])
+def test_matrix_csv_rows_that_contradict_each_other_are_named(tmp_path, rows, message):
+    (tmp_path / "m.csv").write_text(rows)
+    with pytest.raises(GeodataError, match=message):
+        read_matrix(tmp_path / "m.csv", ("a", "b", "c"), None)
+    (tmp_path / "ok.csv").write_text("from,to,minutes\na,b,10\na,b,10\nb,c,5\na,c,12\na,a,0\n")  # repeats that agree
+    assert read_matrix(tmp_path / "ok.csv", ("a", "b", "c"), None)[0, 1] == 10

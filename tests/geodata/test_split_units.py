@@ -61,6 +61,15 @@ def test_bad_parts_name_what_to_fix(parent, split, prefix, index, expected):
         split_units(row_of_squares(), parts, parent, split, prefix, "parts.gpkg")
 
 
+def test_a_part_inside_a_split_unit_naming_no_unit_is_refused_not_dropped():
+    """b2 with a mistyped parent ('BB'): B's right half would vanish from the map and the totals; x1, outside the map
+    with a parent that is no unit either, is a part of a unit the parts file covers beyond it and stays ignored."""
+    parts = halves_of_b()
+    parts.loc["b2", "county"] = "BB"
+    with pytest.raises(GeodataError, match=r"finer units b2 lie inside a unit being split \(B\) but name parent BB in 'county'"):
+        split_units(row_of_squares(), parts, "county", ["B"], "", "parts.gpkg")
+
+
 def test_a_prefix_keeps_clashing_ids_apart():
     parts = halves_of_b()
     parts.index = ["A", "b2", "x1"]

@@ -46,6 +46,17 @@ def test_deep_merge_replaces_lists():
     assert deep_merge({"a": {"b": 1, "c": [1, 2]}}, {"a": {"c": [3]}}) == {"a": {"b": 1, "c": [3]}}
 
 
+def test_null_switches_off_what_the_base_sets(tmp_path):
+    """`balance: null` and `solver: null` in an extension: back to the defaults (no balance rules, default solver),
+    not a type error; a null inside a block drops that key only."""
+    assert deep_merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"c": None}, "d": None}) == {"a": {"b": 1}}
+    base = grid_scenario(tmp_path, "base", k=3)
+    (tmp_path / "off.yaml").write_text("extends: base.yaml\nbalance: null\nsolver: null\n")
+    off = load_scenario(tmp_path / "off.yaml")
+    assert off.balance == [] and off.solver == type(off.solver)()
+    assert load_scenario(base).balance != []
+
+
 def test_schema_is_documented():
     """Every key of the schema appears in scenarios/README.md, and the README names no unknown section."""
     from scenarios.schema import Scenario
@@ -113,6 +124,7 @@ def test_scenario_files_a_user_might_get_wrong_are_one_clear_line(tmp_path):
                   "balance[0].tolerance: Input should be less than 1 (tolerance: relative tolerance around the mean, 0.05 = "),
         "escape": (b"extends: base.yaml\nname: ../../elsewhere\n", "name: '../../elsewhere' names the run folder, so it cannot"),
         "noname": (b"extends: base.yaml\nname: ' '\n", "name: is empty; give a name"),
+        "longname": (b"extends: base.yaml\nname: " + b"x" * 101 + b"\n", "name: is 101 bytes long; at most 100"),
         "nodir": (b"extends: base.yaml\noutput: {dir: ''}\n", "output.dir: is empty"),
         "nobase": (b"extends: missing.yaml\n", "nobase.yaml: extends: "),
         "endless": (b"extends: base.yaml\nsolver: {time_limit: .inf}\n", "solver.time_limit: Input should be a finite number"),
