@@ -372,6 +372,11 @@ def _report(record) -> None:
                   f"used{tele}{moved}", highlight=False)
         if cov.get("note"):
             out.print(f"coverage note: {cov['note']}", highlight=False)
+    points = manifest.get("tradeoff") or []
+    skipped = [p["point"] for p in points if p.get("status") == "skipped"]
+    if skipped:  # (Ctrl-C during the trade-off keeps the main plan; the points left are listed, not solved)
+        out.print(f"trade-off: stopped by Ctrl-C, {len(skipped)} of {len(points)} points skipped "
+                  f"({', '.join(skipped[:4])}{' …' if len(skipped) > 4 else ''}; tradeoff.csv marks them)", highlight=False)
     out.print(f"written: {record.folder}", highlight=False)
 
 

@@ -162,6 +162,15 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
             "so give each rep a home in a unit of their own")
     if not any(r.status != "leaving" for r in reps):
         raise ScenarioError(f"{file}: every rep is leaving; at least one rep must keep a territory")
+    named_as: dict[str, list[str]] = {}
+    for r in reps:
+        if r.status != "leaving":
+            named_as.setdefault(r.name, []).append(r.id)
+    twice = {name: who for name, who in named_as.items() if len(who) > 1}
+    if twice:  # (a territory is named after its rep: two of one name would be one territory in every output)
+        name, who = next(iter(twice.items()))
+        raise ScenarioError(f"reps {' and '.join(who)} are both named '{name}', and each territory is named after its "
+                            "rep; give them names that differ (e.g. add an initial or the city)")
     return tuple(reps)
 
 

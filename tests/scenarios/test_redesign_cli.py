@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,9 @@ from typer.testing import CliRunner
 
 from model.check import plan_violations
 from model.search import solve_territories
+import scenarios.cli as cli
 from scenarios.cli import app
+from solvers import Termination
 from scenarios.loading import load_scenario
 from scenarios.prepare import prepare
 from solvers.highs import HighsEngine
@@ -67,6 +70,18 @@ def test_bundled_redesign_run(tmp_cwd):
     assert list(frontier["weight"]) == [0, 8] and frontier["compactness"].notna().all()
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {"reps", "alignment", "accounts"} <= set(manifest["inputs"])
+    assert "trade-off: stopped" not in result.output
+    # Ctrl-C during the trade-off keeps the main plan and skips the points left: the console says so
+    for point in manifest["tradeoff"][1:]:
+        point["status"] = "skipped"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    record = SimpleNamespace(folder=folder, objective=manifest["objective"], gap=manifest["gap"],
+                             bound=manifest["lower_bound"], termination=Termination(manifest["status"]))
+    with cli.out.capture() as said:
+        cli._report(record)
+    text = " ".join(said.get().split())  # (rich wraps long lines)
+    assert (f"trade-off: stopped by Ctrl-C, 1 of 2 points skipped ({manifest['tradeoff'][1]['point']}; tradeoff.csv "
+            "marks them)") in text
 
 
 def test_hires_option_gets_a_plan_within_ten_seconds():
@@ -213,6 +228,7 @@ def test_european_excel_files_are_read_as_written(tmp_cwd):
     ("missing_column", "accounts.csv: column 'relationship' not found"),
     ("locked_to_leaver", "accounts A100, A101 are locked to a rep who is leaving"),
     ("unknown_status", "unknown status for reps R3 (retired)"),
+    ("same_name", "reps R1 and R3 are both named 'Ann', and each territory is named after its rep"),
     ("partial_redesign", "a redesign needs reps, alignment and accounts; add accounts"),
     ("missing_rep_column", "column 'rep_id' not found (columns: account_id, unit, potential, relationship, keep); "
                            "fix the file or accounts.rep"),
@@ -239,6 +255,8 @@ def test_bad_redesign_input_is_one_clear_message(tmp_cwd, case, expected):
         accounts = [(a, u, r, p, v, "true" if u == "u10" else k) for a, u, r, p, v, k in accounts]
     elif case == "unknown_status":
         reps[2] = ("R3", "Cy", "u11", "retired")
+    elif case == "same_name":
+        reps[2] = ("R3", "Ann", "u11", "active")
     scenario = grid_redesign(tmp_cwd, reps=reps, alignment=alignment, account_rows=accounts, **extra)
     if case == "missing_column":
         table = pd.read_csv(tmp_cwd / "accounts.csv").drop(columns=["relationship"])
