@@ -47,7 +47,11 @@ def read_edges(path: Path, ids: tuple[str, ...], key: str = "adjacency.edges") -
     unknown = sorted(set(table["a"]).union(table["b"]) - set(pos))
     if unknown:
         raise GeodataError(f"{path.name}: unit ids not in the units file: {short_list(unknown)}; fix or remove those rows")
-    edges = {(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"]) if a != b}
+    itself = sorted({a for a, b in zip(table["a"], table["b"]) if a == b})
+    if itself:  # (a unit is no neighbour of itself; a barrier from it to itself cuts nothing)
+        raise GeodataError(f"{path.name} ({key}): rows pair units with themselves: {short_list(itself)}; fix or remove "
+                           "those rows")
+    edges = {(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in zip(table["a"], table["b"])}
     if key == "adjacency.edges":
         listed = {u for edge in edges for u in edge}
         if len(ids) > 2 and len(listed) < ISLAND_SHARE * len(ids):

@@ -122,6 +122,9 @@ def read_units(
         frame = _read_points_csv(path, crs, lat, lon, key)
         _alias_columns(frame, [id_column, *columns, *([label] if label else [])])
     elif suffix in POLYGON_FORMATS:
+        if lat or lon:  # (they were ignored: a user would think the points had been taken from those columns)
+            raise GeodataError(f"{path.name}: {key}.lat and {key}.lon name the coordinate columns of a CSV of points; "
+                               f"this file has its own geometry, so remove them from {key}")
         try:
             frame = gpd.read_file(path, engine="pyogrio", layer=_layer(path, layer, key))
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as err:

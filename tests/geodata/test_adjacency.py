@@ -49,6 +49,14 @@ def test_edge_list_naming_few_units_is_refused(tmp_path):
         read_edges(tmp_path / "e.csv", tuple(f"u{i}" for i in range(9)))
 
 
+@pytest.mark.parametrize("key", ["adjacency.edges", "adjacency.remove"])
+def test_a_unit_paired_with_itself_is_named(tmp_path, key):
+    """Such a row is a slip (a neighbour or barrier meant elsewhere): it was dropped without a word."""
+    (tmp_path / "e.csv").write_text("a,b\nu0,u1\nu1,u1\nu1,u2\n")
+    with pytest.raises(GeodataError, match=rf"e.csv \({key}\): rows pair units with themselves: u1; fix or remove"):
+        read_edges(tmp_path / "e.csv", ("u0", "u1", "u2"), key=key)
+
+
 def test_edge_list_with_unknown_unit(tmp_path):
     (tmp_path / "e.csv").write_text("a,b\nu0,zz\n")
     with pytest.raises(GeodataError, match="zz"):

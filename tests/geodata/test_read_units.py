@@ -159,3 +159,10 @@ def test_matrix_csv_rows_that_contradict_each_other_are_named(tmp_path, rows, me
         read_matrix(tmp_path / "m.csv", ("a", "b", "c"), None)
     (tmp_path / "ok.csv").write_text("from,to,minutes\na,b,10\na,b,10\nb,c,5\na,c,12\na,a,0\n")  # repeats that agree
     assert read_matrix(tmp_path / "ok.csv", ("a", "b", "c"), None)[0, 1] == 10
+
+
+def test_coordinate_columns_on_a_polygon_file_are_refused(tmp_path):
+    path = tmp_path / "units.gpkg"
+    grid_frame(2, 2, [1, 2, 3, 4]).reset_index(drop=True).to_file(path, driver="GPKG")
+    with pytest.raises(GeodataError, match="units.lat and units.lon name the coordinate columns of a CSV"):
+        read_units(path, "uid", ["pop"], lat="y")
