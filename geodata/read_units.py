@@ -12,7 +12,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geodata.errors import GeodataError
-from geodata.tables import NUMBERS, find_column, first_bad, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, alias_columns, find_column, first_bad, read_text_csv, to_numbers
 
 POLYGON_FORMATS = {".gpkg", ".shp", ".geojson", ".json"}
 LAT_NAMES = ("latitude", "lat")
@@ -120,7 +120,7 @@ def read_units(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = _read_points_csv(path, crs, lat, lon, key)
-        _alias_columns(frame, [id_column, *columns, *([label] if label else [])])
+        alias_columns(frame, [id_column, *columns, *([label] if label else [])])  # (missing ones named below)
     elif suffix in POLYGON_FORMATS:
         if lat or lon:  # (they were ignored: a user would think the points had been taken from those columns)
             raise GeodataError(f"{path.name}: {key}.lat and {key}.lon name the coordinate columns of a CSV of points; "
@@ -174,14 +174,6 @@ def read_units(
     _check_geometry(frame, path.name, repair_geometry)
     _check_degrees(frame, path.name, key, declared=crs is not None)
     return frame
-
-
-def _alias_columns(frame: pd.DataFrame, names: list[str]) -> None:
-    """Each of `names` the file writes in another case (' FIPS ' for fips) copied under the scenario's spelling."""
-    for name in names:
-        found = find_column(frame, name)
-        if found is not None and found != name:
-            frame[name] = frame[found]
 
 
 def _layer(path: Path, layer: str | None, key: str) -> str | None:

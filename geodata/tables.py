@@ -54,6 +54,19 @@ def find_column(table: pd.DataFrame, name: str) -> str | None:
     return next((c for c in table.columns if c.lower() == name.lower()), None)
 
 
+def alias_columns(table: pd.DataFrame, names) -> list[str]:
+    """Each of `names` the file writes in another case (' FIPS ' for fips) copied under that spelling, so that two
+    scenario keys may name one column two ways; returns the names the file does not have at all."""
+    missing = []
+    for name in names:
+        found = find_column(table, name)
+        if found is None:
+            missing.append(name)
+        elif found != name:
+            table[name] = table[found]
+    return missing
+
+
 def to_numbers(values: pd.Series, style: str = "plain", what: str = "a column") -> pd.Series:
     """Numbers from cells as a spreadsheet writes them (NaN where a cell is blank or not a number). `style` is
     the file's (read_text_csv): 'plain' (',' between values: 1,234,567.5); in a ';' file a column with a

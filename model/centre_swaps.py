@@ -14,9 +14,11 @@ are is what the free plan lacks (tests/benchmarks/README.md, "Centres swapped on
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from model.plan import Plan
 from model.spec import TerritorySpec
 from model.transport import transport_lp
 from solvers import interrupt
@@ -60,6 +62,19 @@ def swap_centres(spec: TerritorySpec, engine, centre_of: np.ndarray, deadline: f
                 if time.perf_counter() > deadline:
                     break
     return labels, first, value
+
+
+def recentred_on(plan: Plan, labels: np.ndarray) -> Plan:
+    """`plan` with each territory centred on the unit its centre was swapped to (`labels`: each unit's swapped centre,
+    a centre's own unit labelled with where it went), where that unit lies inside the territory: connected and balanced
+    as before, so valid."""
+    owner = np.asarray(plan.centre_of)
+    moved = owner.copy()
+    for c in np.unique(owner):
+        u = int(labels[c])
+        if u != c and owner[u] == c:
+            moved[owner == c] = u
+    return replace(plan, centre_of=tuple(int(v) for v in moved))
 
 
 def _lp(spec: TerritorySpec, engine, cost: np.ndarray, labels: np.ndarray):

@@ -46,7 +46,7 @@ from model.plan import Plan
 from model.spec import ModelError, SearchInterrupted, TerritorySpec
 from model.star_assignment import LOOSE_BAND, star_descent, usable, widened
 from model.star_windows import balance_windows, improve_windows
-from model.centre_swaps import swap_centres
+from model.centre_swaps import recentred_on, swap_centres
 from model.allocation import allocate, drift, relocate
 from model.nested import NEST_SECONDS, nest, top_down_partition
 from model.tree_partition import tree_partition
@@ -382,19 +382,6 @@ def swapped_centres(spec: TerritorySpec, engine, options: SolverOptions, plan: P
     except (KeyboardInterrupt, SearchInterrupted):
         raise SearchInterrupted(best) from None
     return best
-
-
-def recentred_on(plan: Plan, labels: np.ndarray) -> Plan:
-    """`plan` with each territory centred on the unit its centre was swapped to (`labels`: each unit's swapped centre,
-    a centre's own unit labelled with where it went), where that unit lies inside the territory: connected and balanced
-    as before, so valid."""
-    owner = np.asarray(plan.centre_of)
-    moved = owner.copy()
-    for c in np.unique(owner):
-        u = int(labels[c])
-        if u != c and owner[u] == c:
-            moved[owner == c] = u
-    return replace(plan, centre_of=tuple(int(v) for v in moved))
 
 
 def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float, window_budget: float,

@@ -5,6 +5,7 @@ Every user mistake raises ScenarioError naming the file, the rows or ids, and wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from geodata.build import FAR_ACCOUNT_SHARE, locate_many, refuse_far_homes
 from geodata.read_units import short_list
-from geodata.tables import NUMBERS, as_known_ids, find_column, first_bad, read_text_csv, to_numbers
+from geodata.tables import NUMBERS, alias_columns, as_known_ids, first_bad, read_text_csv, to_numbers
 from model.redesign import STATUSES, Accounts, Redesign, Rep
 from scenarios.errors import ScenarioError, quote_hint
 from scenarios.schema import AccountsConfig, AlignmentConfig, RepsConfig
@@ -36,15 +37,11 @@ def read_table(path: str, role: str, columns: dict[str, str]) -> pd.DataFrame:
     if not file.is_file():
         raise ScenarioError(f"{file}: file not found; check {role}.path in the scenario")
     table = read_text_csv(file, f"{role}.path")
-    found = {c: find_column(table, c) for c in columns}
-    missing = [c for c, f in found.items() if f is None]
+    missing = alias_columns(table, columns)  # Rep_ID in the file, rep_id in the scenario
     if missing:
         raise ScenarioError(
             f"{file.name}: column '{missing[0]}' not found (columns: {short_list(list(table.columns), 8)}); "
             f"fix the file or {columns[missing[0]]} in the scenario")
-    for name, column in found.items():  # Rep_ID in the file, rep_id in the scenario (two keys may name it two ways)
-        if column != name:
-            table[name] = table[column]
     if table.empty:
         raise ScenarioError(f"{file.name}: the file has a header but no rows; fill it in ({role}.path)")
     return table
@@ -150,28 +147,27 @@ def read_reps(cfg: RepsConfig, frame: gpd.GeoDataFrame, pos: dict[str, int]) -> 
             refuse_far_homes(frame, [new.lon], [new.lat], [f"reps.add[{k}]"])
         unit = new.unit if new.unit is not None else locate_many(frame, np.array([new.lon]), np.array([new.lat]))[0][0]
         reps.append(Rep(new.id, new.name or new.id, pos[unit], new.status))
-    homes_of: dict[int, list[str]] = {}
-    for r in reps:
-        if r.status != "leaving":
-            homes_of.setdefault(r.home, []).append(r.id)
-    shared = [ids for ids in homes_of.values() if len(ids) > 1]
-    if shared:
-        unit = frame.index[[h for h, v in homes_of.items() if len(v) > 1][0]]
+    home, who = _shared(reps, lambda r: r.home)
+    if who:
         raise ScenarioError(
-            f"reps {' and '.join(shared[0])} both have their home in unit {unit}; territories are centred on homes, "
-            "so give each rep a home in a unit of their own")
+            f"reps {' and '.join(who)} both have their home in unit {frame.index[home]}; territories are centred on "
+            "homes, so give each rep a home in a unit of their own")
     if not any(r.status != "leaving" for r in reps):
         raise ScenarioError(f"{file}: every rep is leaving; at least one rep must keep a territory")
-    named_as: dict[str, list[str]] = {}
-    for r in reps:
-        if r.status != "leaving":
-            named_as.setdefault(r.name, []).append(r.id)
-    twice = {name: who for name, who in named_as.items() if len(who) > 1}
-    if twice:  # (a territory is named after its rep: two of one name would be one territory in every output)
-        name, who = next(iter(twice.items()))
+    name, who = _shared(reps, lambda r: r.name)
+    if who:  # (a territory is named after its rep: two of one name would be one territory in every output)
         raise ScenarioError(f"reps {' and '.join(who)} are both named '{name}', and each territory is named after its "
                             "rep; give them names that differ (e.g. add an initial or the city)")
     return tuple(reps)
+
+
+def _shared(reps: list[Rep], key: Callable[[Rep], object]) -> tuple[object, list[str]]:
+    """The first value of `key` that two or more reps keeping a territory share, and their ids (None, [] if none)."""
+    groups: dict[object, list[str]] = {}
+    for r in reps:
+        if r.status != "leaving":
+            groups.setdefault(key(r), []).append(r.id)
+    return next(((value, ids) for value, ids in groups.items() if len(ids) > 1), (None, []))
 
 
 def read_alignment(cfg: AlignmentConfig, frame: gpd.GeoDataFrame, pos: dict[str, int],

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import model.search as search
-from model.centre_swaps import _candidates, _lp, swap_centres
+from model.centre_swaps import _candidates, _lp, recentred_on, swap_centres
 from model.check import plan_violations
-from model.search import recentred_on, swapped_centres, tree_first_plan
+from model.search import swapped_centres, tree_first_plan
 from model.spec import SearchInterrupted
 from solvers import SolverOptions, interrupt
 from solvers.highs import HighsEngine
