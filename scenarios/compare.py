@@ -15,6 +15,7 @@ from scenarios.errors import ScenarioError
 from scenarios.loading import load_scenario
 from scenarios.new_folder import NewFolder
 from scenarios.report import STYLE, html_table
+from scenarios.schema import COMPARE_FOLDER
 from scenarios.run_index import run_folders
 
 
@@ -169,7 +170,7 @@ def compare(args: list[str], out_root: Path) -> tuple[pd.DataFrame, pd.DataFrame
         table.attrs["note"] = ("the two runs have the same territory rules but different territory plans: their searches "
                                "ended on different plans (time limits), so part of what differs comes from the search, "
                                "not from the option; give both runs more time to compare the option alone")
-    folder = NewFolder(out_root / "compare", datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    folder = NewFolder(out_root / COMPARE_FOLDER, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     with folder as tmp:
         table.to_csv(tmp / "compare.csv", index_label="kpi")
         deltas.to_csv(tmp / "compare_territories.csv", index=False)

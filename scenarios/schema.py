@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 
 NAME_BYTES = 100  # a scenario name's length at most (UTF-8): it names a folder, file names stop at 255 bytes
+COMPARE_FOLDER = "compare"  # `tplan compare` writes under output.dir/compare/: no scenario may take that name
 
 
 class Strict(BaseModel):
     # Unit ids and names are text; an unquoted number in the YAML (a FIPS code, say) is taken as its text. No number
     # may be infinite or NaN (`--time-limit inf` ran without end and wrote Infinity, which is not JSON, to the manifest).
+    # Switches and counts are strict (StrictBool, StrictInt): `contiguity: "no"` read as false and `count: true` as 1.
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False)
 
 
@@ -50,7 +52,8 @@ class UnitsConfig(Strict):
     lat: str | None = Field(None, description="latitude column of a CSV (default: latitude or lat)")
     lon: str | None = Field(None, description="longitude column of a CSV (default: longitude, lon or lng)")
     label: str | None = Field(None, description="column with a readable unit name, used on maps")
-    repair_geometry: bool = Field(False, description="repair invalid polygons with make_valid instead of stopping")
+    repair_geometry: StrictBool = Field(False, description="repair invalid polygons with make_valid instead of "
+                                        "stopping")
     split: SplitConfig | None = Field(None, description="replace units too large for a territory by their finer units")
 
 
@@ -92,14 +95,15 @@ class LevelConfig(Strict):
     """One nesting level above the territories (e.g. regions, then districts within each region)."""
 
     name: str = Field(min_length=1, description="what a group of this level is called (region, district, ...)")
-    count: int = Field(ge=1, description="groups of this level in each group of the level above (the top: in all)")
+    count: StrictInt = Field(ge=1, description="groups of this level in each group of the level above (the top: in "
+                             "all)")
 
 
 class TerritoriesConfig(Strict):
     """How many territories, where they are centred, and units that must stay put."""
 
-    count: int | None = Field(None, ge=1, description="number of territories (with reps: one per active, vacant or "
-                              "new-hire rep, so it may be left out)")
+    count: StrictInt | None = Field(None, ge=1, description="number of territories (with reps: one per active, "
+                                    "vacant or new-hire rep, so it may be left out)")
     centres: Literal["free"] | list[CentreConfig] = Field(
         "free", description="'free' lets the model choose each centre among its own units; or a list of centres"
     )
@@ -146,8 +150,8 @@ class SolverConfig(Strict):
     engine: Literal["highs"] = Field("highs", description="solver engine")
     time_limit: float = Field(60.0, gt=0, description="seconds for the whole search; the best plan is kept")
     rel_gap: float = Field(1e-4, ge=0, lt=1, description="stop when proven within this relative gap")
-    threads: int = Field(1, ge=1, description="cores the search may use (2 or more: a second process for the neighbourhood search and for the exact model; windows two at a time; the fixed-centre bound beside the search above 6,000 units)")
-    seed: int = Field(0, ge=0, description="random seed (solver and heuristic)")
+    threads: StrictInt = Field(1, ge=1, description="cores the search may use (2 or more: a second process for the neighbourhood search and for the exact model; windows two at a time; the fixed-centre bound beside the search above 6,000 units)")
+    seed: StrictInt = Field(0, ge=0, description="random seed (solver and heuristic)")
     options: dict[str, Any] = Field(default_factory=dict, description="engine-specific options passed through")
 
 
@@ -157,7 +161,7 @@ class OutputConfig(Strict):
     dir: str = Field("runs", description="folder for run folders, relative to the working directory")
     gis: list[Literal["shp", "geojson"]] = Field(default_factory=list, description="GIS formats to export besides "
                                                  "the GeoPackage (written always)")
-    report: bool = Field(True, description="write report.html (the self-contained interactive report)")
+    report: StrictBool = Field(True, description="write report.html (the self-contained interactive report)")
 
     @field_validator("dir")
     @classmethod
@@ -255,7 +259,7 @@ class DisruptionLimitConfig(Strict):
 
     measure: Measure = Field(description="accounts, potential or relationship")
     max_share: float = Field(ge=0, le=1, description="largest share that may change rep, 0.1 = 10%")
-    per_rep: bool = Field(False, description="apply to each rep's own accounts instead of the total")
+    per_rep: StrictBool = Field(False, description="apply to each rep's own accounts instead of the total")
 
 
 class TradeoffConfig(Strict):
@@ -301,8 +305,8 @@ class CurveConfig(Strict):
     shape: float = Field(1.0, gt=0, description="adbudg: exponent (above 1 the curve is S-shaped, not concave)")
     half: float = Field(6.0, gt=0, description="adbudg: contacts giving half the way from floor to ceiling")
     points: list[tuple[float, float]] = Field(default_factory=list, description="table: [contacts, share] pairs")
-    allow_nonconcave: bool = Field(False, description="accept a curve that is not concave (the model stays exact, "
-                                   "but extra contacts may then look better than they are)")
+    allow_nonconcave: StrictBool = Field(False, description="accept a curve that is not concave (the model stays "
+                                         "exact, but extra contacts may then look better than they are)")
 
     @model_validator(mode="after")
     def _table(self) -> CurveConfig:
@@ -310,6 +314,8 @@ class CurveConfig(Strict):
             raise ValueError("a table curve needs at least two [contacts, share] points")
         if self.kind == "table" and min(p[0] for p in self.points) > 0:
             raise ValueError("a table curve needs a point at 0 contacts")
+        if self.kind == "table" and any(not 0 <= share <= 1 or n < 0 for n, share in self.points):
+            raise ValueError("a table curve's points are [contacts >= 0, share of the potential between 0 and 1]")
         return self
 
 
@@ -423,7 +429,7 @@ class SweepConfig(Strict):
     """A grid of capacity options run by `tplan sweep` (command-line --set replaces `values`)."""
 
     values: dict[str, list[Any] | str] = Field(description="scenario key -> list of values, or 'lo..hi' for integers")
-    workers: int | None = Field(None, ge=1, description="local worker processes (default: the machine's cores)")
+    workers: StrictInt | None = Field(None, ge=1, description="local worker processes (default: the machine's cores)")
     time_limit: float | None = Field(None, gt=0, description="seconds per point (default: solver.time_limit)")
     dask: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786 (default: local workers)")
 
@@ -438,7 +444,7 @@ class Scenario(Strict):
     distances: DistancesConfig = DistancesConfig()
     territories: TerritoriesConfig = TerritoriesConfig()
     balance: list[BalanceConfig] = Field(default_factory=list, description="balanced attributes")
-    contiguity: bool = Field(True, description="every territory one connected piece")
+    contiguity: StrictBool = Field(True, description="every territory one connected piece")
     objective: ObjectiveConfig = ObjectiveConfig()
     solver: SolverConfig = SolverConfig()
     output: OutputConfig = OutputConfig()
@@ -458,8 +464,12 @@ class Scenario(Strict):
         if not name.strip():
             raise ValueError("is empty; give a name (it names the run folder) or remove the key to use the file name")
         if any(c in name for c in '/\\<>:"|?*') or name.strip().startswith(".") or any(ord(c) < 32 for c in name):
-            raise ValueError(f"'{name}' names the run folder, so it cannot hold / \\ < > : \" | ? * or start with '.'; "
+            shown = "".join(c if ord(c) >= 32 else "?" for c in name)  # a newline in it would break the one-line error
+            raise ValueError(f"'{shown}' names the run folder, so it cannot hold / \\ < > : \" | ? * or start with '.'; "
                              "use letters, digits, spaces, - and _ (e.g. option_A-B)")
+        if name.strip().casefold() == COMPARE_FOLDER:
+            raise ValueError(f"'{name}' is the folder `tplan compare` writes to; give the scenario another name "
+                             "(the name key, or another file name)")
         if len(name.encode()) > NAME_BYTES:  # (a sweep point's folder adds its keys and values to it)
             raise ValueError(f"is {len(name.encode())} bytes long; at most {NAME_BYTES}, since it names the run folder "
                              "(a longer name failed only when the run was written)")

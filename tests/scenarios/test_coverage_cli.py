@@ -146,6 +146,8 @@ def _keep_online(table):
 @pytest.mark.parametrize("case,changes,rows,expected", [
     ("convex curve", {"segments": [{"name": "all", "response": {"kind": "adbudg", "shape": 2.5, "half": 3}}]}, None,
      "coverage.segments[all].response: the curve is not concave"),
+    ("share above 1", {"segments": [{"name": "all", "response": {"kind": "table", "points": [[0, 0], [4, 1.2]]}}]},
+     None, "a table curve's points are [contacts >= 0, share of the potential between 0 and 1]"),
     ("negative cost", {"tele": {"cost_per_contact": -1}}, None, "coverage.tele.cost_per_contact"),
     ("bad channel", {}, lambda t: t.__setitem__("channel", ["fax"] + list(t.channel[1:])), "must be field, tele, online"),
     ("no allowed channel", {}, _keep_online, "has no allowed channel: segment 'key' allows field, tele"),

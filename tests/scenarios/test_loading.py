@@ -128,12 +128,18 @@ def test_scenario_files_a_user_might_get_wrong_are_one_clear_line(tmp_path):
         "nodir": (b"extends: base.yaml\noutput: {dir: ''}\n", "output.dir: is empty"),
         "nobase": (b"extends: missing.yaml\n", "nobase.yaml: extends: "),
         "endless": (b"extends: base.yaml\nsolver: {time_limit: .inf}\n", "solver.time_limit: Input should be a finite number"),
+        # switches and counts are strict: pydantic's lax mode read "no" as false and true as 1
+        "quotedno": (b"extends: base.yaml\ncontiguity: 'no'\n", "contiguity: Input should be a valid boolean"),
+        "truecount": (b"extends: base.yaml\nterritories: {count: true}\n", "territories.count: Input should be a valid integer"),
+        "newline": (b"extends: base.yaml\nname: \"a\\nb\"\n", "name: 'a?b' names the run folder"),
+        "compare": (b"extends: base.yaml\n", "name: 'compare' is the folder `tplan compare` writes to"),
     }
     for name, (text, expected) in cases.items():
         (tmp_path / f"{name}.yaml").write_bytes(text)
         with pytest.raises(ScenarioError) as err:
             load_scenario(tmp_path / f"{name}.yaml")
         assert expected in str(err.value), (name, str(err.value))
+        assert "\n" not in str(err.value), name
     with pytest.raises(ScenarioError, match="is a folder; give the scenario's .yaml file"):
         load_scenario(tmp_path)
     assert load_scenario(base).name == "base"
