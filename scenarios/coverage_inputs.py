@@ -29,7 +29,8 @@ HOURS_PER = {"minutes": 1 / 60, "minute": 1 / 60, "min": 1 / 60, "seconds": 1 / 
 @dataclass(frozen=True)
 class CoverageData:
     """Per account: value index, segment, visit value (NaN unknown), today's channel (-1) and contacts (NaN).
-    `note`: how many accounts have a blank channel today (so are not contacted today), else None."""
+    `note`: how many accounts have a blank channel today (so are not contacted today) and how many rows of a
+    separate coverage file name no account, else None."""
 
     index: np.ndarray
     segment: np.ndarray
@@ -67,6 +68,7 @@ def read_coverage(cfg: CoverageConfig, redesign: Redesign, accounts_path: str, a
     missing = sorted(set(acc.ids) - set(table[key]))
     if missing:
         raise ScenarioError(f"{file}: accounts {short_list(missing)} have no row; add them (coverage.data.id = '{key}')")
+    strays = sorted(set(table[key]) - set(acc.ids))  # (a CRM export may hold closed accounts: said, not refused)
     table = table.set_index(key).loc[list(acc.ids)].reset_index()
     table["_label"] = table[key]
     n = len(acc.ids)
@@ -95,6 +97,10 @@ def read_coverage(cfg: CoverageConfig, redesign: Redesign, accounts_path: str, a
         who = [acc.ids[i] for i in np.flatnonzero(keep & (channel < 0))]
         raise ScenarioError(f"{file}: accounts {short_list(who)} must keep their channel but have none; fill in "
                             f"'{cfg.data.channel or 'coverage.data.channel'}'")
+    if strays:
+        stray_note = (f"{len(strays)} row{'s' * (len(strays) > 1)} of {file} for accounts not in the accounts file "
+                      f"({short_list(strays)}) ignored")
+        note = stray_note if note is None else f"{note}; {stray_note}"
     index = value_index(cfg, acc.values, table, file)
     segment = segments(cfg, index)
     curves = {}

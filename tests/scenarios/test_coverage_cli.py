@@ -223,3 +223,21 @@ def test_a_vacant_territorys_customers_that_keep_the_field_and_todays_hours(tmp_
     assert utilisation.loc["R3", "visits"] == 0 and utilisation.loc["R3", "hours_available"] == 0
     exported = pd.read_csv(vacant / "exports" / "accounts.csv", dtype=str).set_index("account_id")
     assert (exported.loc[r3_field, "channel"] == "not contacted").all()
+
+
+def test_coverage_rows_for_unknown_accounts_are_said_not_silently_dropped(tmp_cwd):
+    """A separate coverage file (a CRM export) may name accounts the accounts file does not have (closed ones):
+    the run goes on without them and the note names them (they were dropped without a word)."""
+    scenario = grid_coverage(tmp_cwd)
+    table = pd.read_csv(tmp_cwd / "accounts.csv", dtype=str, keep_default_na=False)
+    extra = table.iloc[:1].assign(account_id="ZZ99")
+    pd.concat([table, extra])[["account_id", "channel", "visits", "keep_ch", "vv"]].to_csv(tmp_cwd / "crm.csv",
+                                                                                           index=False)
+    body = yaml.safe_load(scenario.read_text())
+    body["coverage"]["data"]["path"] = "crm.csv"
+    scenario.write_text(yaml.safe_dump(body, sort_keys=False))
+    result = tplan("run", scenario)
+    assert result.exit_code == 0, result.output
+    expected = "1 row of crm.csv for accounts not in the accounts file (ZZ99) ignored"
+    assert expected in result.output
+    assert json.loads((only_run(tmp_cwd) / "coverage.json").read_text())["note"] == expected
