@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 
 from model.message_numbers import message_number, outside_band, places_beside
-from model.plan import Plan
+from model.plan import Plan, group_labels
 from model.spec import TerritorySpec
 
 TOLERANCE = 1e-6
@@ -122,6 +122,7 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         return [f"plan gives {len(plan.groups)} nesting levels, the scenario asks for {len(spec.levels)}"]
     problems: list[str] = []
     parent: np.ndarray | None = None
+    codes = group_labels(spec, plan)  # R01, R01.D03, ...: as the outputs name the groups
     for depth, ((name, per_parent), labels) in enumerate(zip(spec.levels, plan.groups)):
         labels = np.asarray(labels)
         groups = np.unique(labels)
@@ -132,23 +133,23 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         q = spec.territories_per_group(depth)
         sums = {rule.attribute: dict(zip(*_totals(labels, geo.attributes[rule.attribute]))) for rule in spec.balance}
         held = _held_by_group(spec, plan, labels)  # accounts locked to the groups' reps (a redesign)
-        first = {int(g): geo.ids[int(np.flatnonzero(labels == g)[0])] for g in groups}  # a unit to find it by
+        first = {int(g): int(np.flatnonzero(labels == g)[0]) for g in groups}  # its first unit gives its code
         for g in groups:
             g = int(g)
             if pieces.get(g, 1) > 1:
-                problems.append(f"{name} {g + 1} (holding unit {first[g]}) is not contiguous")
+                problems.append(f"{name} {codes[name][first[g]]} is not contiguous")
             for r, rule in enumerate(spec.balance):
                 total = float(sums[rule.attribute][g]) + float(held[r][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
-                    problems.append(f"{name} {g + 1} (holding unit {first[g]}): {rule.attribute} = "
+                    problems.append(f"{name} {codes[name][first[g]]}: {rule.attribute} = "
                                     f"{outside_band(total, q * rule.lower, q * rule.upper)}")
         if parent is not None:
             inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
             spans = np.unique(inside[:, 0], return_counts=True)
             for g, times in zip(*spans):
                 if times != 1:
-                    problems.append(f"{name} {int(g) + 1} (holding unit {first[int(g)]}) spans {int(times)} groups of "
+                    problems.append(f"{name} {codes[name][first[int(g)]]} spans {int(times)} groups of "
                                     "the level above")
             _, per = np.unique(inside[:, 1], return_counts=True)
             if (per != per_parent).any():

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from model.check import pieces_by_label
-from model.plan import Plan
+from model.plan import Plan, group_labels
 from model.spec import TerritorySpec
 
 
@@ -64,25 +64,6 @@ def plan_totals(spec: TerritorySpec, table: pd.DataFrame) -> dict:
         totals[f"{rule.attribute}_max_abs_deviation_pct"] = float(np.abs(dev).max())
         totals[f"{rule.attribute}_bounds"] = [rule.lower, rule.upper]
     return totals
-
-
-def group_labels(spec: TerritorySpec, plan: Plan) -> dict[str, list[str]]:
-    """Per nesting level (coarsest first), the group of every unit as a readable code: R01, R01.D03, ...
-    Groups are numbered in order of their first unit, so a plan always gets the same codes."""
-    labels: dict[str, list[str]] = {}
-    prefix = [""] * spec.geography.n
-    for (name, _), groups in zip(spec.levels, plan.groups):
-        numbers: dict[tuple[str, int], int] = {}
-        used: dict[str, int] = {}  # groups numbered so far inside each parent
-        codes = []
-        for i, g in enumerate(groups):
-            key = (prefix[i], g)
-            if key not in numbers:
-                used[prefix[i]] = numbers[key] = used.get(prefix[i], 0) + 1
-            codes.append(f"{prefix[i]}{name[:1].upper()}{numbers[key]:02d}")
-        labels[name] = codes
-        prefix = [c + "." for c in codes]
-    return labels
 
 
 def level_kpis(spec: TerritorySpec, plan: Plan) -> pd.DataFrame:

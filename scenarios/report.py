@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.svg_map import svg_map
-from model.kpis import group_labels
+from model.plan import group_labels
 from model.plan import Plan
 from scenarios.display import amount
 from scenarios.outputs import map_parts, territory_names, unit_names
