@@ -11,8 +11,7 @@ import pandas as pd
 from geodata.maps import draw_change_map, draw_map_and_report, territory_colours
 from geodata.split_units import PARENT_COLUMN
 from model.kpis import level_kpis, plan_totals, territory_kpis
-from model.plan import group_labels
-from model.plan import Plan
+from model.plan import Plan, group_labels
 from model.redesign import at_stake, balance_index, disruption, exceptions, moves, rep_kpis
 from scenarios.display import amount
 from scenarios.json_files import strict_json

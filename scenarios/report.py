@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.svg_map import svg_map
-from model.plan import group_labels
-from model.plan import Plan
+from model.plan import Plan, group_labels
 from scenarios.display import amount
 from scenarios.outputs import map_parts, territory_names, unit_names
 from scenarios.prepare import Prepared
