@@ -5,7 +5,8 @@
 Each case is a scenario extending a bundled one (`scenarios/us_counties.yaml`,
 `scenarios/us_counties_mixed.yaml`: counties too large for a territory split into ZIP cells,
 `scenarios/us_zips.yaml`; the ZIP cells come from `make zips`; the 200 reps' homes of the `zips-200-reps-*` cases
-are `data/zip_homes_200.csv`, written by `--write-homes`), run by `tplan run` in its own process so that its peak memory
+are `data/zip_homes_200.csv`, those of the `mixed-*-reps-*` cases `data/mixed_homes_*.csv`, written by
+`--write-homes SET`), run by `tplan run` in its own process so that its peak memory
 (maximum resident set, from os.wait4) is its own. Prints one Markdown row per case: status, objective,
 bound, gap, when the first valid plan existed, wall time and peak memory; a case the tool refuses
 (e.g. a ±5% band no plan can meet) shows the tool's message. With `--threads 2` a run has forks beside it
@@ -34,7 +35,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 ZIP_CELLS = ROOT / "geodata" / "data" / "us_zip_cells.gpkg"
-HOMES = Path(__file__).parent / "data" / "zip_homes_200.csv"  # 200 reps' homes on the ZIP cells: write_homes
+COUNTIES = ROOT / "geodata" / "data" / "us_counties.gpkg"
+DATA = Path(__file__).parent / "data"
+# Reps' homes for the fixed-centre cases (written by write_homes, committed): the base scenario, its override, the
+# number of reps and the file. The mixed geographies are those of the free-centre cases mixed-100 and mixed-200.
+MIXED_SPREAD = {"units": {"split": {"columns": {"potential": "potential"}}}}
+HOME_SETS = {
+    "zips-200": ("us_zips.yaml", {}, 200, DATA / "zip_homes_200.csv"),
+    "mixed-100": ("us_counties_mixed.yaml", {}, 100, DATA / "mixed_homes_100.csv"),
+    "mixed-200": ("us_counties_mixed.yaml", MIXED_SPREAD, 200, DATA / "mixed_homes_200.csv"),
+}
 TPLAN = Path(sys.executable).parent / "tplan"
 
 # Twenty reps at home in large cities (lat/lon; each placed in the county that holds it): fixed centres crowded on
@@ -60,45 +70,59 @@ def reps_case(tolerance: float, zips: bool = False) -> tuple[str, dict]:
              "balance": [{"attribute": "potential", "tolerance": tolerance}]})
 
 
-def homes_case(tolerance: float) -> tuple[str, Callable[[], dict]]:
-    """The ZIP cells with the 200 reps of `HOMES` as fixed centres (read when the case runs)."""
+def homes_case(tolerance: float, homes: str = "zips-200") -> tuple[str, Callable[[], dict]]:
+    """The geography of `HOME_SETS[homes]` with its reps' homes as fixed centres (read when the case runs)."""
+    base, extra, _, path = HOME_SETS[homes]
+
     def override() -> dict:
-        with HOMES.open() as f:
-            centres = [{"name": r["name"], "unit": r["zip"]} for r in csv.DictReader(f)]
-        return {"territories": {"count": len(centres), "centres": centres},
+        with path.open() as f:
+            centres = [{"name": r["name"], "unit": r.get("unit") or r["zip"]} for r in csv.DictReader(f)]
+        return {**extra, "territories": {"count": len(centres), "centres": centres},
                 "balance": [{"attribute": "potential", "tolerance": tolerance}]}
-    return "us_zips.yaml", override
+    return base, override
 
 
-def write_homes(count: int, seed: int = 0) -> None:
-    """`HOMES`: a home for each of `count` reps on the ZIP cells, each in the cell with the most city population
-    (then potential) of one territory of a balanced (±5%), contiguous spanning-tree partition (model.tree_partition,
+def _city_population(ids: list[str], zips_only: bool) -> np.ndarray:
+    """City population of each unit: on the ZIP map every id is a ZIP code; on the mixed map an id is a county's
+    FIPS code, or Z and a ZIP code (ZIP and FIPS codes are both five digits)."""
+    import geopandas as gpd  # (only this needs the units' files)
+
+    cells = gpd.read_file(ZIP_CELLS, ignore_geometry=True).set_index("zip")["city_population"]
+    if zips_only:
+        return cells.loc[ids].to_numpy(float)
+    counties = gpd.read_file(COUNTIES, ignore_geometry=True).set_index("fips")["city_population"]
+    return np.array([cells[i[1:]] if i.startswith("Z") else counties[i] for i in ids], dtype=float)
+
+
+def write_homes(name: str, seed: int = 0) -> None:
+    """`HOME_SETS[name]`'s file: a home for each rep, each in the unit with the most city population (then
+    potential) of one territory of a balanced (±5%), contiguous spanning-tree partition (model.tree_partition,
     free centres). Reps placed as a sales force would place them, and a ±5% plan exists by construction (the
     partition itself). Written once and committed, so the case stays the same while the engine changes."""
-    import geopandas as gpd  # (only this needs the cells' file)
-
     from model.tree_partition import tree_partition
     from scenarios.loading import load_scenario
     from scenarios.prepare import prepare
 
+    base, extra, count, out_path = HOME_SETS[name]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "homes.yaml"
-        path.write_text(yaml.safe_dump({"extends": str(SCENARIOS / "us_zips.yaml"), "territories": {"count": count}}))
+        path.write_text(yaml.safe_dump({"extends": str(SCENARIOS / base), **extra, "territories": {"count": count}}))
         spec = prepare(load_scenario(path)).spec
     part = tree_partition(spec, seed=seed, deadline=time.perf_counter() + 600)
     if part is None:
         raise SystemExit("no balanced spanning-tree partition in 600 s")
-    cells = gpd.read_file(ZIP_CELLS, ignore_geometry=True).set_index("zip").loc[list(spec.geography.ids)]
-    city, potential = cells["city_population"].to_numpy(float), cells["potential"].to_numpy(float)
+    ids = list(spec.geography.ids)
+    city = _city_population(ids, zips_only=name == "zips-200")
+    potential = np.asarray(spec.geography.attributes["potential"], dtype=float)
     labels = part.labels[-1]
     homes = []
     for t in range(count):
         units = np.flatnonzero(labels == t)
-        homes.append(spec.geography.ids[units[np.lexsort((potential[units], city[units]))[-1]]])
-    HOMES.parent.mkdir(exist_ok=True)
-    with HOMES.open("w", newline="") as f:
+        homes.append(ids[units[np.lexsort((potential[units], city[units]))[-1]]])
+    column = "zip" if name == "zips-200" else "unit"
+    with out_path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["name", "zip"])
+        out.writerow(["name", column])
         out.writerows((f"R{i + 1:03d}", home) for i, home in enumerate(sorted(homes)))
 
 
@@ -125,6 +149,8 @@ CASES = {
     "zips-20-reps-10pct": reps_case(0.10, zips=True),
     "zips-200-reps-10pct": homes_case(0.10),
     "zips-200-reps-5pct": homes_case(0.05),
+    "mixed-100-reps-5pct": homes_case(0.05, "mixed-100"),
+    "mixed-200-reps-5pct": homes_case(0.05, "mixed-200"),
     "zips-6x5x6": ("us_zips.yaml", {"territories": {"count": 180, "nesting": [
         {"name": "region", "count": 6}, {"name": "district", "count": 5}]}}),
 }
@@ -209,10 +235,11 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1, help="cases run at the same time (2 cores: at most 2)")
     parser.add_argument("--threads", type=int, default=1, help="cores each case may use (`tplan run --threads`)")
     parser.add_argument("--keep", type=Path, help="copy each case's run folder (manifest with stage timings) here")
-    parser.add_argument("--write-homes", action="store_true", help=f"write {HOMES.name} (see write_homes) and stop")
+    parser.add_argument("--write-homes", choices=sorted(HOME_SETS), help="write that set's homes file (see write_homes) "
+                        "and stop")
     args = parser.parse_args()
     if args.write_homes:
-        return write_homes(200)
+        return write_homes(args.write_homes)
     names = [c for c in args.cases.split(",") if c]
     unknown = sorted(set(names) - set(CASES))
     if unknown:
