@@ -181,4 +181,4 @@ def test_group_totals_count_what_the_territories_hold_whatever_their_units():
     unlocked = replace(spec, offsets=np.array([[0.5, 0.5, 0.5, 0.9]]), balance=(BalanceRule("pop", 1.4, 1.9),))
     assert plan_violations(unlocked, plan) == []
     tight = replace(unlocked, balance=(BalanceRule("pop", 1.4, 1.6),))  # 1.9 is over 1.6: territory and region fail
-    assert any(p.startswith("region R02: pop = ") for p in plan_violations(tight, plan))  # named as in the outputs
+    assert any(p.startswith("region R02 (holding unit u2): pop = ") for p in plan_violations(tight, plan))  # as in the outputs
