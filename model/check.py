@@ -113,11 +113,6 @@ def unbalanced(spec: TerritorySpec, centre_of) -> list[int]:
     return sorted({c for c, _, _ in _outside_bounds(spec, np.asarray(centre_of))})
 
 
-def _group(codes: list[str], unit: int, ids) -> str:
-    """A group in a message: its code in the outputs and one of its units."""
-    return f"{codes[unit]} (holding unit {ids[unit]})"
-
-
 def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
     """Each level: the right number of groups, each inside one parent group, each territory inside one
     group, every group contiguous and within its balance bounds (bounds x territories it holds)."""
@@ -138,24 +133,26 @@ def _nesting_violations(spec: TerritorySpec, plan: Plan) -> list[str]:
         q = spec.territories_per_group(depth)
         sums = {rule.attribute: dict(zip(*_totals(labels, geo.attributes[rule.attribute]))) for rule in spec.balance}
         held = _held_by_group(spec, plan, labels)  # accounts locked to the groups' reps (a redesign)
-        first = {int(g): int(np.flatnonzero(labels == g)[0]) for g in groups}  # its first unit: its code, and a unit
-        # to find it by in a user's own plan (tplan evaluate), whose group names may differ from the codes
+        # a group in a message: its code in the outputs and its first unit, to find it by in a user's own plan
+        # (tplan evaluate), whose group names may differ from the codes
+        first = {int(g): int(np.flatnonzero(labels == g)[0]) for g in groups}
+        named = {g: f"{codes[name][i]} (holding unit {geo.ids[i]})" for g, i in first.items()}
         for g in groups:
             g = int(g)
             if pieces.get(g, 1) > 1:
-                problems.append(f"{name} {_group(codes[name], first[g], geo.ids)} is not contiguous")
+                problems.append(f"{name} {named[g]} is not contiguous")
             for r, rule in enumerate(spec.balance):
                 total = float(sums[rule.attribute][g]) + float(held[r][g])
                 slack = TOLERANCE * max(1.0, abs(q * rule.upper))
                 if total < q * rule.lower - slack or total > q * rule.upper + slack:
-                    problems.append(f"{name} {_group(codes[name], first[g], geo.ids)}: {rule.attribute} = "
+                    problems.append(f"{name} {named[g]}: {rule.attribute} = "
                                     f"{outside_band(total, q * rule.lower, q * rule.upper)}")
         if parent is not None:
             inside = np.unique(np.column_stack([labels, parent]), axis=0)  # (group, parent group) pairs
             spans = np.unique(inside[:, 0], return_counts=True)
             for g, times in zip(*spans):
                 if times != 1:
-                    problems.append(f"{name} {_group(codes[name], first[int(g)], geo.ids)} spans {int(times)} groups of "
+                    problems.append(f"{name} {named[int(g)]} spans {int(times)} groups of "
                                     "the level above")
             _, per = np.unique(inside[:, 1], return_counts=True)
             if (per != per_parent).any():

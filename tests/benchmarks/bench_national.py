@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -37,13 +38,31 @@ SCENARIOS = ROOT / "scenarios"
 ZIP_CELLS = ROOT / "geodata" / "data" / "us_zip_cells.gpkg"
 COUNTIES = ROOT / "geodata" / "data" / "us_counties.gpkg"
 DATA = Path(__file__).parent / "data"
-# Reps' homes for the fixed-centre cases (written by write_homes, committed): the base scenario, its override, the
-# number of reps and the file. The mixed geographies are those of the free-centre cases mixed-100 and mixed-200.
+
+
+@dataclass(frozen=True)
+class HomeSet:
+    """Reps' homes for fixed-centre cases (written by write_homes, committed): the scenario they extend, its
+    override, the number of reps and the file; `zips`: every unit is a ZIP cell (the file's column is `zip`), else
+    the mixed map (counties by FIPS code, ZIP cells as Z + code; the column is `unit`)."""
+
+    base: str
+    extra: dict
+    count: int
+    path: Path
+    zips: bool = False
+
+    @property
+    def column(self) -> str:
+        return "zip" if self.zips else "unit"
+
+
+# The mixed geographies are those of the free-centre cases mixed-100 and mixed-200.
 MIXED_SPREAD = {"units": {"split": {"columns": {"potential": "potential"}}}}
 HOME_SETS = {
-    "zips-200": ("us_zips.yaml", {}, 200, DATA / "zip_homes_200.csv"),
-    "mixed-100": ("us_counties_mixed.yaml", {}, 100, DATA / "mixed_homes_100.csv"),
-    "mixed-200": ("us_counties_mixed.yaml", MIXED_SPREAD, 200, DATA / "mixed_homes_200.csv"),
+    "zips-200": HomeSet("us_zips.yaml", {}, 200, DATA / "zip_homes_200.csv", zips=True),
+    "mixed-100": HomeSet("us_counties_mixed.yaml", {}, 100, DATA / "mixed_homes_100.csv"),
+    "mixed-200": HomeSet("us_counties_mixed.yaml", MIXED_SPREAD, 200, DATA / "mixed_homes_200.csv"),
 }
 TPLAN = Path(sys.executable).parent / "tplan"
 
@@ -72,14 +91,14 @@ def reps_case(tolerance: float, zips: bool = False) -> tuple[str, dict]:
 
 def homes_case(tolerance: float, homes: str = "zips-200") -> tuple[str, Callable[[], dict]]:
     """The geography of `HOME_SETS[homes]` with its reps' homes as fixed centres (read when the case runs)."""
-    base, extra, _, path = HOME_SETS[homes]
+    home_set = HOME_SETS[homes]
 
     def override() -> dict:
-        with path.open() as f:
-            centres = [{"name": r["name"], "unit": r.get("unit") or r["zip"]} for r in csv.DictReader(f)]
-        return {**extra, "territories": {"count": len(centres), "centres": centres},
+        with home_set.path.open() as f:
+            centres = [{"name": r["name"], "unit": r[home_set.column]} for r in csv.DictReader(f)]
+        return {**home_set.extra, "territories": {"count": len(centres), "centres": centres},
                 "balance": [{"attribute": "potential", "tolerance": tolerance}]}
-    return base, override
+    return home_set.base, override
 
 
 def _city_population(ids: list[str], zips_only: bool) -> np.ndarray:
@@ -103,26 +122,27 @@ def write_homes(name: str, seed: int = 0) -> None:
     from scenarios.loading import load_scenario
     from scenarios.prepare import prepare
 
-    base, extra, count, out_path = HOME_SETS[name]
+    home_set = HOME_SETS[name]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "homes.yaml"
-        path.write_text(yaml.safe_dump({"extends": str(SCENARIOS / base), **extra, "territories": {"count": count}}))
+        path.write_text(yaml.safe_dump({"extends": str(SCENARIOS / home_set.base), **home_set.extra,
+                                        "territories": {"count": home_set.count}}))
         spec = prepare(load_scenario(path)).spec
     part = tree_partition(spec, seed=seed, deadline=time.perf_counter() + 600)
     if part is None:
         raise SystemExit("no balanced spanning-tree partition in 600 s")
     ids = list(spec.geography.ids)
-    city = _city_population(ids, zips_only=name == "zips-200")
+    city = _city_population(ids, zips_only=home_set.zips)
     potential = np.asarray(spec.geography.attributes["potential"], dtype=float)
     labels = part.labels[-1]
     homes = []
-    for t in range(count):
+    for t in range(home_set.count):
         units = np.flatnonzero(labels == t)
         homes.append(ids[units[np.lexsort((potential[units], city[units]))[-1]]])
-    column = "zip" if name == "zips-200" else "unit"
-    with out_path.open("w", newline="") as f:
+    home_set.path.parent.mkdir(exist_ok=True)
+    with home_set.path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["name", column])
+        out.writerow(["name", home_set.column])
         out.writerows((f"R{i + 1:03d}", home) for i, home in enumerate(sorted(homes)))
 
 
