@@ -106,6 +106,15 @@ def balance_paths(spec: TerritorySpec, r: int, centres: np.ndarray) -> tuple[np.
     return path, room, path <= room[None, :] * (1 + 1e-9) + 1e-9
 
 
+def paths_fit(spec: TerritorySpec, centres: np.ndarray) -> np.ndarray:
+    """fits[i, c]: on every balance rule the lightest path from centres[c] to unit i fits the territory's maximum
+    (`balance_paths`); only a unit for which it does may join that centre in a connected territory."""
+    fits = np.ones((spec.geography.n, len(centres)), dtype=bool)
+    for r in range(len(spec.balance)):
+        fits &= balance_paths(spec, r, centres)[2]
+    return fits
+
+
 def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
     """allowed[i, j]: the lightest path of units from centre j to unit i (both included) is within the
     territory's maximum on every balance rule (columns of fixed centres only); locked pairs and each
@@ -117,9 +126,7 @@ def path_fixing(spec: TerritorySpec) -> np.ndarray | None:
     n = geo.n
     centres = np.asarray(spec.centres if spec.centres is not None else np.arange(n))
     allowed = np.zeros((n, n), dtype=bool)
-    allowed[:, centres] = True
-    for r in range(len(spec.balance)):
-        allowed[:, centres] &= balance_paths(spec, r, centres)[2]
+    allowed[:, centres] = paths_fit(spec, centres)
     allowed[centres, centres] = True
     if spec.centres is not None:  # with free centres a lock names a group, not a centre
         for unit, label in spec.locks:

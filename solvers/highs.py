@@ -103,14 +103,19 @@ class HighsEngine:
         """min cost.x with row_lower <= matrix x <= row_upper and column bounds, for large plain LPs
         (no Pyomo model: building one would take longer than solving). The optimal x, or None (also when
         `time_limit` seconds pass first)."""
-        h = _plain_lp(cost, matrix, col_bounds, row_bounds)
-        h.setOptionValue("threads", 1)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        solution = _optimal_lp(cost, matrix, col_bounds, row_bounds, time_limit)
+        return None if solution is None else np.asarray(solution.col_value)
+
+    @staticmethod
+    def solve_lp_priced(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                        row_bounds: tuple[np.ndarray, np.ndarray],
+                        time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """As `solve_lp`, with the columns' reduced costs at the optimum (in the cost's units): (x, reduced costs),
+        for reduced-cost fixing. None without an optimum."""
+        solution = _optimal_lp(cost, matrix, col_bounds, row_bounds, time_limit)
+        if solution is None or not solution.dual_valid:
             return None
-        return np.asarray(h.getSolution().col_value)
+        return np.asarray(solution.col_value), np.asarray(solution.col_dual, dtype=float)
 
     @staticmethod
     def solve_binary(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
@@ -691,6 +696,17 @@ def _start_kept_for_better(h: highspy.Highs, cost: np.ndarray, x: np.ndarray, of
     presolve then."""
     reported = float(h.getInfo().objective_function_value)
     return float(cost @ x) + offset > reported + 1e-7 * max(1.0, abs(reported))
+
+
+def _optimal_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],
+                row_bounds: tuple[np.ndarray, np.ndarray], time_limit: float | None):
+    """The solution of the plain LP (one thread), or None if HiGHS ends without an optimum."""
+    h = _plain_lp(cost, matrix, col_bounds, row_bounds)
+    h.setOptionValue("threads", 1)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+    h.run()
+    return h.getSolution() if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None
 
 
 def _plain_lp(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from model.fixing import path_fixing, reduced_cost_fixing, solve_relaxation
 from model.lagrangian import lagrangian_bound
@@ -61,11 +62,13 @@ def test_a_stopped_lp_is_not_used_for_fixing():
 @given(spec=random_grid_specs(min_rows=2, min_k=2))
 def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimum(spec):
     """model.transport.fixed_centre_bound (the bound of fixed-centre runs without a distance matrix) against brute
-    force, and against the same LP solved by scipy (every unit's shares sum to 1, each territory's total in band)."""
+    force, and against the same LP solved by scipy (every unit's shares sum to 1, each territory's total in band,
+    no pair whose lightest path from the centre is above the maximum)."""
     from dataclasses import replace
 
     from scipy.optimize import linprog
 
+    from model.fixing import paths_fit
     from model.transport import fixed_centre_bound
 
     spec = replace(spec, centres=tuple(range(0, spec.geography.n, max(1, spec.geography.n // spec.count)))[: spec.count])
@@ -80,10 +83,70 @@ def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimu
     rule = spec.balance[0]
     each_once = np.kron(np.eye(n), np.ones(k))
     totals = np.kron(v, np.eye(k))
-    fixed = [(1, 1) if i == c else (0, 0) if i in spec.centres else (0, 1) for i in range(n) for c in spec.centres]
+    fits = paths_fit(spec, np.asarray(spec.centres))
+    fixed = [(1, 1) if i == c else (0, 0) if i in spec.centres or not fits[i, t] else (0, 1)
+             for i in range(n) for t, c in enumerate(spec.centres)]
     lp = linprog(cost.ravel(), A_ub=np.vstack([totals, -totals]),
                  b_ub=np.concatenate([np.full(k, rule.upper), np.full(k, -rule.lower)]),
                  A_eq=each_once, b_eq=np.ones(n), bounds=fixed)
     assert lp.status == 0 and np.isclose(bound, lp.fun, rtol=1e-6, atol=1e-6)
     if found is not None:
         assert bound <= found[1] * (1 + 1e-9) + 1e-9
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=random_grid_specs(min_rows=2, min_k=2), slack=st.sampled_from([0.0, 0.05, 0.3]))
+def test_fixing_at_fixed_centres_keeps_every_plan_under_the_incumbent(spec, slack):
+    """model.transport.fixed_centre_fixing (reduced costs summed along the lightest path from the centre) against
+    every plan of a tiny grid: each valid plan costing at most the incumbent keeps all its pairs, the LP is below
+    the optimum, and fixing removes pairs at all on some grids (test below)."""
+    from dataclasses import replace
+
+    from model.transport import fixed_centre_fixing
+
+    spec = replace(spec, centres=tuple(range(0, spec.geography.n, max(1, spec.geography.n // spec.count)))[: spec.count])
+    plans = _every_fixed_centre_plan(spec)
+    if not plans:
+        return
+    optimum = min(value for _, value in plans)
+    upper = optimum * (1 + slack)
+    fixing = fixed_centre_fixing(spec, HighsEngine(), upper)
+    assert fixing is not None and fixing.lp_bound <= optimum * (1 + 1e-9) + 1e-9
+    for centre_of, value in plans:
+        if value <= upper:
+            assert fixing.allowed[np.arange(spec.geography.n), centre_of].all()
+
+
+def test_fixing_at_fixed_centres_removes_pairs():
+    """On a 3 x 4 grid at two corner centres (every path within the maximum, so no pair is dropped for balance),
+    fixing against a plan 60% above the optimum drops pairs by summing the reduced costs along the paths, where the
+    pairs' own reduced costs (contiguity off) drop none."""
+    from dataclasses import replace
+
+    from model.transport import fixed_centre_fixing, fixed_centre_pairs
+
+    spec = replace(grid_spec(3, 4, [1] * 12, 2, 0.2), centres=(0, 11))
+    assert len(fixed_centre_pairs(spec)[0]) == 12 * 2
+    upper = 1.6 * min(value for _, value in _every_fixed_centre_plan(spec))
+    fixing = fixed_centre_fixing(spec, HighsEngine(), upper)
+    plain = fixed_centre_fixing(replace(spec, contiguity=False), HighsEngine(), upper)
+    assert fixing is not None and plain is not None
+    assert fixing.kept < plain.kept <= 12 * 2
+
+
+def _every_fixed_centre_plan(spec) -> list[tuple[np.ndarray, float]]:
+    """Every valid plan at the spec's fixed centres (each unit to one centre, each centre to itself) and its cost."""
+    import itertools
+
+    from model.check import is_valid
+    from model.plan import Plan
+
+    centres, n = list(spec.centres), spec.geography.n
+    found = []
+    for owners in itertools.product(range(len(centres)), repeat=n):
+        if any(owners[c] != t for t, c in enumerate(centres)):
+            continue
+        plan = Plan(tuple(centres[t] for t in owners))
+        if is_valid(spec, plan):
+            found.append((np.asarray(plan.centre_of), plan.objective(spec.cost())))
+    return found

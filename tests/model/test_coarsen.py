@@ -109,12 +109,13 @@ def test_too_little_time_for_the_lp_bound_gives_the_lagrangian_one(monkeypatch):
 def test_with_two_threads_the_bound_runs_beside_the_search(monkeypatch, lp_fits):
     """With a second core the fixed-centre bound runs in a fork from the first plan on (model.bound_aside): the
     LP's own value when it fits (as in one process), the ascent's (valid, no higher) when it does not; the plan
-    is checked either way and the run keeps its time limit."""
+    is checked either way and the run keeps its time limit. (No exact model at the end here: see below.)"""
     from model.transport import fixed_centre_bound
 
     monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
     monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
     monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    monkeypatch.setattr(search, "LAZY_EXACT_MAX_UNITS", 0)
     if not lp_fits:
         monkeypatch.setattr(search, "FIXED_LP_SECONDS_PER_PAIR", 1.0)
     spec = spread_centres_spec()
@@ -131,6 +132,35 @@ def test_with_two_threads_the_bound_runs_beside_the_search(monkeypatch, lp_fits)
         assert "LP relaxation at the fixed centres" in outcome.bound_method
     else:
         assert 0 < bound <= lp * (1 + 1e-6) and "Lagrangian" in outcome.bound_method
+
+
+@pytest.mark.parametrize("most_pairs", [100_000, 10])
+def test_fixed_centres_without_a_matrix_end_on_the_exact_model_over_the_pairs_fixing_leaves(monkeypatch, most_pairs):
+    """Without a stored matrix, fixed centres: the transportation LP's reduced costs summed along paths fix pairs
+    against the search's plan and, if few enough are left, the exact model on them gets the end of the limit; its
+    bound is at least the LP's and at most the checked plan's. With too many pairs left the pair search keeps the
+    time and the bound is the LP's."""
+    from model.transport import fixed_centre_bound
+
+    monkeypatch.setattr(build, "DENSE_MAX_UNITS", 100)
+    monkeypatch.setattr(search, "TRANSPORT_START_UNITS", 100)
+    monkeypatch.setattr(coarsen_module, "COARSE_UNITS", 150)
+    monkeypatch.setattr(search, "EXACT_MAX_PAIRS", most_pairs)
+    spec = spread_centres_spec()
+    said = []
+    outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, seed=0), stage=said.append)
+    assert outcome.plan is not None and plan_violations(spec, outcome.plan) == []
+    assert any("fix the pairs no cheaper plan can use" in s for s in said)
+    lp = fixed_centre_bound(spec, HighsEngine(), 60)
+    bound, objective = outcome.result.bound, outcome.result.objective
+    assert lp * (1 - 1e-9) <= bound <= objective
+    assert outcome.result.seconds < 22
+    if most_pairs > 10:
+        assert any(s == "solve" for s in said) and outcome.fixing_kept[0] < 900 * 5
+        assert "branch-and-bound" in outcome.bound_method
+    else:
+        assert not any(s == "solve" for s in said) and outcome.fixing_kept is None
+        assert bound == pytest.approx(lp, rel=1e-9)
 
 
 @pytest.mark.parametrize("stop_at", ["incumbent", "regions"])
