@@ -57,20 +57,22 @@ def fixed_centre_bound(spec: TerritorySpec, engine, seconds: float | None = None
 
 
 def fixed_centre_pairs(spec: TerritorySpec) -> tuple[np.ndarray, np.ndarray]:
-    """The (unit, centre position) pairs a plan at the fixed centres may use: every pair, but a locked unit's to its
-    own centre only and, with contiguity, none whose lightest path of units from the centre is above the territory's
-    maximum (model.fixing.paths_fit; on the mixed counties at 200 reps it drops 216,916 of 1,352,200 pairs and
-    raises the LP by 0.05%)."""
+    """The (unit, centre position) pairs a plan at the fixed centres may use: every pair within max_distance, but a
+    locked unit's to its own centre only and, with contiguity, none whose lightest path of units from the centre is
+    above the territory's maximum (model.fixing.paths_fit; on the mixed counties at 200 reps it drops 216,916 of
+    1,352,200 pairs and raises the LP by 0.05%). Each centre's and each locked unit's own pair always stays."""
     centres = np.asarray(spec.centres)
     n, k = spec.geography.n, len(centres)
     rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
     if spec.locks:
         rows, cols = _locks_kept(spec, rows, cols, centres)
+    keep = np.ones(len(rows), dtype=bool)
+    if spec.max_distance is not None:
+        keep &= np.asarray(spec.geography.distance[rows, centres[cols]]) <= spec.max_distance
     if spec.contiguity and spec.balance and spec.geography.edges:
-        keep = (paths_fit(spec, centres)[rows, cols] | (rows == centres[cols])
-                | np.isin(rows, [u for u, _ in spec.locks]))
-        rows, cols = rows[keep], cols[keep]
-    return rows, cols
+        keep &= paths_fit(spec, centres)[rows, cols]
+    keep |= (rows == centres[cols]) | np.isin(rows, [u for u, _ in spec.locks])
+    return rows[keep], cols[keep]
 
 
 def fixed_centre_fixing(spec: TerritorySpec, engine, upper: float, seconds: float | None = None) -> Fixing | None:

@@ -59,11 +59,11 @@ def test_a_stopped_lp_is_not_used_for_fixing():
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=random_grid_specs(min_rows=2, min_k=2))
-def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimum(spec):
+@given(spec=random_grid_specs(min_rows=2, min_k=2), limited=st.booleans())
+def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimum(spec, limited):
     """model.transport.fixed_centre_bound (the bound of fixed-centre runs without a distance matrix) against brute
     force, and against the same LP solved by scipy (every unit's shares sum to 1, each territory's total in band,
-    no pair whose lightest path from the centre is above the maximum)."""
+    no pair whose lightest path from the centre is above the maximum, nor beyond max_distance if set)."""
     from dataclasses import replace
 
     from scipy.optimize import linprog
@@ -72,6 +72,8 @@ def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimu
     from model.transport import fixed_centre_bound
 
     spec = replace(spec, centres=tuple(range(0, spec.geography.n, max(1, spec.geography.n // spec.count)))[: spec.count])
+    if limited:
+        spec = replace(spec, max_distance=float(np.median(spec.geography.distance[:, list(spec.centres)])))
     found = brute_force_plan(spec)
     bound = fixed_centre_bound(spec, HighsEngine())
     if bound is None:  # no fractional assignment meets the band: no plan either
@@ -84,6 +86,8 @@ def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimu
     each_once = np.kron(np.eye(n), np.ones(k))
     totals = np.kron(v, np.eye(k))
     fits = paths_fit(spec, np.asarray(spec.centres))
+    if limited:
+        fits &= spec.geography.distance[:, list(spec.centres)] <= spec.max_distance
     fixed = [(1, 1) if i == c else (0, 0) if i in spec.centres or not fits[i, t] else (0, 1)
              for i in range(n) for t, c in enumerate(spec.centres)]
     lp = linprog(cost.ravel(), A_ub=np.vstack([totals, -totals]),
@@ -95,16 +99,18 @@ def test_the_fixed_centre_lp_bound_is_the_transportation_lp_and_below_the_optimu
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=random_grid_specs(min_rows=2, min_k=2), slack=st.sampled_from([0.0, 0.05, 0.3]))
-def test_fixing_at_fixed_centres_keeps_every_plan_under_the_incumbent(spec, slack):
+@given(spec=random_grid_specs(min_rows=2, min_k=2), slack=st.sampled_from([0.0, 0.05, 0.3]), limited=st.booleans())
+def test_fixing_at_fixed_centres_keeps_every_plan_under_the_incumbent(spec, slack, limited):
     """model.transport.fixed_centre_fixing (reduced costs summed along the lightest path from the centre) against
-    every plan of a tiny grid: each valid plan costing at most the incumbent keeps all its pairs, the LP is below
-    the optimum, and fixing removes pairs at all on some grids (test below)."""
+    every plan of a tiny grid, with and without a distance limit: each valid plan costing at most the incumbent keeps
+    all its pairs, the LP is below the optimum, and fixing removes pairs at all on some grids (test below)."""
     from dataclasses import replace
 
     from model.transport import fixed_centre_fixing
 
     spec = replace(spec, centres=tuple(range(0, spec.geography.n, max(1, spec.geography.n // spec.count)))[: spec.count])
+    if limited:
+        spec = replace(spec, max_distance=float(np.median(spec.geography.distance[:, list(spec.centres)])))
     plans = _every_fixed_centre_plan(spec)
     if not plans:
         return
