@@ -109,6 +109,12 @@ FIRST_PLAN_SHARE = 0.9  # share of the limit the first-plan stages may take when
 TRANSPORT_START_UNITS = TREE_UNITS
 TRANSPORT_SWAP_SHARE = 0.3  # of `swapped_centres`' time after the swaps, at most, for its first plan
 BALANCE_SHARE = 0.25  # of transport_first_plan's budget, at most, for its balance windows per start
+# On groups of units (coarse_first_plan) never less than this many seconds (within the budget): on the mixed
+# counties' 6,000 groups with 200 reps' homes the windows balance the path LP's plan in 8.3 s; a 90 s run gave them
+# 6.5 s (a quarter of 26), stopped them at 0.0008 half-bands out, the chains found nothing in 15 s more and the run
+# ended without a plan. Not on single units: on the US counties (20 reps, ±20%, 120 s) 15 s there cost the end plan
+# 3.5% (4.158e13 against 4.019e13), the windows around New York finding nothing where the chains then do.
+BALANCE_MIN_SECONDS = 15.0
 TRANSPORT_CHAIN_CYCLES = 8  # rounds of ejection chains and local search (±20% on the counties took three)
 # Share of the limit for the windows (model.star_windows) after that start: on the counties with 20 reps' cities
 # (±20%) 60 s of them took the first plan from 5.40e13 to 4.24e13 (-21.6%), where a whole 120 s run without them
@@ -313,7 +319,8 @@ def first_plan(spec: TerritorySpec, relaxation: Relaxation | None, options: Solv
 
 
 def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budget: float,
-                         on_plan: Callable[[Plan], None] | None = None) -> tuple[Plan | None, Plan | None]:
+                         on_plan: Callable[[Plan], None] | None = None,
+                         windows_at_least: float = 0.0) -> tuple[Plan | None, Plan | None]:
     """(valid plan, invalid fallback) for fixed centres on a large map: the balanced transportation LP to the
     centres (contiguity aside, locks kept), rounded, its cut-off pieces given to their neighbours by local
     search, then (with a distance matrix) the territories out of band repaired by windows at least cost
@@ -324,7 +331,8 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
     (±5%) the windows alone balance the path LP's plan, 2.084e12 in 24 s (the plain LP's repair: 2.775e12 in 91 s
     more; with the chains alone 2.448e12 and 2.874e12); on the US counties with 20 reps' cities 5.012e13 in 16 s
     at ±20% and 6.850e13 at ±15% (the plain LP's: 5.403e13 and 8.332e13). Local search from the nearest-centre
-    start is the caller's fallback. `on_plan` hears each valid plan that beats the one before as soon as found."""
+    start is the caller's fallback. `on_plan` hears each valid plan that beats the one before as soon as found.
+    The balance windows get BALANCE_SHARE of the budget, or `windows_at_least` seconds if more (within the budget)."""
     deadline = time.perf_counter() + budget
     by_windows = usable(spec) and not spec.limits and isinstance(spec.geography.distance, np.ndarray)
     starts = [lambda: path_assignment(spec, engine)] if usable_for_paths(spec) else []
@@ -341,7 +349,8 @@ def transport_first_plan(spec: TerritorySpec, engine, options: SolverOptions, bu
             plan = polish(spec, owner, seed=options.seed, deadline=deadline)
             if not is_valid(spec, plan) and by_windows:  # (a share of the budget: the chains may follow)
                 now = time.perf_counter()
-                plan = balance_windows(spec, engine, plan, None, min(now + BALANCE_SHARE * budget, deadline))
+                plan = balance_windows(spec, engine, plan, None,
+                                       min(now + max(BALANCE_SHARE * budget, windows_at_least), deadline))
             if not is_valid(spec, plan):
                 plan = closest_balance(spec, np.asarray(plan.centre_of), options.seed, deadline,
                                        cycles=TRANSPORT_CHAIN_CYCLES)
@@ -404,7 +413,8 @@ def coarse_first_plan(spec: TerritorySpec, engine, options: SolverOptions, budge
     def lifted(p: Plan) -> None:
         on_plan(coarse.lift(spec, p))
 
-    plan, near = transport_first_plan(coarse.spec, engine, options, budget, on_plan=lifted)
+    plan, near = transport_first_plan(coarse.spec, engine, options, budget, on_plan=lifted,
+                                      windows_at_least=BALANCE_MIN_SECONDS)
     if plan is None:
         return None, None if near is None else coarse.lift(spec, near)
     if usable(coarse.spec):
