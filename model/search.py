@@ -202,6 +202,11 @@ NESTED_FALLBACK = 0.3  # share of the time kept for the nested heuristic if the 
 # Below this many seconds left the exact model is not built: building it and the solver's least time
 # (1 s, `solve_exact`) took 1.3 s on Georgia's 159 counties, and a 12 s `tplan run` ended 1-1.5 s late.
 MIN_EXACT_SECONDS = 1.5
+# Building the exact model takes about this long per pair (Pyomo): 6.4 s for 350,909 pairs (mixed counties, 100 reps),
+# 4.2 s for 222,412 (200 reps, distances computed on demand), 13 s for 758,295. HiGHS's presolve then takes about as
+# long again before it looks at its time limit, so with a plan the model is built only if twice that fits: a 90 s run
+# of the 100 reps built it with 4.5 s left and ended 4.3 s late.
+EXACT_BUILD_SECONDS_PER_PAIR = 2e-5
 # With `threads` of 2 or more the neighbourhood search runs its two origins at once (model.two_origins); with
 # one origin the fork draws its own: another seed (its k-medoid starts disjoint from the first's three) assigned
 # by CP-SAT within this share of the stage's time, the rest for its pairs. Where a tight band's bound so far is
@@ -1247,7 +1252,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
                                     Termination.TIME_LIMIT, method, rel_gap=options.rel_gap, transport=transport)
     left = remaining()
-    if best is not None and left < MIN_EXACT_SECONDS:  # the stages spent the limit: keep it (was 1 s minimum)
+    # the stages spent the limit, or left too little to build the model and presolve it: keep the plan
+    if best is not None and left < MIN_EXACT_SECONDS + 2 * EXACT_BUILD_SECONDS_PER_PAIR * _pairs(spec, allowed):
         say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
         return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
                                     Termination.TIME_LIMIT, rel_gap=options.rel_gap, transport=transport)

@@ -206,12 +206,14 @@ def test_a_round_bound_within_the_gap_of_the_best_plan_ends_the_solve():
 
 
 @pytest.mark.parametrize("gap", [0.0, 1.0])
-def test_with_the_time_spent_the_exact_model_is_skipped_and_the_plan_keeps_its_bound(monkeypatch, gap):
-    """Less than MIN_EXACT_SECONDS left: no exact model (it would overrun the limit); the search's checked
-    plan is returned with the LP or Lagrangian bound, as a time limit, or as optimal if that bound proves it."""
+@pytest.mark.parametrize("short_of", ["MIN_EXACT_SECONDS", "EXACT_BUILD_SECONDS_PER_PAIR"])
+def test_with_the_time_spent_the_exact_model_is_skipped_and_the_plan_keeps_its_bound(monkeypatch, gap, short_of):
+    """Less than MIN_EXACT_SECONDS left, or less than twice the model's estimated build time (building and HiGHS's
+    presolve would overrun the limit): no exact model; the search's checked plan is returned with the LP or
+    Lagrangian bound, as a time limit, or as optimal if that bound proves it."""
     import model.search as search
 
-    monkeypatch.setattr(search, "MIN_EXACT_SECONDS", 1e9)
+    monkeypatch.setattr(search, short_of, 1e9)
     spec = grid_spec(5, 5, list(np.arange(25) % 4 + 1), 3, 0.1)
     said = []
     outcome = solve_territories(spec, HighsEngine(), SolverOptions(time_limit=20, rel_gap=gap), stage=said.append)
