@@ -26,7 +26,7 @@ class LazyPairs:
     def __init__(self, n: int, value, largest: float, points: np.ndarray | None = None, chord=None):
         self.n = n
         self.shape = (n, n)
-        self.size = n * n
+        self.size = n * n  # (as numpy has it: the exact model reads it when scaling its costs)
         self._value = value
         self._largest = largest
         # For neighbour searches (scipy cKDTree): coordinates in which Euclidean distance grows with this
