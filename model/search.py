@@ -1114,7 +1114,8 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
             take_aside(wait=remaining() - FIXED_BOUND_SPARE if lazy_fixing is None else 0.0)
             if lazy_fixing is not None:  # the exact model on the pairs left, for the time left (below)
                 allowed, heuristic_only = lazy_fixing.allowed, False
-                if lag is None or lag.bound < lazy_fixing.lp_bound:
+                if lag is None or lag.bound < lazy_fixing.lp_bound:  # (as the fork's LP would have been: the
+                    # free-centre neighbourhood search below stays skipped on this path, its worker being closed)
                     lag = LagrangianBound(lazy_fixing.lp_bound, np.zeros(spec.geography.n), 0, 0.0)
                 allowed[np.arange(spec.geography.n), list(best.centre_of)] = True  # (the pairs may have moved it)
         elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD

@@ -98,8 +98,7 @@ def fixed_centre_fixing(spec: TerritorySpec, engine, upper: float, seconds: floa
         else priced
     slack = upper - value + 1e-6 * max(1.0, abs(upper))  # a margin for the LP's own tolerances
     allowed = np.zeros((n, n), dtype=bool)
-    allowed[:, centres] = forced <= slack
-    allowed[centres, centres] = True
+    allowed[:, centres] = forced <= slack  # (a centre's own pair: 0, the path's start)
     for unit, label in spec.locks:
         allowed[unit, spec.centres[label]] = True
     if not allowed.any(axis=1).all():
