@@ -756,488 +756,599 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
 
 def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
                    start: Plan | None, near: list[Plan]) -> SearchOutcome:
-    say = stage or (lambda _: None)
-    stages: dict[str, float] = {}
-    t0 = time.perf_counter()
-    limit = options.time_limit or 600.0
-    cost = spec.cost()
+    return _SearchRun(spec, engine, options, progress, stage, near).run(start)
 
-    def clock(name: str, since: float) -> None:
-        stages[name] = stages.get(name, 0.0) + time.perf_counter() - since
 
-    def remaining() -> float:
-        return limit - (time.perf_counter() - t0)
+class _SearchRun:
+    """One search, stage by stage (see the module's docstring): the clock and the limit's shares, the best plan and
+    the bounds so far, the forks beside it. Each stage is a method that reads and updates this state."""
 
-    def within(share: float) -> float:
-        """A stage's seconds: its share of the limit, but never past the limit (short limits on a slow machine:
-        Georgia at 10 territories with 5.4 s took 9.3 s when each stage took its share whatever was left)."""
-        return max(0.0, min(share * limit, remaining()))
-
-    live = Live(progress, t0)  # incumbent and bound for the display, from every stage
-
-    aside: BoundAside | None = None  # a bound computed in a fork beside the search (threads >= 2; model.bound_aside)
-
-    def report_plan(plan: Plan) -> None:
-        live.plan(plan.objective(cost))
-        if aside is not None and aside.latest() is not None:
-            live.lower(aside.bound)
-
-    def take_aside(wait: float) -> None:
-        """End the bound's fork, after waiting up to `wait` seconds for it to finish (an LP still running), and keep
-        its bound (the largest it sent) if it beats the one in hand."""
-        nonlocal aside, lag
-        if aside is None:
-            return
-        found, aside = aside.finish(spec.geography.n, wait), None
-        if found is not None:
-            stages[ASIDE_STAGE] = found.seconds  # when its best bound came (overlapping the others: not summed)
-        if found is not None and (lag is None or found.bound > lag.bound):
-            lag = found
-            live.lower(found.bound)
-
-    def heard(plan: Plan) -> None:
-        """A plan CP-SAT found along the way: shown at once if valid and better, and the first plan's time
-        is when the first of them came."""
-        nonlocal first_seen, along
-        if (live.incumbent is None or plan.objective(cost) < live.incumbent) and is_valid(spec, plan):
-            first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
-            along = plan  # kept if Ctrl-C stops the stage before it returns
-            report_plan(plan)
-
-    best: Plan | None = None
-    fallback: Plan | None = None
-    runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
-    allowed, lag, possible = None, None, None
-    transport: float | None = None  # the transportation LP at fixed centres, when computed
-    lazy_fixing: Fixing | None = None  # fixed centres without a stored matrix: pairs the exact model keeps
-    first_seen: float | None = None
-    along: Plan | None = None  # the last plan heard()
-    interrupted = False
-    relaxation: Relaxation | None = None
-    try:
-        lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
-        fixed_lp_bound = lazy and coarsenable(spec) and bool(spec.balance)  # fixed centres: an LP bound, then regions
-        lp_seconds = FIXED_LP_SECONDS_PER_PAIR * spec.geography.n * spec.count  # (when fixed_lp_bound)
-        t = time.perf_counter()
-        if not compiled(sparse=lazy):
-            say("compiling the bound's loops (once after an install, 10-25 s)")
-        compile_kernels(sparse=lazy)  # here, not inside the first stage, whose budget it would use up
-        clock("kernels", t)
-        t = time.perf_counter()
-        possible = path_fixing(spec)  # pairs no connected, balanced territory can hold are gone for good
-        allowed = possible
-        clock("bound", t)
-        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and not lazy:
-            say("LP relaxation")
-            t = time.perf_counter()
-            relaxation = solve_relaxation(spec, engine, replace(options, time_limit=within(0.2)))
-            clock("relaxation", t)
-            if relaxation is not None:
-                live.lower(relaxation.value)
-        sub_options = replace(options, rel_gap=1e-6, log_path=None, threads=1)  # small: no second process
-
-        # The sub-problems are solved in a fork that is ended if one is not back EXACT_GRACE seconds past its limit:
-        # HiGHS 1.16's MIP presolve hung (HPresolve::strengthenInequalities) in one on the counties, 13 minutes into
-        # a 10-minute run.
-        def solve_request(request, rel_gap: float = sub_options.rel_gap) -> Plan | None:
-            sub, warm, seconds, sub_allowed = request
-            return solve_exact(sub, engine, replace(sub_options, time_limit=seconds, rel_gap=rel_gap), warm,
-                               allowed=sub_allowed)[0]
-
-        def request(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> tuple:
-            """A sub-problem (a few territories' units) with the pairs fixing left among its units."""
-            return sub, warm, seconds, (allowed[np.ix_(units, units)] if allowed is not None else None)
-
-        solver = Worker(solve_request)
-
-        def exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
-            """Solve a sub-problem exactly (None if the solver found nothing or hung; Ctrl-C raises
-            KeyboardInterrupt)."""
-            return solver.call(request(sub, warm, seconds, units), seconds + EXACT_GRACE, interrupt.requested)
-
-        def start_exact(sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Pending:
-            """The same in a fork of its own (several at once on several cores), ended if it hangs."""
-            asked = request(sub, warm, seconds, units)
-            return Pending.start(lambda: solve_request(asked, PAIR_GAP), seconds + EXACT_GRACE)
-
-        # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
-        # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
-        narrow = tight_band(spec) and usable(spec)
+    def __init__(self, spec: TerritorySpec, engine, options: SolverOptions, progress, stage, near: list[Plan]):
+        self.spec, self.engine, self.options, self.near = spec, engine, options, near
+        self.say = stage or (lambda _: None)
+        self.stages: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+        self.limit = options.time_limit or 600.0
+        self.cost = spec.cost()
+        self.live = Live(progress, self.t0)  # incumbent and bound for the display, from every stage
+        self.aside: BoundAside | None = None  # a bound computed in a fork beside the search (threads >= 2)
+        self.best: Plan | None = None
+        self.fallback: Plan | None = None
+        self.runner_up: Plan | None = None  # the local-search plan, when the CP-SAT assignment found a better one
+        self.allowed: np.ndarray | None = None
+        self.lag: LagrangianBound | None = None
+        self.possible: np.ndarray | None = None
+        self.relaxation: Relaxation | None = None
+        self.transport: float | None = None  # the transportation LP at fixed centres, when computed
+        self.lazy_fixing: Fixing | None = None  # fixed centres without a stored matrix: pairs the exact model keeps
+        self.first_seen: float | None = None
+        self.along: Plan | None = None  # the last plan heard()
+        self.lazy = isinstance(spec.geography.distance, LazyPairs)  # no n x n arrays, so no full models
+        # fixed centres without a matrix: an LP bound, then regions
+        self.fixed_lp_bound = self.lazy and coarsenable(spec) and bool(spec.balance)
+        self.lp_seconds = FIXED_LP_SECONDS_PER_PAIR * spec.geography.n * spec.count  # (when fixed_lp_bound)
         # Fixed centres need no plan to assign to: CP-SAT goes first (bundled redesigns: plans 0.6-3.1% cheaper,
         # the 12-rep option's first plan at 3 s instead of 34 s, where local search rarely met two balance rules)
-        transport_start = spec.centres is not None and bool(spec.balance) and spec.geography.n >= TRANSPORT_START_UNITS
-        if transport_start:
-            say("first plan: balanced transportation LP to the fixed centres, then local search, windows for the "
-                "territories out of band and, where needed, ejection chains")
-            t = time.perf_counter()
-            if fixed_lp_bound:
-                say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
-                    "at fixed centres; the plan lifted back to the units and polished by local search")
-                # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent; with a
-                # second core the bound runs beside the search from now on (model.bound_aside) and keeps none
-                if options.threads >= 2:
-                    aside = BoundAside.start(fixed_centre_body(spec, engine, remaining() - FIXED_BOUND_SPARE,
-                                                               lp_seconds, FIXED_LP_FITS))
-                reserve = lp_seconds + FIXED_REGIONS_SPARE
-                reserve = (FIXED_REGIONS_SPARE if aside is not None else
-                           reserve if 2 * reserve <= limit else FIXED_ASCENT_SHARE * limit)
-                best, fallback = coarse_first_plan(spec, engine, options, within(0.3), within(GROUP_WINDOW_SHARE),
-                                                   on_plan=heard, end=t0 + limit - reserve)
-                if best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
-                    say("first plan: none on the groups; the transportation LP on the units themselves")
-                    best, unit_fallback = transport_first_plan(spec, engine, options, within(0.3), on_plan=heard)
-                    fallback = unit_fallback or fallback
-            else:
-                best, fallback = transport_first_plan(spec, engine, options, within(0.3), on_plan=heard)
-                clock("first_plan", t)
-                # A bound whether or not a plan was found (0.3 s on the US counties at 20 centres); without it a run
-                # with no plan reported only the exact model's bound after a few seconds (3.2e11 against 6.3e13).
-                # With a distance matrix only: on a map without one (33,000 ZIP cells x 200 centres) this LP takes
-                # 80-96 s, more than its share; the groups' path above has its own time for it.
-                if not lazy:
-                    say("bound: " + TRANSPORT_BOUND_WORDS)
+        self.transport_start = (spec.centres is not None and bool(spec.balance)
+                                and spec.geography.n >= TRANSPORT_START_UNITS)
+        # Under a narrow band CP-SAT's assignment (from a ±5% plan's centres) follows and does not start from local
+        # search's plan, which ends far above it there (see NARROW_FIRST_SHARE)
+        self.narrow = tight_band(spec) and usable(spec)
+        self.heuristic_only = False
+        self.pairs_when_decided = 0
+        self.lns_budget = 0.0
+        self.sub_options = replace(options, rel_gap=1e-6, log_path=None, threads=1)  # small: no second process
+        self.solver = Worker(self._solve_request)
+
+    # --- the clock -----------------------------------------------------------------------------------------------
+    def clock(self, name: str, since: float) -> None:
+        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - since
+
+    def remaining(self) -> float:
+        return self.limit - (time.perf_counter() - self.t0)
+
+    def within(self, share: float) -> float:
+        """A stage's seconds: its share of the limit, but never past the limit (short limits on a slow machine:
+        Georgia at 10 territories with 5.4 s took 9.3 s when each stage took its share whatever was left)."""
+        return max(0.0, min(share * self.limit, self.remaining()))
+
+    # --- plans and bounds as they come ---------------------------------------------------------------------------
+    def report_plan(self, plan: Plan) -> None:
+        self.live.plan(plan.objective(self.cost))
+        if self.aside is not None and self.aside.latest() is not None:
+            self.live.lower(self.aside.bound)
+
+    def take_aside(self, wait: float) -> None:
+        """End the bound's fork, after waiting up to `wait` seconds for it to finish (an LP still running), and keep
+        its bound (the largest it sent) if it beats the one in hand."""
+        if self.aside is None:
+            return
+        found, self.aside = self.aside.finish(self.spec.geography.n, wait), None
+        if found is not None:
+            self.stages[ASIDE_STAGE] = found.seconds  # when its best bound came (overlapping the others: not summed)
+        if found is not None and (self.lag is None or found.bound > self.lag.bound):
+            self.lag = found
+            self.live.lower(found.bound)
+
+    def heard(self, plan: Plan) -> None:
+        """A plan CP-SAT found along the way: shown at once if valid and better, and the first plan's time
+        is when the first of them came."""
+        if (self.live.incumbent is None or plan.objective(self.cost) < self.live.incumbent) and is_valid(self.spec, plan):
+            self.seen_now()
+            self.along = plan  # kept if Ctrl-C stops the stage before it returns
+            self.report_plan(plan)
+
+    def seen_now(self) -> None:
+        """The first valid plan exists from now on (if none did before)."""
+        if self.first_seen is None:
+            self.first_seen = time.perf_counter() - self.t0
+
+    def cheaper(self, plan: Plan | None) -> bool:
+        """`plan` exists and costs less than the best plan so far (or there is none)."""
+        return plan is not None and (self.best is None or plan.objective(self.cost) < self.best.objective(self.cost) - 1e-9)
+
+    # --- exact sub-problems --------------------------------------------------------------------------------------
+    # They are solved in a fork that is ended if one is not back EXACT_GRACE seconds past its limit: HiGHS 1.16's MIP
+    # presolve hung (HPresolve::strengthenInequalities) in one on the counties, 13 minutes into a 10-minute run.
+    def _solve_request(self, request, rel_gap: float | None = None) -> Plan | None:
+        sub, warm, seconds, sub_allowed = request
+        rel_gap = self.sub_options.rel_gap if rel_gap is None else rel_gap
+        return solve_exact(sub, self.engine, replace(self.sub_options, time_limit=seconds, rel_gap=rel_gap), warm,
+                           allowed=sub_allowed)[0]
+
+    def _request(self, sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> tuple:
+        """A sub-problem (a few territories' units) with the pairs fixing left among its units."""
+        return sub, warm, seconds, (self.allowed[np.ix_(units, units)] if self.allowed is not None else None)
+
+    def exact(self, sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Plan | None:
+        """Solve a sub-problem exactly (None if the solver found nothing or hung; Ctrl-C raises
+        KeyboardInterrupt)."""
+        return self.solver.call(self._request(sub, warm, seconds, units), seconds + EXACT_GRACE, interrupt.requested)
+
+    def start_exact(self, sub: TerritorySpec, warm: Plan, seconds: float, units: np.ndarray) -> Pending:
+        """The same in a fork of its own (several at once on several cores), ended if it hangs."""
+        asked = self._request(sub, warm, seconds, units)
+        return Pending.start(lambda: self._solve_request(asked, PAIR_GAP), seconds + EXACT_GRACE)
+
+    # --- the run -------------------------------------------------------------------------------------------------
+    def run(self, start: Plan | None) -> SearchOutcome:
+        interrupted = False
+        try:
+            self.prepare()
+            self.first_plans(start)
+            self.fix_against_first()
+            self.choose_path()
+            self.fixed_centre_windows()
+            self.location_allocation()
+            if self.fixed_lp_bound and self.best is not None:
+                self.fixed_centres_without_matrix()
+            elif self.lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
+                self.lns_budget = (self.lns_budget if self.aside is not None
+                                   else min(self.lns_budget, LAZY_NEIGHBOURHOOD * self.remaining()))
+                if self.best is not None and uses_tree_partition(self.spec):
                     t = time.perf_counter()
-                    transport = fixed_centre_bound(spec, engine, within(TRANSPORT_BOUND_SHARE))
-                    clock("bound", t)
-                    if transport is not None:
-                        live.lower(transport)
-                t = time.perf_counter()
-            if best is None:  # (with a plan the windows below gain far more than a second start)
-                say("first plan: none yet; local search from the nearest centres")
-                best, other_fallback = first_plan(spec, None, options, within(0.2))
-                fallback = fallback if fallback is not None else other_fallback
-            clock("first_plan", t)
-        assign_first = usable(spec) and spec.centres is not None and not uses_tree_partition(spec) and not transport_start
+                    self.best = self.by_regions(self.best, self.lns_budget, self.options.seed)
+                    self.lns_budget -= time.perf_counter() - t
+            # On the large path without a distance matrix the regions take the neighbourhood search's place
+            # (zips-6x5x6 at 600 s: 103 s of it after the regions, and the bound 1.02e12 against 1.07e12 without).
+            if self.fallback is not None:
+                self.near.append(self.fallback)
+            if ((self.best or self.fallback) is not None and self.spec.count > 1
+                    and not (self.lazy and (uses_tree_partition(self.spec) or self.lag))):
+                self.neighbourhood()
+            self.lp_dual_bound()
+            self.last_seconds()
+        except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
+            interrupted = True
+            self.take_aside(wait=0.0)
+            for found in (getattr(stop, "plan", None), self.along):
+                if found is not None and is_valid(self.spec, found) and (
+                        self.best is None or found.objective(self.cost) < self.best.objective(self.cost)):
+                    self.best = found
+            self.say("interrupted: writing the best plan found so far")
+        self.take_aside(wait=0.0)  # (no plan to improve: the fork may still be running)
+        if interrupted:
+            return self.outcome_without_exact(Termination.INTERRUPTED)
+        if self.heuristic_only:
+            return self.heuristic_outcome()
+        return self.exact_outcome()
+
+    def prepare(self) -> None:
+        """Compiled kernels, the pairs no territory can hold, and on small instances the LP relaxation."""
+        spec = self.spec
+        t = time.perf_counter()
+        if not compiled(sparse=self.lazy):
+            self.say("compiling the bound's loops (once after an install, 10-25 s)")
+        compile_kernels(sparse=self.lazy)  # here, not inside the first stage, whose budget it would use up
+        self.clock("kernels", t)
+        t = time.perf_counter()
+        self.possible = path_fixing(spec)  # pairs no connected, balanced territory can hold are gone for good
+        self.allowed = self.possible
+        self.clock("bound", t)
+        if spec.geography.n ** 2 <= LP_FIXING_MAX_PAIRS and not self.lazy:
+            self.say("LP relaxation")
+            t = time.perf_counter()
+            self.relaxation = solve_relaxation(spec, self.engine, replace(self.options, time_limit=self.within(0.2)))
+            self.clock("relaxation", t)
+            if self.relaxation is not None:
+                self.live.lower(self.relaxation.value)
+
+    def first_plans(self, start: Plan | None) -> None:
+        """The first plan, by the path the instance takes (fixed centres from the transportation LP, CP-SAT's
+        assignment, spanning-tree partitions or local search), then CP-SAT from it; the caller's `start` if cheaper."""
+        spec, options, say = self.spec, self.options, self.say
+        if self.transport_start:
+            self.transport_first()
+        assign_first = (usable(spec) and spec.centres is not None and not uses_tree_partition(spec)
+                        and not self.transport_start)
         if assign_first:
             say("first plan: CP-SAT assigns the units to the fixed centres, territories connected by rule")
             t = time.perf_counter()
-            best = assignment_plan(spec, engine, options, within(0.2), None, on_plan=heard)
-            clock("assignment", t)
-        if best is None and not transport_start:
+            self.best = assignment_plan(spec, self.engine, options, self.within(0.2), None, on_plan=self.heard)
+            self.clock("assignment", t)
+        if self.best is None and not self.transport_start:
             t = time.perf_counter()
             if uses_tree_partition(spec):
                 say("first plan: balanced spanning-tree partitions, then local search")
-                best = tree_first_plan(spec, options, 0.2 * limit, engine, allocate_each=not lazy, on_plan=report_plan)
-                if best is None:  # without a plan nothing else can run: keep drawing trees (new seeds) while time lasts
-                    more = FIRST_PLAN_SHARE * limit - (time.perf_counter() - t0)
+                self.best = tree_first_plan(spec, options, 0.2 * self.limit, self.engine, allocate_each=not self.lazy,
+                                            on_plan=self.report_plan)
+                if self.best is None:  # without a plan nothing else can run: keep drawing trees (new seeds) while time lasts
+                    more = FIRST_PLAN_SHARE * self.limit - (time.perf_counter() - self.t0)
                     say(f"first plan: none yet; more spanning-tree partitions for up to {more:.0f} s")
-                    best = tree_first_plan(spec, replace(options, seed=options.seed + RETRY_SEED), more, engine,
-                                           allocate_each=not lazy, on_plan=report_plan)
+                    self.best = tree_first_plan(spec, replace(options, seed=options.seed + RETRY_SEED), more,
+                                                self.engine, allocate_each=not self.lazy, on_plan=self.report_plan)
             else:
                 say("first plan: local search from several starts")
-                first_share = NARROW_FIRST_SHARE if narrow else 0.2
-                best, fallback = first_plan(spec, relaxation, options, first_share * limit)
-            clock("first_plan", t)
-        if start is not None and is_valid(spec, start) and (best is None or start.objective(cost) < best.objective(cost)):
-            best = start
-        if first_seen is None and best is not None:
-            first_seen = time.perf_counter() - t0
-        if best is not None:
-            report_plan(best)
+                first_share = NARROW_FIRST_SHARE if self.narrow else 0.2
+                self.best, self.fallback = first_plan(spec, self.relaxation, options, first_share * self.limit)
+            self.clock("first_plan", t)
+        if start is not None and is_valid(spec, start) and (
+                self.best is None or start.objective(self.cost) < self.best.objective(self.cost)):
+            self.best = start
+        if self.best is not None:
+            self.seen_now()
+            self.report_plan(self.best)
         # (not after the transportation start: on the US counties CP-SAT found nothing from its plan in 26 s)
-        if (not assign_first and not transport_start and usable(spec) and not uses_tree_partition(spec)
-                and (best is not None or tight_band(spec))):
+        if (not assign_first and not self.transport_start and usable(spec) and not uses_tree_partition(spec)
+                and (self.best is not None or tight_band(spec))):
             source = f"a ±{100 * LOOSE_BAND:g}% plan" if tight_band(spec) else "the first plan"
             say(f"assignment: CP-SAT assigns the units to the centres of {source}, re-centring while it gains")
             t = time.perf_counter()
-            star = assignment_plan(spec, engine, options, within(0.2), best, on_plan=heard)
-            clock("assignment", t)
-            if star is not None and (best is None or star.objective(cost) < best.objective(cost) - 1e-9):
-                runner_up, best = (None if narrow else best), star
-                first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
-                report_plan(best)
-
-        if best is None and not uses_tree_partition(spec) and not transport_start:
+            star = assignment_plan(spec, self.engine, options, self.within(0.2), self.best, on_plan=self.heard)
+            self.clock("assignment", t)
+            if self.cheaper(star):
+                self.runner_up, self.best = (None if self.narrow else self.best), star
+                self.seen_now()
+                self.report_plan(self.best)
+        if self.best is None and not uses_tree_partition(spec) and not self.transport_start:
             # No plan from the first stages (a short limit: North Carolina's two rules at 10 s ended with none, its
             # first plan needing about 2 s where its share was 1.6 s): further starts while there is time, since
             # the later stages need a plan to improve and the exact model rarely finds one in time
-            more = (FIRST_PLAN_SHARE * limit - (time.perf_counter() - t0)) / 2  # its chains may take twice this
+            more = (FIRST_PLAN_SHARE * self.limit - (time.perf_counter() - self.t0)) / 2  # its chains may take twice this
             if more > 0:
                 say(f"first plan: none yet; local search from further starts for up to {2 * more:.0f} s")
                 t = time.perf_counter()
-                best, other = first_plan(spec, None, replace(options, seed=options.seed + RETRY_SEED), more,
-                                         seeded_only=True)
-                fallback = fallback or other
-                clock("first_plan", t)
-                if best is not None:
-                    first_seen = time.perf_counter() - t0
-                    report_plan(best)
-        if best is not None and not lazy:  # (lazy: no fixing; the bound gets the time left at the end)
-            say(f"bound: Lagrangian relaxation and variable fixing against {best.objective(cost):,.6g}")
+                self.best, other = first_plan(spec, None, replace(options, seed=options.seed + RETRY_SEED), more,
+                                              seeded_only=True)
+                self.fallback = self.fallback or other
+                self.clock("first_plan", t)
+                if self.best is not None:
+                    self.first_seen = time.perf_counter() - self.t0
+                    self.report_plan(self.best)
+
+    def transport_first(self) -> None:
+        """Fixed centres from TRANSPORT_START_UNITS units: the balanced transportation LP to them, repaired (on
+        groups of units first when there is no distance matrix, with the bound in a fork beside it on two cores)."""
+        spec, options, say = self.spec, self.options, self.say
+        say("first plan: balanced transportation LP to the fixed centres, then local search, windows for the "
+            "territories out of band and, where needed, ejection chains")
+        t = time.perf_counter()
+        if self.fixed_lp_bound:
+            say("first plan: the same on groups of neighbouring units, then windows of territories re-assigned "
+                "at fixed centres; the plan lifted back to the units and polished by local search")
+            # the bound's time kept: the LP's if it fits in half the limit, else a share for the ascent; with a
+            # second core the bound runs beside the search from now on (model.bound_aside) and keeps none
+            if options.threads >= 2:
+                self.aside = BoundAside.start(fixed_centre_body(spec, self.engine, self.remaining() - FIXED_BOUND_SPARE,
+                                                                self.lp_seconds, FIXED_LP_FITS))
+            reserve = self.lp_seconds + FIXED_REGIONS_SPARE
+            reserve = (FIXED_REGIONS_SPARE if self.aside is not None else
+                       reserve if 2 * reserve <= self.limit else FIXED_ASCENT_SHARE * self.limit)
+            self.best, self.fallback = coarse_first_plan(spec, self.engine, options, self.within(0.3),
+                                                         self.within(GROUP_WINDOW_SHARE), on_plan=self.heard,
+                                                         end=self.t0 + self.limit - reserve)
+            if self.best is None:  # (groups can wall a crowded centre in where single units leave it a lane)
+                say("first plan: none on the groups; the transportation LP on the units themselves")
+                self.best, unit_fallback = transport_first_plan(spec, self.engine, options, self.within(0.3),
+                                                                on_plan=self.heard)
+                self.fallback = unit_fallback or self.fallback
+        else:
+            self.best, self.fallback = transport_first_plan(spec, self.engine, options, self.within(0.3),
+                                                            on_plan=self.heard)
+            self.clock("first_plan", t)
+            # A bound whether or not a plan was found (0.3 s on the US counties at 20 centres); without it a run
+            # with no plan reported only the exact model's bound after a few seconds (3.2e11 against 6.3e13).
+            # With a distance matrix only: on a map without one (33,000 ZIP cells x 200 centres) this LP takes
+            # 80-96 s, more than its share; the groups' path above has its own time for it.
+            if not self.lazy:
+                say("bound: " + TRANSPORT_BOUND_WORDS)
+                t = time.perf_counter()
+                self.transport = fixed_centre_bound(spec, self.engine, self.within(TRANSPORT_BOUND_SHARE))
+                self.clock("bound", t)
+                if self.transport is not None:
+                    self.live.lower(self.transport)
             t = time.perf_counter()
-            with_lp = relaxation is not None
-            allowed, lag = fix_pairs(spec, relaxation, best, None, within(BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP),
-                                     iterations=400 if with_lp else 1_000_000, on_bound=live.lower, possible=possible)
-            clock("bound", t)
-        # Without the exact model (nesting, or too many pairs for it) the rest of the time goes to the
-        # neighbourhood search and then to the Lagrangian bound.
-        pairs_when_decided = _pairs(spec, allowed)
-        heuristic_only = bool(spec.levels) or lazy or pairs_when_decided > EXACT_MAX_PAIRS
-        lns_budget = 0.6 * max(0.0, remaining()) if heuristic_only else within(0.25)
-        if heuristic_only and options.threads >= 2 and best is not None and aside is None and not fixed_lp_bound:
+        if self.best is None:  # (with a plan the windows below gain far more than a second start)
+            say("first plan: none yet; local search from the nearest centres")
+            self.best, other_fallback = first_plan(spec, None, options, self.within(0.2))
+            self.fallback = self.fallback if self.fallback is not None else other_fallback
+        self.clock("first_plan", t)
+
+    def fix_against_first(self) -> None:
+        """With a stored matrix: the Lagrangian bound, and the pairs no plan better than the first can use dropped."""
+        if self.best is None or self.lazy:  # (lazy: no fixing; the bound gets the time left at the end)
+            return
+        self.say(f"bound: Lagrangian relaxation and variable fixing against {self.best.objective(self.cost):,.6g}")
+        t = time.perf_counter()
+        with_lp = self.relaxation is not None
+        self.allowed, self.lag = fix_pairs(
+            self.spec, self.relaxation, self.best, None, self.within(BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP),
+            iterations=400 if with_lp else 1_000_000, on_bound=self.live.lower, possible=self.possible)
+        self.clock("bound", t)
+
+    def choose_path(self) -> None:
+        """Whether the exact model will run, and the neighbourhood search's time. Without the exact model (nesting,
+        or too many pairs for it) the rest of the time goes to the neighbourhood search and then to the
+        Lagrangian bound, beside the search when there is a second core."""
+        self.pairs_when_decided = _pairs(self.spec, self.allowed)
+        self.heuristic_only = bool(self.spec.levels) or self.lazy or self.pairs_when_decided > EXACT_MAX_PAIRS
+        self.lns_budget = 0.6 * max(0.0, self.remaining()) if self.heuristic_only else self.within(0.25)
+        if (self.heuristic_only and self.options.threads >= 2 and self.best is not None and self.aside is None
+                and not self.fixed_lp_bound):
             # The bound would take the last 40% of the time (it does not need the final plan): beside the search
-            aside = BoundAside.start(_free_bound_body(spec, relaxation, best, lag, possible, remaining() - ASIDE_SPARE))
-            if aside is not None:
-                say("bound: Lagrangian relaxation in a second process beside the search, until the end")
-                lns_budget = max(0.0, remaining() - ASIDE_SPARE)
-        if best is not None and transport_start and usable(spec) and not spec.limits and not lazy:
-            say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres fixed, "
-                "territories connected by rule")
-            t = time.perf_counter()
-            best = improve_windows(spec, engine, best, None, t + within(FIXED_WINDOW_SHARE), on_plan=report_plan,
-                                   workers=options.threads)
-            clock("windows", t)
+            self.aside = BoundAside.start(_free_bound_body(self.spec, self.relaxation, self.best, self.lag,
+                                                           self.possible, self.remaining() - ASIDE_SPARE))
+            if self.aside is not None:
+                self.say("bound: Lagrangian relaxation in a second process beside the search, until the end")
+                self.lns_budget = max(0.0, self.remaining() - ASIDE_SPARE)
 
-        if best is not None and uses_tree_partition(spec):
-            # Centres moved on the LP (model.allocation.relocate) only with a distance matrix. On the 32,984
-            # ZIP cells (200 territories) the LP fell from 3.6% to 10.3% below the plan in 24 LPs (56 s), but
-            # rounding split heavy cells (a city's population sits in one cell) left the territories far out
-            # of band, and the repaired plan cost 11.8% more than the plan: 209 s spent for nothing.
-            relocating = not lazy
-            say("location-allocation: balanced transportation LP to the centres, repair, re-centre" +
-                ("; then centres moved on the LP alone, then one LP step at a time" if relocating else ""))
-            t = time.perf_counter()
-            zone = np.asarray(best.groups[-1]) if spec.levels else None
-            if spec.levels:  # allocate without the nesting, then group the territories again
-                flat = allocate(replace(spec, levels=()), engine, replace(best, groups=()), None, t + 0.6 * lns_budget)
-                if relocating:
-                    flat = relocate(replace(spec, levels=()), engine, flat, None, t + 0.6 * lns_budget, options.seed)
-                regrouped = nest(spec, flat, options.seed, t + 0.7 * lns_budget)
-                if regrouped is not None and regrouped.objective(cost) < best.objective(cost) - 1e-9:
-                    best, zone = regrouped, np.asarray(regrouped.groups[-1])
-                    report_plan(best)
-            best = allocate(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
+    def fixed_centre_windows(self) -> None:
+        """Fixed centres with a stored matrix: each territory and its neighbours re-assigned by a 0-1 program."""
+        spec = self.spec
+        if not (self.best is not None and self.transport_start and usable(spec) and not spec.limits and not self.lazy):
+            return
+        self.say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres fixed, "
+                 "territories connected by rule")
+        t = time.perf_counter()
+        self.best = improve_windows(spec, self.engine, self.best, None, t + self.within(FIXED_WINDOW_SHARE),
+                                    on_plan=self.report_plan, workers=self.options.threads)
+        self.clock("windows", t)
+
+    def location_allocation(self) -> None:
+        """Free centres on the large path: location-allocation, centres moved on the LP, windows, centre swaps."""
+        spec, engine, options, say = self.spec, self.engine, self.options, self.say
+        if self.best is None or not uses_tree_partition(spec):
+            return
+        # Centres moved on the LP (model.allocation.relocate) only with a distance matrix. On the 32,984
+        # ZIP cells (200 territories) the LP fell from 3.6% to 10.3% below the plan in 24 LPs (56 s), but
+        # rounding split heavy cells (a city's population sits in one cell) left the territories far out
+        # of band, and the repaired plan cost 11.8% more than the plan: 209 s spent for nothing.
+        relocating = not self.lazy
+        say("location-allocation: balanced transportation LP to the centres, repair, re-centre" +
+            ("; then centres moved on the LP alone, then one LP step at a time" if relocating else ""))
+        t = time.perf_counter()
+        budget = self.lns_budget
+        zone = np.asarray(self.best.groups[-1]) if spec.levels else None
+        if spec.levels:  # allocate without the nesting, then group the territories again
+            flat = allocate(replace(spec, levels=()), engine, replace(self.best, groups=()), None, t + 0.6 * budget)
             if relocating:
-                best = relocate(spec, engine, best, zone, t + 0.7 * lns_budget, options.seed, on_plan=report_plan)
-                best = drift(spec, engine, best, zone, t + 0.7 * lns_budget, on_plan=report_plan)
-            clock("allocation", t)
-            lns_budget -= time.perf_counter() - t
-            if relocating and usable(spec):
-                say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres "
-                    "kept, territories connected by rule; then centres moved to their medoids")
+                flat = relocate(replace(spec, levels=()), engine, flat, None, t + 0.6 * budget, options.seed)
+            regrouped = nest(spec, flat, options.seed, t + 0.7 * budget)
+            if self.cheaper(regrouped):
+                self.best, zone = regrouped, np.asarray(regrouped.groups[-1])
+                self.report_plan(self.best)
+        self.best = allocate(spec, engine, self.best, zone, t + 0.7 * budget, on_plan=self.report_plan)
+        if relocating:
+            self.best = relocate(spec, engine, self.best, zone, t + 0.7 * budget, options.seed, on_plan=self.report_plan)
+            self.best = drift(spec, engine, self.best, zone, t + 0.7 * budget, on_plan=self.report_plan)
+        self.clock("allocation", t)
+        self.lns_budget -= time.perf_counter() - t
+        if relocating and usable(spec):
+            say("windows: each territory and its neighbours re-assigned at once by a 0-1 program, centres "
+                "kept, territories connected by rule; then centres moved to their medoids")
+            t = time.perf_counter()
+            self.best = improve_windows(spec, engine, self.best, None, t + WINDOW_SHARE * self.lns_budget,
+                                        on_plan=self.report_plan, workers=options.threads)
+            self.clock("windows", t)
+            self.lns_budget -= time.perf_counter() - t
+            if not spec.levels and self.lns_budget > 0:
+                say("centres swapped on the transportation LP, the territories re-solved at the swapped centres as "
+                    "for fixed centres; the better plan kept")
                 t = time.perf_counter()
-                best = improve_windows(spec, engine, best, None, t + WINDOW_SHARE * lns_budget, on_plan=report_plan,
-                                       workers=options.threads)
-                clock("windows", t)
-                lns_budget -= time.perf_counter() - t
-                if not spec.levels and lns_budget > 0:
-                    say("centres swapped on the transportation LP, the territories re-solved at the swapped centres as "
-                        "for fixed centres; the better plan kept")
-                    t = time.perf_counter()
-                    best = swapped_centres(spec, engine, options, best, t + SWAP_SHARE * lns_budget, report_plan)
-                    clock("centre_swaps", t)
-                    lns_budget -= time.perf_counter() - t
+                self.best = swapped_centres(spec, engine, options, self.best, t + SWAP_SHARE * self.lns_budget,
+                                            self.report_plan)
+                self.clock("centre_swaps", t)
+                self.lns_budget -= time.perf_counter() - t
 
-        def by_regions(plan: Plan, seconds: float, seed: int) -> Plan:
-            """Regions re-solved with their own distance matrix, then national drift steps (no matrix)."""
-            zone = np.asarray(plan.groups[-1]) if spec.levels else None
+    def by_regions(self, plan: Plan, seconds: float, seed: int) -> Plan:
+        """Regions re-solved with their own distance matrix, then national drift steps (no matrix)."""
+        spec, engine, options, say = self.spec, self.engine, self.options, self.say
+        zone = np.asarray(plan.groups[-1]) if spec.levels else None
+        t = time.perf_counter()
+
+        def fresh(region: TerritorySpec, deadline: float) -> Plan | None:
+            return tree_first_plan(region, options, max(0.0, deadline - time.perf_counter()), engine)
+
+        if spec.levels:  # a district keeps its units; inside it the territories are free (-2.0% on mixed-6x5x6)
+            say("districts re-solved one by one with their own distance matrix: centres moved on the LP, "
+                "and each district planned afresh; the better kept")
+            plan = improve_districts(spec, engine, plan, t + REGION_SHARE * seconds, seed, on_plan=self.report_plan,
+                                     fresh=fresh, workers=options.threads)
+        say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
+            "centres moved on the LP" + (" inside their districts" if spec.levels else
+                                         ", and each region planned afresh; the better kept"))
+        plan = improve_regions(spec, engine, plan, zone, t + REGION_SHARE * seconds, seed,
+                               on_plan=self.report_plan, fresh=fresh, workers=options.threads)
+        self.clock("regions", t)
+        say("centres moved one LP step at a time, location-allocation after each")
+        now = time.perf_counter()
+        plan = drift(spec, engine, plan, zone, t + seconds, on_plan=self.report_plan)
+        self.clock("allocation", now)
+        return plan
+
+    def fixed_centres_without_matrix(self) -> None:
+        """Fixed centres, no stored matrix: the transportation LP as bound (or the ascent when it does not fit), the
+        regions' windows, path fixing for the exact model at the end where it fits, then the ranked pair search."""
+        spec, engine, options, say = self.spec, self.engine, self.options, self.say
+        t = time.perf_counter()
+        value = None
+        if self.aside is not None:
+            say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
+                "dropped), in a second process beside the search")
+        elif self.remaining() - FIXED_REGIONS_SPARE >= FIXED_LP_FITS * self.lp_seconds:
+            say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
+                "dropped)")
+            value = fixed_centre_bound(spec, engine, self.remaining() - FIXED_REGIONS_SPARE)
+        if value is None and self.aside is None:  # too little time for the LP (or it ran out): the ascent, valid always
+            say("bound: Lagrangian relaxation at the fixed centres for the time left")
+            self.lag = sparse_lagrangian_bound(spec, iterations=1_000_000,
+                                               time_limit=self.remaining() - FIXED_BOUND_SPARE,
+                                               on_bound=self.live.lower)
+        self.clock("bound", t)
+        if value is None and self.aside is None:
+            return
+        if value is not None:
+            self.lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
+            self.live.lower(value)
+        end = self.t0 + self.limit - FIXED_REGIONS_SPARE
+        # the exact model's share at the end, where its pair mask fits (kept only if fixing leaves it few pairs)
+        exact_may_fit = spec.geography.n <= LAZY_EXACT_MAX_UNITS and not spec.levels
+        exact_from = end - LAZY_EXACT_SHARE * self.limit if exact_may_fit else end
+        try:  # the windows first; the pair search last, for the flaws they leave (the largest excess first)
+            pairs_from = exact_from - FIXED_PAIRS_SHARE * (exact_from - time.perf_counter())
+            say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed centres")
             t = time.perf_counter()
-
-            def fresh(region: TerritorySpec, deadline: float) -> Plan | None:
-                return tree_first_plan(region, options, max(0.0, deadline - time.perf_counter()), engine)
-
-            if spec.levels:  # a district keeps its units; inside it the territories are free (-2.0% on mixed-6x5x6)
-                say("districts re-solved one by one with their own distance matrix: centres moved on the LP, "
-                    "and each district planned afresh; the better kept")
-                plan = improve_districts(spec, engine, plan, t + REGION_SHARE * seconds, seed, on_plan=report_plan,
-                                         fresh=fresh, workers=options.threads)
-            say(f"regions of at most {REGION_UNITS:,} units re-solved with their own distance matrix: "
-                "centres moved on the LP" + (" inside their districts" if spec.levels else
-                                             ", and each region planned afresh; the better kept"))
-            plan = improve_regions(spec, engine, plan, zone, t + REGION_SHARE * seconds, seed,
-                                   on_plan=report_plan, fresh=fresh, workers=options.threads)
-            clock("regions", t)
-            say("centres moved one LP step at a time, location-allocation after each")
-            now = time.perf_counter()
-            plan = drift(spec, engine, plan, zone, t + seconds, on_plan=report_plan)
-            clock("allocation", now)
-            return plan
-
-        if fixed_lp_bound and best is not None:
-            t = time.perf_counter()
-            value = None
-            if aside is not None:
-                say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
-                    "dropped), in a second process beside the search")
-            elif remaining() - FIXED_REGIONS_SPARE >= FIXED_LP_FITS * lp_seconds:
-                say("bound: the transportation LP over every unit and fixed centre (contiguity and integrality "
-                    "dropped)")
-                value = fixed_centre_bound(spec, engine, remaining() - FIXED_REGIONS_SPARE)
-            if value is None and aside is None:  # too little time for the LP (or it ran out): the ascent, valid always
-                say("bound: Lagrangian relaxation at the fixed centres for the time left")
-                lag = sparse_lagrangian_bound(spec, iterations=1_000_000, time_limit=remaining() - FIXED_BOUND_SPARE,
-                                              on_bound=live.lower)
-            clock("bound", t)
-            if value is not None or aside is not None:
-                if value is not None:
-                    lag = LagrangianBound(value, np.zeros(spec.geography.n), 0, time.perf_counter() - t)
-                    live.lower(value)
-                end = t0 + limit - FIXED_REGIONS_SPARE
-                # the exact model's share at the end, where its pair mask fits (kept only if fixing leaves it few pairs)
-                exact_may_fit = spec.geography.n <= LAZY_EXACT_MAX_UNITS and not spec.levels
-                exact_from = end - LAZY_EXACT_SHARE * limit if exact_may_fit else end
-                try:  # the windows first; the pair search last, for the flaws they leave (the largest excess first)
-                    pairs_from = exact_from - FIXED_PAIRS_SHARE * (exact_from - time.perf_counter())
-                    say(f"regions of at most {REGION_UNITS:,} units: windows of territories re-assigned at fixed "
-                        "centres")
-                    t = time.perf_counter()
-                    idle, turn = 0, 0
-                    while time.perf_counter() < pairs_from - 1.0 and idle < 2:  # the centres stay, so the cuts turn
-                        before = best.objective(cost)
-                        best = improve_regions(spec, engine, best, None, pairs_from, options.seed, on_plan=report_plan,
-                                               angle=REGION_TURN * turn, workers=options.threads)
-                        idle = idle + 1 if best.objective(cost) > before * (1 - MIN_REGION_GAIN) else 0
-                        turn += 1
-                    clock("regions", t)
-                    if exact_may_fit:
-                        say("bound: the transportation LP's reduced costs, summed along the lightest path from each "
-                            "centre, fix the pairs no cheaper plan can use")
-                        t = time.perf_counter()
-                        lazy_fixing = fixed_centre_fixing(spec, engine, best.objective(cost), exact_from - t)
-                        clock("bound", t)
-                        if lazy_fixing is None or lazy_fixing.kept > EXACT_MAX_PAIRS:
-                            lazy_fixing, exact_from = None, end  # the exact model's time goes back to the pairs
-                        else:
-                            transport = lazy_fixing.lp_bound
-                            live.lower(transport)
-                    say("neighbourhood search: pairs, then triples, of adjacent territories re-solved exactly "
-                        "(contiguity by cuts), those furthest above their own transportation LP first")
-                    t = time.perf_counter()
-                    best = improve_pairs(spec, best, exact, exact_from - t, on_plan=report_plan,
-                                         excess=lambda sub, plan: excess_over_lp(sub, plan, engine),
-                                         start_exact=start_exact, workers=options.threads,
-                                         seconds_each=pair_seconds, on_size=lambda size: say(
-                                             f"neighbourhood search: groups of {size} territories"))
-                    clock("neighbourhood", t)
-                finally:
-                    solver.close()
-            take_aside(wait=remaining() - FIXED_BOUND_SPARE if lazy_fixing is None else 0.0)
-            if lazy_fixing is not None:  # the exact model on the pairs left, for the time left (below)
-                allowed, heuristic_only = lazy_fixing.allowed, False
-                if lag is None or lag.bound < lazy_fixing.lp_bound:  # (as the fork's LP would have been: the
-                    # free-centre neighbourhood search below stays skipped on this path, its worker being closed)
-                    lag = LagrangianBound(lazy_fixing.lp_bound, np.zeros(spec.geography.n), 0, 0.0)
-                allowed[np.arange(spec.geography.n), list(best.centre_of)] = True  # (the pairs may have moved it)
-        elif lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
-            lns_budget = lns_budget if aside is not None else min(lns_budget, LAZY_NEIGHBOURHOOD * remaining())
-            if best is not None and uses_tree_partition(spec):
+            idle, turn = 0, 0
+            while time.perf_counter() < pairs_from - 1.0 and idle < 2:  # the centres stay, so the cuts turn
+                before = self.best.objective(self.cost)
+                self.best = improve_regions(spec, engine, self.best, None, pairs_from, options.seed,
+                                            on_plan=self.report_plan, angle=REGION_TURN * turn,
+                                            workers=options.threads)
+                idle = idle + 1 if self.best.objective(self.cost) > before * (1 - MIN_REGION_GAIN) else 0
+                turn += 1
+            self.clock("regions", t)
+            if exact_may_fit:
+                say("bound: the transportation LP's reduced costs, summed along the lightest path from each "
+                    "centre, fix the pairs no cheaper plan can use")
                 t = time.perf_counter()
-                best = by_regions(best, lns_budget, options.seed)
-                lns_budget -= time.perf_counter() - t
-        # On the large path without a distance matrix the regions take the neighbourhood search's place
-        # (zips-6x5x6 at 600 s: 103 s of it after the regions, and the bound 1.02e12 against 1.07e12 without).
-        if fallback is not None:
-            near.append(fallback)
-        if (best or fallback) is not None and spec.count > 1 and not (lazy and (uses_tree_partition(spec) or lag)):
-            say("neighbourhood search: re-solving pairs of adjacent territories")
+                self.lazy_fixing = fixed_centre_fixing(spec, engine, self.best.objective(self.cost), exact_from - t)
+                self.clock("bound", t)
+                if self.lazy_fixing is None or self.lazy_fixing.kept > EXACT_MAX_PAIRS:
+                    self.lazy_fixing, exact_from = None, end  # the exact model's time goes back to the pairs
+                else:
+                    self.transport = self.lazy_fixing.lp_bound
+                    self.live.lower(self.transport)
+            say("neighbourhood search: pairs, then triples, of adjacent territories re-solved exactly "
+                "(contiguity by cuts), those furthest above their own transportation LP first")
             t = time.perf_counter()
-            start = best or fallback
-            zone = np.asarray(start.groups[-1]) if spec.levels else None
-            def improving(plan: Plan) -> None:
-                plan = replace(plan, groups=start.groups)
-                if is_valid(spec, plan):
-                    report_plan(plan)
+            self.best = improve_pairs(spec, self.best, self.exact, exact_from - t, on_plan=self.report_plan,
+                                      excess=lambda sub, plan: excess_over_lp(sub, plan, engine),
+                                      start_exact=self.start_exact, workers=options.threads,
+                                      seconds_each=pair_seconds, on_size=lambda size: say(
+                                          f"neighbourhood search: groups of {size} territories"))
+            self.clock("neighbourhood", t)
+        finally:
+            self.solver.close()
+        self.take_aside(wait=self.remaining() - FIXED_BOUND_SPARE if self.lazy_fixing is None else 0.0)
+        if self.lazy_fixing is not None:  # the exact model on the pairs left, for the time left (below)
+            self.allowed, self.heuristic_only = self.lazy_fixing.allowed, False
+            if self.lag is None or self.lag.bound < self.lazy_fixing.lp_bound:  # (as the fork's LP would have been:
+                # the free-centre neighbourhood search below stays skipped on this path, its worker being closed)
+                self.lag = LagrangianBound(self.lazy_fixing.lp_bound, np.zeros(spec.geography.n), 0, 0.0)
+            self.allowed[np.arange(spec.geography.n), list(self.best.centre_of)] = True  # (the pairs may have moved it)
 
-            def improve(origin: Plan, seconds: float, on_plan) -> Plan:
-                return improve_pairs(spec, origin, exact, seconds, zone=zone, on_plan=on_plan)
+    def neighbourhood(self) -> None:
+        """Pairs of adjacent territories re-solved exactly, from one or two origins (model.two_origins); a better
+        plan refixes the pairs for the exact model."""
+        spec, engine, options, say = self.spec, self.engine, self.options, self.say
+        say("neighbourhood search: re-solving pairs of adjacent territories")
+        t = time.perf_counter()
+        origin = self.best or self.fallback
+        zone = np.asarray(origin.groups[-1]) if spec.levels else None
 
-            def second_start(deadline: float) -> Plan | None:
-                """Another seed's plan, assigned by CP-SAT: one more origin (model.two_origins)."""
-                other = replace(options, seed=options.seed + SECOND_SEED)
-                seconds = min(0.2 * limit, SECOND_START_SHARE * (deadline - time.perf_counter()))
-                if tight_band(spec):
-                    return assignment_plan(spec, engine, other, seconds, None, seeded_only=True)
-                plan, _ = first_plan(spec, None, other, seconds / 3, seeded_only=True)
-                star = star_descent(spec, engine, plan, time.perf_counter() + seconds, other.seed) if plan else None
-                return star if star is not None and star.objective(cost) < plan.objective(cost) else plan
+        def improving(plan: Plan) -> None:
+            plan = replace(plan, groups=origin.groups)
+            if is_valid(spec, plan):
+                self.report_plan(plan)
 
-            two = options.threads >= 2 and not lazy and not uses_tree_partition(spec)
-            known = max((b for b in (relaxation.value if relaxation else None, lag.bound if lag else None)
-                         if b is not None), default=None)
-            # In one process a second start costs the exact phase its time: only under a tight band whose bound
-            # is far below the plan, where that phase does not prove it anyway (SECOND_START_GAP).
-            far = (tight_band(spec) and known is not None
-                   and known < (1 - SECOND_START_GAP) * start.objective(cost))
-            # From the local-search plan too when CP-SAT's beat it: they end in different local optima.
-            origins = [start] + ([runner_up] if runner_up is not None else [])
-            # Two processes with two origins keep the stage at half its time: drawing a third start there (both origins
-            # here, the start in the fork) cost GA k = 8 ±0.5% 7 s of exact phase and 1 point of gap (3.3% to 4.3%).
-            draw = usable(spec) and ((two and len(origins) == 1) or (far and not two))
-            if two and (draw or len(origins) > 1):
-                say("neighbourhood search: " + ("a second start (another seed's plan)" if draw else "the second origin")
-                    + " at the same time, in a second process")
-            elif draw:
-                say(f"neighbourhood search: then from a second start (another seed's plan), the bound being more than "
-                    f"{SECOND_START_GAP:.0%} below the plan")
-            try:
-                ends = improve_origins(origins, improve, lns_budget, improving, parallel=two,
-                                       second_start=second_start if draw else None)
-            finally:
-                solver.close()
-            ends = [replace(plan, groups=start.groups) for plan in ends]
-            improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(cost)))
-            near += [plan for plan in ends if not is_valid(spec, plan)]
-            clock("neighbourhood", t)
-            if is_valid(spec, improved) and (best is None or improved.objective(cost) < best.objective(cost) - 1e-9):
-                first_seen = first_seen if first_seen is not None else time.perf_counter() - t0
-                best = improved
-                report_plan(best)  # (a second process's plan has not been shown yet)
-                if not heuristic_only:
-                    t = time.perf_counter()
-                    allowed, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, within(BOUND_SHARE),
-                                             on_bound=live.lower, possible=possible)
-                    clock("bound", t)
-        if (not heuristic_only and best is not None and lag is not None and relaxation is None
-                and spec.centres is None and _pairs(spec, allowed) > PROOF_PAIRS_MIN
-                and remaining() > LP_DUAL_SHARE * limit + MIN_EXACT_SECONDS):
-            say("bound: LP relaxation on the pairs left, by a first-order method; the Lagrangian at its duals")
-            t = time.perf_counter()
-            at_lp = lp_dual_bound(spec, engine, best.objective(cost), allowed, LP_DUAL_SHARE * limit,
-                                  on_bound=live.lower)
-            clock("bound", t)
-            if at_lp is not None and at_lp.bound > lag.bound:
-                lag, allowed = at_lp, at_lp.allowed
-                allowed[np.arange(spec.geography.n), list(best.centre_of)] = True
-        left = remaining()
-        if aside is not None and best is not None:  # the bound ran beside the search: the time left is the plan's
-            if lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * limit:
-                best = by_regions(best, left - ASIDE_SPARE, options.seed + 1)
-            take_aside(wait=remaining() - ASIDE_SPARE)
-        elif heuristic_only and best is not None and left > 1.0 and not (lazy and lag is not None):
-            say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
+        def improve(start: Plan, seconds: float, on_plan) -> Plan:
+            return improve_pairs(spec, start, self.exact, seconds, zone=zone, on_plan=on_plan)
+
+        def second_start(deadline: float) -> Plan | None:
+            """Another seed's plan, assigned by CP-SAT: one more origin (model.two_origins)."""
+            other = replace(options, seed=options.seed + SECOND_SEED)
+            seconds = min(0.2 * self.limit, SECOND_START_SHARE * (deadline - time.perf_counter()))
+            if tight_band(spec):
+                return assignment_plan(spec, engine, other, seconds, None, seeded_only=True)
+            plan, _ = first_plan(spec, None, other, seconds / 3, seeded_only=True)
+            star = star_descent(spec, engine, plan, time.perf_counter() + seconds, other.seed) if plan else None
+            return star if star is not None and star.objective(self.cost) < plan.objective(self.cost) else plan
+
+        two = options.threads >= 2 and not self.lazy and not uses_tree_partition(spec)
+        known = max((b for b in (self.relaxation.value if self.relaxation else None,
+                                 self.lag.bound if self.lag else None) if b is not None), default=None)
+        # In one process a second start costs the exact phase its time: only under a tight band whose bound
+        # is far below the plan, where that phase does not prove it anyway (SECOND_START_GAP).
+        far = (tight_band(spec) and known is not None
+               and known < (1 - SECOND_START_GAP) * origin.objective(self.cost))
+        # From the local-search plan too when CP-SAT's beat it: they end in different local optima.
+        origins = [origin] + ([self.runner_up] if self.runner_up is not None else [])
+        # Two processes with two origins keep the stage at half its time: drawing a third start there (both origins
+        # here, the start in the fork) cost GA k = 8 ±0.5% 7 s of exact phase and 1 point of gap (3.3% to 4.3%).
+        draw = usable(spec) and ((two and len(origins) == 1) or (far and not two))
+        if two and (draw or len(origins) > 1):
+            say("neighbourhood search: " + ("a second start (another seed's plan)" if draw else "the second origin")
+                + " at the same time, in a second process")
+        elif draw:
+            say(f"neighbourhood search: then from a second start (another seed's plan), the bound being more than "
+                f"{SECOND_START_GAP:.0%} below the plan")
+        try:
+            ends = improve_origins(origins, improve, self.lns_budget, improving, parallel=two,
+                                   second_start=second_start if draw else None)
+        finally:
+            self.solver.close()
+        ends = [replace(plan, groups=origin.groups) for plan in ends]
+        improved = min(ends, key=lambda plan: (not is_valid(spec, plan), plan.objective(self.cost)))
+        self.near += [plan for plan in ends if not is_valid(spec, plan)]
+        self.clock("neighbourhood", t)
+        if is_valid(spec, improved) and self.cheaper(improved):
+            self.seen_now()
+            self.best = improved
+            self.report_plan(self.best)  # (a second process's plan has not been shown yet)
+            if not self.heuristic_only:
+                t = time.perf_counter()
+                self.allowed, self.lag = fix_pairs(spec, self.relaxation, self.best,
+                                                   self.lag.multipliers if self.lag else None, self.within(BOUND_SHARE),
+                                                   on_bound=self.live.lower, possible=self.possible)
+                self.clock("bound", t)
+
+    def lp_dual_bound(self) -> None:
+        """Free centres, many pairs left: the LP relaxation by a first-order method, the Lagrangian at its duals."""
+        spec = self.spec
+        if not (not self.heuristic_only and self.best is not None and self.lag is not None and self.relaxation is None
+                and spec.centres is None and _pairs(spec, self.allowed) > PROOF_PAIRS_MIN
+                and self.remaining() > LP_DUAL_SHARE * self.limit + MIN_EXACT_SECONDS):
+            return
+        self.say("bound: LP relaxation on the pairs left, by a first-order method; the Lagrangian at its duals")
+        t = time.perf_counter()
+        at_lp = lp_dual_bound(spec, self.engine, self.best.objective(self.cost), self.allowed,
+                              LP_DUAL_SHARE * self.limit, on_bound=self.live.lower)
+        self.clock("bound", t)
+        if at_lp is not None and at_lp.bound > self.lag.bound:
+            self.lag, self.allowed = at_lp, at_lp.allowed
+            self.allowed[np.arange(spec.geography.n), list(self.best.centre_of)] = True
+
+    def last_seconds(self) -> None:
+        """Without the exact model: the time left goes to the plan (the bound ran beside it) or to the bound."""
+        left = self.remaining()
+        spec, options = self.spec, self.options
+        if self.aside is not None and self.best is not None:  # the bound ran beside the search: the time left is the plan's
+            if self.lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * self.limit:
+                self.best = self.by_regions(self.best, left - ASIDE_SPARE, options.seed + 1)
+            self.take_aside(wait=self.remaining() - ASIDE_SPARE)
+        elif self.heuristic_only and self.best is not None and left > 1.0 and not (self.lazy and self.lag is not None):
+            self.say(f"bound: Lagrangian relaxation for the remaining {left:.0f} s")
             t = time.perf_counter()
             # No fixing: nothing uses it after this stage (it overran the limit by 3-8 s at 4,619 units).
-            _, lag = fix_pairs(spec, relaxation, best, lag.multipliers if lag else None, left - 0.5,
-                               iterations=1_000_000, on_bound=live.lower, possible=possible, fixing=False)
-            clock("bound", t)
-            left = remaining()
-            if lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * limit:
+            _, self.lag = fix_pairs(spec, self.relaxation, self.best, self.lag.multipliers if self.lag else None,
+                                    left - 0.5, iterations=1_000_000, on_bound=self.live.lower,
+                                    possible=self.possible, fixing=False)
+            self.clock("bound", t)
+            left = self.remaining()
+            if self.lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * self.limit:
                 # The bound levelled off early (its steps shrank to nothing; it does not depend on the
                 # plan): the time left improves the plan. Measured in "Mixed geography" (benchmarks README).
-                best = by_regions(best, left - 0.5, options.seed + 1)
-    except (KeyboardInterrupt, SearchInterrupted) as stop:  # Ctrl-C: keep the best plan so far, skip the rest
-        interrupted = True
-        take_aside(wait=0.0)
-        for found in (getattr(stop, "plan", None), along):
-            if found is not None and is_valid(spec, found) and (best is None or found.objective(cost) < best.objective(cost)):
-                best = found
-        say("interrupted: writing the best plan found so far")
-    take_aside(wait=0.0)  # (no plan to improve: the fork may still be running)
-    heuristic_value = best.objective(cost) if best is not None else None
+                self.best = self.by_regions(self.best, left - 0.5, options.seed + 1)
 
-    if interrupted:
-        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    transport=transport)
-    if heuristic_only:  # no exact model: say which bound stands and why
-        if lazy and lag is not None and lag.iterations == 0:
+    # --- the outcome ---------------------------------------------------------------------------------------------
+    def outcome_without_exact(self, termination: Termination, method: str = "heuristic",
+                              rel_gap: float | None = None) -> SearchOutcome:
+        value = self.best.objective(self.cost) if self.best is not None else None
+        return _interrupted_outcome(self.spec, self.best, self.lag, self.relaxation, value, self.stages, self.allowed,
+                                    self.first_seen, termination, method, rel_gap=rel_gap, transport=self.transport)
+
+    def heuristic_outcome(self) -> SearchOutcome:
+        """No exact model: say which bound stands and why."""
+        spec, lag = self.spec, self.lag
+        if self.lazy and lag is not None and lag.iterations == 0:
             method = ("LP relaxation at the fixed centres (the transportation LP over every unit and centre, balance "
                       "bounds kept, contiguity and integrality dropped; HiGHS): "
                       f"{spec.geography.n:,} units have no stored distance matrix")
-        elif lazy and spec.centres is not None:
+        elif self.lazy and spec.centres is not None:
             method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per fixed centre a "
                       "continuous knapsack between its capacities over every unit): "
                       f"{spec.geography.n:,} units have no stored distance matrix")
-        elif lazy:
+        elif self.lazy:
             method = ("Lagrangian bound with distances computed on demand (assignment rows relaxed; per centre a "
                       "continuous knapsack between its capacities over each unit's nearest units, found once by "
                       "KD-tree; under the capped multipliers every pair left out costs more than the price at which "
@@ -1245,65 +1356,69 @@ def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress
                       f"{spec.geography.n:,} units have no stored distance matrix")
         else:
             method = ("Lagrangian bound (assignment rows relaxed, a continuous knapsack per centre)" +
-                      ("" if spec.levels else f": the exact model would have had {pairs_when_decided:,} assignment "
-                       f"pairs after fixing against the first plan, more than {EXACT_MAX_PAIRS:,}"))
+                      ("" if spec.levels else f": the exact model would have had {self.pairs_when_decided:,} "
+                       f"assignment pairs after fixing against the first plan, more than {EXACT_MAX_PAIRS:,}"))
         if spec.levels:  # the exact model has no nesting; its bound would be for fixed groups, not valid
             method += "; for the territories without the nesting, valid because dropping it only allows more plans"
-        say("exact model skipped: " + method.split(": ", 1)[-1])
-        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT, method, rel_gap=options.rel_gap, transport=transport)
-    left = remaining()
-    # the stages spent the limit, or left too little to build the model and presolve it: keep the plan
-    if best is not None and left < MIN_EXACT_SECONDS + 2 * EXACT_BUILD_SECONDS_PER_PAIR * _pairs(spec, allowed):
-        say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
-        return _interrupted_outcome(spec, best, lag, relaxation, heuristic_value, stages, allowed, first_seen,
-                                    Termination.TIME_LIMIT, rel_gap=options.rel_gap, transport=transport)
-    left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
-    say("solve")
-    t = time.perf_counter()
+        self.say("exact model skipped: " + method.split(": ", 1)[-1])
+        return self.outcome_without_exact(Termination.TIME_LIMIT, method, rel_gap=self.options.rel_gap)
 
-    def watch(p: Progress) -> None:
-        nonlocal first_seen
-        if first_seen is None and p.incumbent is not None:
-            first_seen = time.perf_counter() - t0
-        live.solver(p)
+    def exact_outcome(self) -> SearchOutcome:
+        """The exact model on the pairs left, warm-started from the best plan, for the time left; its bound folded
+        with the bounds in hand."""
+        spec, options, best = self.spec, self.options, self.best
+        left = self.remaining()
+        # the stages spent the limit, or left too little to build the model and presolve it: keep the plan
+        if best is not None and left < MIN_EXACT_SECONDS + 2 * EXACT_BUILD_SECONDS_PER_PAIR * _pairs(spec, self.allowed):
+            self.say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
+            return self.outcome_without_exact(Termination.TIME_LIMIT, rel_gap=options.rel_gap)
+        left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
+        self.say("solve")
+        t = time.perf_counter()
 
-    # With the search's plan as warm start, a large model's time goes to the bound (PROOF_PAIRS_MIN).
-    proving = best is not None and _pairs(spec, allowed) > PROOF_PAIRS_MIN
-    # One process there: on 1,000 cells a second (solvers.portfolio) gave the same gap (0.972% against 0.973%)
-    # and ended the 600 s run at 640.6 s, its interior-point root and the first's fighting for the machine.
-    final_options = replace(options, time_limit=left, improvement_heuristics=not proving, interior_root=proving,
-                            threads=1 if proving else options.threads)
-    plan, result, built = solve_exact(spec, engine, final_options, best, watch, allowed)
-    if first_seen is None and plan is not None:
-        first_seen = time.perf_counter() - t0  # found by the solver in its last moments
-    stages["build"] = built
-    clock("solve", t)
-    stages["solve"] -= built
-    plan = plan if plan is not None else best
-    if plan is not None:
-        objective = plan.objective(cost)
-        bound = result.bound if result.bound is not None else -np.inf
-        if allowed is not None:
-            bound = min(bound, objective)  # the reduced model holds every plan better than `best`
-        known = _best_bound(None, lag, relaxation, transport)
-        if known is not None:
-            bound = max(bound, min(known, objective))
-        bound = None if not np.isfinite(bound) else float(bound)
-        termination = result.termination
-        if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:
-            if termination in (Termination.INFEASIBLE, Termination.ERROR):  # e.g. numerical trouble in HiGHS
-                say(f"the solver stopped short of a proof ({result.solver_status or termination.value}); "
-                    "the best checked plan is kept with its bound")
-            termination = Termination.TIME_LIMIT if termination is not Termination.INTERRUPTED else termination
-        gap = relative_gap(objective, bound)
-        result = replace(result, has_solution=True, objective=objective, bound=bound, gap=gap,
-                         termination=final_termination(termination, gap, options.rel_gap))
-    else:  # no plan: still the best bound in hand (what any plan would cost at least)
-        result = replace(result, bound=_best_bound(result.bound, lag, relaxation, transport))
-    kept = None
-    if allowed is not None:
-        kept = (int(allowed.sum()), spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))
-    return SearchOutcome(plan, result, heuristic_value, stages, fixing_kept=kept, first_plan_seconds=first_seen,
-                         bound_method=BOUND_METHOD + (f"; with (d) {TRANSPORT_BOUND_WORDS}" if transport is not None
-                                                      else ""))
+        def watch(p: Progress) -> None:
+            if p.incumbent is not None:
+                self.seen_now()
+            self.live.solver(p)
+
+        # With the search's plan as warm start, a large model's time goes to the bound (PROOF_PAIRS_MIN).
+        proving = best is not None and _pairs(spec, self.allowed) > PROOF_PAIRS_MIN
+        # One process there: on 1,000 cells a second (solvers.portfolio) gave the same gap (0.972% against 0.973%)
+        # and ended the 600 s run at 640.6 s, its interior-point root and the first's fighting for the machine.
+        final_options = replace(options, time_limit=left, improvement_heuristics=not proving, interior_root=proving,
+                                threads=1 if proving else options.threads)
+        plan, result, built = solve_exact(spec, self.engine, final_options, best, watch, self.allowed)
+        if plan is not None:
+            self.seen_now()  # found by the solver in its last moments
+        self.stages["build"] = built
+        self.clock("solve", t)
+        self.stages["solve"] -= built
+        plan = plan if plan is not None else best
+        if plan is not None:
+            objective = plan.objective(self.cost)
+            bound = result.bound if result.bound is not None else -np.inf
+            if self.allowed is not None:
+                bound = min(bound, objective)  # the reduced model holds every plan better than `best`
+            known = _best_bound(None, self.lag, self.relaxation, self.transport)
+            if known is not None:
+                bound = max(bound, min(known, objective))
+            bound = None if not np.isfinite(bound) else float(bound)
+            termination = result.termination
+            if termination in (Termination.INFEASIBLE, Termination.ERROR) or not result.has_solution:
+                if termination in (Termination.INFEASIBLE, Termination.ERROR):  # e.g. numerical trouble in HiGHS
+                    self.say(f"the solver stopped short of a proof ({result.solver_status or termination.value}); "
+                             "the best checked plan is kept with its bound")
+                termination = Termination.TIME_LIMIT if termination is not Termination.INTERRUPTED else termination
+            gap = relative_gap(objective, bound)
+            result = replace(result, has_solution=True, objective=objective, bound=bound, gap=gap,
+                             termination=final_termination(termination, gap, options.rel_gap))
+        else:  # no plan: still the best bound in hand (what any plan would cost at least)
+            result = replace(result, bound=_best_bound(result.bound, self.lag, self.relaxation, self.transport))
+        kept = None
+        if self.allowed is not None:
+            kept = (int(self.allowed.sum()),
+                    spec.geography.n * (spec.count if spec.centres is not None else spec.geography.n))
+        return SearchOutcome(plan, result, self.best.objective(self.cost) if self.best is not None else None,
+                             self.stages, fixing_kept=kept, first_plan_seconds=self.first_seen,
+                             bound_method=BOUND_METHOD + (f"; with (d) {TRANSPORT_BOUND_WORDS}"
+                                                          if self.transport is not None else ""))
