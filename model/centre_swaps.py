@@ -4,7 +4,7 @@ centres as for fixed centres.
 Location-allocation's descent (model.allocation) moves each centre to the medoid of its units weighted by their LP
 shares, the shares held fixed while it chooses; a swap re-solves the LP, so the balance follows the move. Each
 centre is tried at the few units of its territory that the medoid rule ranks next, the first that lowers the LP's
-value kept. At the swapped centres the fixed-centre path (model.search.transport_first_plan, then the windows of
+value kept. At the swapped centres the fixed-centre path (model.first_plans.transport_first_plan, then the windows of
 model.star_windows) finds the plan; the caller keeps it only if it beats the plan in hand. On the US counties at
 20 territories the fixed-centre path at a 600 s free plan's own centres ended where the plan was (1.2154e13 against
 1.2156e13), and at centres swapped on the LP (1.19565e13 to 1.19036e13) 0.5% lower (1.2097e13): where the centres

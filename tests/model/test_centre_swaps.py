@@ -1,5 +1,5 @@
 """Free centres swapped on the transportation LP (model.centre_swaps) and the plans re-solved at them
-(model.search.swapped_centres), on the Georgia counties."""
+(model.first_plans.swapped_centres), on the Georgia counties."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import model.search as search
 from model.centre_swaps import _candidates, _lp, recentred_on, swap_centres
 from model.check import plan_violations
-from model.search import swapped_centres, tree_first_plan
+from model.first_plans import swapped_centres, tree_first_plan
 from model.spec import SearchInterrupted
 from solvers import SolverOptions, interrupt
 from solvers.highs import HighsEngine

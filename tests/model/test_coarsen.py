@@ -9,10 +9,12 @@ import pytest
 
 import geodata.build as build
 import model.coarsen as coarsen_module
+import model.first_plans as first_plans
 import model.search as search
 from model.check import _connected, plan_violations
 from model.coarsen import GROUP_SHARE, coarsen
-from model.search import solve_territories, transport_first_plan
+from model.first_plans import transport_first_plan
+from model.search import solve_territories
 from solvers import SolverOptions
 from solvers.highs import HighsEngine
 from tests.conftest import grid_spec
@@ -206,18 +208,18 @@ def test_balance_windows_on_groups_get_their_least_time_under_a_short_budget(mon
     from model.plan import Plan
 
     heard = []
-    real = search.balance_windows
+    real = first_plans.balance_windows
 
     def spy(spec, engine, plan, zone, deadline, *args, **kwargs):
         heard.append(deadline - time.perf_counter())
         return real(spec, engine, plan, zone, deadline, *args, **kwargs)
 
     spec = spread_centres_spec(20)
-    nearest = Plan(tuple(int(c) for c in search.nearest_plan(spec, list(spec.centres))))
-    monkeypatch.setattr(search, "polish", lambda spec, owner, seed, deadline: nearest)
-    monkeypatch.setattr(search, "balance_windows", spy)
-    assert not search.is_valid(spec, nearest)
-    search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20.0, windows_at_least=at_least)
+    nearest = Plan(tuple(int(c) for c in first_plans.nearest_plan(spec, list(spec.centres))))
+    monkeypatch.setattr(first_plans, "polish", lambda spec, owner, seed, deadline: nearest)
+    monkeypatch.setattr(first_plans, "balance_windows", spy)
+    assert not first_plans.is_valid(spec, nearest)
+    first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20.0, windows_at_least=at_least)
     assert heard
-    expected = max(search.BALANCE_SHARE * 20.0, at_least)
+    expected = max(first_plans.BALANCE_SHARE * 20.0, at_least)
     assert expected - 1.0 <= heard[0] <= expected + 1e-6

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from geodata.distances import lazy_distance
 from model.check import is_valid
 from model.lagrangian_sparse import _relaxation, centre_pairs, near_pairs, sparse_lagrangian_bound
-from model.search import first_plan
+from model.first_plans import first_plan
 from solvers.result import SolverOptions
 from model.spec import TerritorySpec
 from tests.conftest import grid_spec

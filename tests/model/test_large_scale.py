@@ -15,6 +15,7 @@ import geodata.build as build
 from geodata.distances import LazyPairs
 from model.check import _connected, pieces_by_label, plan_violations
 from model.plan import Plan
+import model.first_plans as first_plans
 import model.search as search
 from model.allocation import allocate, drift, lp_descent, relocate
 from model.search import solve_territories, tree_first_plan
@@ -43,7 +44,7 @@ def test_lazy_distances_give_the_same_plan_as_the_matrix(monkeypatch):
     values = np.random.default_rng(4).integers(1, 9, size=30)
     dense = grid_spec(5, 6, values, 3, 0.2)
     monkeypatch.setattr(build, "DENSE_MAX_UNITS", 10)
-    monkeypatch.setattr(search, "TREE_UNITS", 10)  # the path lazy geographies take (free centres)
+    monkeypatch.setattr(first_plans, "TREE_UNITS", 10)  # the path lazy geographies take (free centres)
     lazy = grid_spec(5, 6, values, 3, 0.2)
     assert isinstance(lazy.geography.distance, LazyPairs)
     assert np.allclose(lazy.geography.distance[:, :], dense.geography.distance)
@@ -130,7 +131,7 @@ def test_drift_steps_keep_the_plan_valid_and_only_gain(lazy, monkeypatch):
 def test_large_path_finds_valid_plans_on_generated_cells(monkeypatch):
     """The path used from 1,500 units (spanning trees, allocation, bound without an exact model), forced
     onto 400 generated units: a valid plan and a bound below it."""
-    monkeypatch.setattr(search, "TREE_UNITS", 100)
+    monkeypatch.setattr(first_plans, "TREE_UNITS", 100)
     frame = grid_frame(20, 20, np.random.default_rng(2).integers(1, 50, size=400)).rename_axis("unit")
     frame.index = frame["uid"]
     spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
@@ -152,7 +153,7 @@ def test_without_an_exact_model_the_bound_runs_beside_the_search_on_two_threads(
     """Too many pairs for the exact model (forced here): the Lagrangian bound takes the end of the run in one
     process, and runs in a fork beside the search with two (model.bound_aside); either way a valid plan, a
     bound below it and the time limit kept."""
-    monkeypatch.setattr(search, "TREE_UNITS", 100)
+    monkeypatch.setattr(first_plans, "TREE_UNITS", 100)
     monkeypatch.setattr(search, "EXACT_MAX_PAIRS", 10)
     frame = grid_frame(20, 20, np.random.default_rng(2).integers(1, 50, size=400))
     spec = grid_spec(20, 20, frame["pop"].to_numpy(), 8, 0.05)
@@ -185,7 +186,7 @@ def crowded_centres_spec(size: int = 30):
 
 def test_fixed_centres_start_from_the_balanced_transportation_lp():
     spec = crowded_centres_spec()
-    plan, fallback = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 30)
+    plan, fallback = first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 30)
     assert plan is not None and fallback is None
     assert plan_violations(spec, plan) == []  # balanced, connected, centres and the lock kept
 

@@ -15,7 +15,7 @@ from model.kpis import level_kpis
 from model.plan import Plan
 from model.spec import BalanceRule
 from model.nested import level_spec, nest, territory_graph, top_down_partition
-from model.search import tree_first_plan
+from model.first_plans import tree_first_plan
 from model.tree_partition import tree_partition
 from solvers import SolverOptions
 from solvers.highs import HighsEngine

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import model.search as search
+import model.first_plans as first_plans
 from model.check import plan_violations
 from model.path_transport import path_assignment, path_pairs, tree_parents
 from model.spec import BalanceRule, TerritorySpec, balance_bounds
@@ -59,7 +59,7 @@ def test_pairs_are_closed_under_the_trees_and_keep_the_locks():
 def test_a_locked_path_the_trees_cannot_balance_falls_back_to_the_plain_lp():
     spec = crowded_centres_spec(10)  # the far corner's path walls a centre in: the path LP has no solution
     assert path_assignment(spec, HighsEngine()) is None
-    plan, fallback = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 30)
+    plan, fallback = first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 30)
     assert plan is not None and fallback is None and plan_violations(spec, plan) == []
 
 
@@ -82,20 +82,20 @@ def georgia_eight_homes() -> TerritorySpec:
 def test_the_path_lp_gives_a_first_plan_where_the_plain_lp_gives_none(georgia_eight_homes, monkeypatch):
     """Both repaired by local search and ejection chains alone (the balance windows left out)."""
     spec = georgia_eight_homes
-    monkeypatch.setattr(search, "balance_windows", lambda spec, engine, plan, zone, deadline: plan)
+    monkeypatch.setattr(first_plans, "balance_windows", lambda spec, engine, plan, zone, deadline: plan)
     heard = []
-    plan, _ = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20, on_plan=heard.append)
+    plan, _ = first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20, on_plan=heard.append)
     assert plan is not None and plan_violations(spec, plan) == []
     assert heard and heard[-1] == plan  # shown (and kept on Ctrl-C) as soon as found
-    monkeypatch.setattr(search, "usable_for_paths", lambda s: False)
-    plain, near = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
+    monkeypatch.setattr(first_plans, "usable_for_paths", lambda s: False)
+    plain, near = first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
     assert plain is None and near is not None and plan_violations(spec, near) != []
 
 
 def test_balance_windows_repair_the_plain_lp_where_the_chains_cannot(georgia_eight_homes, monkeypatch):
     spec = georgia_eight_homes
-    monkeypatch.setattr(search, "usable_for_paths", lambda s: False)
-    plain, near = search.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
+    monkeypatch.setattr(first_plans, "usable_for_paths", lambda s: False)
+    plain, near = first_plans.transport_first_plan(spec, HighsEngine(), SolverOptions(seed=0), 20)
     assert plain is not None and near is None and plan_violations(spec, plain) == []
 
 

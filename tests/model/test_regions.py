@@ -12,7 +12,7 @@ from geodata.distances import LazyPairs
 from model.check import plan_violations
 from model.plan import Plan
 from model.regions import improve_regions, split_regions
-from model.search import tree_first_plan
+from model.first_plans import tree_first_plan
 from model.spec import SearchInterrupted
 from solvers import SolverOptions, interrupt
 from solvers.highs import HighsEngine

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from model.check import is_valid, plan_violations
 from model.plan import Plan
-from model.search import first_plan
+from model.first_plans import first_plan
 from model.spec import BalanceRule, Limit
 from model.star_assignment import star_descent, star_plan, widened
 from solvers.cpsat import solve_boolean

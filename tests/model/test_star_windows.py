@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model.check import is_valid, plan_violations
 from model.plan import Plan
-from model.search import first_plan
+from model.first_plans import first_plan
 from model.star_windows import _order, _Program, balance_windows, improve_windows
 from solvers.highs import HighsEngine
 from solvers.result import SolverOptions

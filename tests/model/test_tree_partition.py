@@ -153,6 +153,7 @@ def test_sparse_bound_on_lazy_distances_is_valid(spec, scale):
 def test_when_the_first_partitions_find_no_plan_the_search_draws_more_with_new_seeds(monkeypatch):
     """Large instances whose units come close to a territory's size can defeat the first spanning-tree
     draws; the search then keeps drawing (other seeds) instead of ending without a plan."""
+    import model.first_plans as first_plans
     import model.search as search
 
     real, seeds = search.tree_first_plan, []
@@ -161,7 +162,7 @@ def test_when_the_first_partitions_find_no_plan_the_search_draws_more_with_new_s
         seeds.append(options.seed)
         return None if len(seeds) == 1 else real(spec, options, budget, *args, **kwargs)
 
-    monkeypatch.setattr(search, "TREE_UNITS", 10)  # a 4 x 4 grid takes the large instances' path
+    monkeypatch.setattr(first_plans, "TREE_UNITS", 10)  # a 4 x 4 grid takes the large instances' path
     monkeypatch.setattr(search, "tree_first_plan", first_draws_fail)
     spec = grid_spec(4, 4, np.arange(1, 17), 4, 0.3)
     said = []
@@ -174,10 +175,10 @@ def test_when_the_first_partitions_find_no_plan_the_search_draws_more_with_new_s
 def test_time_the_large_instances_bound_leaves_goes_back_to_the_plan(monkeypatch):
     """Without a distance matrix the bound gets the time left at the end; when its steps shrink to
     nothing early, the regions improve the plan in the rest (the bound does not depend on the plan)."""
-    import model.search as search
+    import model.first_plans as first_plans
     from geodata.distances import lazy_distance
 
-    monkeypatch.setattr(search, "TREE_UNITS", 10)
+    monkeypatch.setattr(first_plans, "TREE_UNITS", 10)
     spec = grid_spec(6, 6, np.random.default_rng(5).integers(1, 9, size=36), 4, 0.3)
     geo = spec.geography
     spec = replace(spec, geography=replace(geo, distance=lazy_distance(geo.x, geo.y, False, geo.frame.crs)[0]))
