@@ -1,7 +1,7 @@
 """How a territory plan is found and proven.
 
-1. First plan (model.first_plans): start centres (the Lagrangian relaxation's open centres, seeded weighted k-medoids, or
-   the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
+1. First plan (model.first_plans): start centres (the Lagrangian relaxation's open centres, seeded weighted
+   k-medoids, or the fixed centres), units to their nearest centre, then iterated local search (model.local_search);
    then CP-SAT assigns the units to its centres, re-centring while it gains (model.star_assignment).
    Free centres from 1,500 units (or nested levels): balanced spanning-tree partitions, location-allocation,
    then the centres moved on the transportation LP alone (model.allocation.relocate) and one LP step
@@ -117,10 +117,10 @@ FIXED_WINDOW_SHARE = 0.3
 TRANSPORT_BOUND_SHARE = 0.05  # of the limit, at most, for the transportation LP bound at fixed centres with a matrix
 # Without a distance matrix (above 6,000 units) the same steps run on groups of units (model.coarsen) and the
 # plan is lifted back and polished by local search (model.first_plans.POLISH_SHARE of the windows' time). On the
-# 32,984 ZIP cells with the 20 reps' cities (±20%) a run found no plan in 180 s before (the ejection chains move single cells); on
-# 1,500 groups (one-off script): a plan in 1.7 s (5.25e13), 3.27e13 after 54 s of windows. The bound there is
-# the transportation LP over every unit and centre (7.5 s; the Lagrangian ascent over the same pairs reached
-# 3.0818e13 in 46 s, the LP 3.0843e13), and the time left goes to windows on the units region by region
+# 32,984 ZIP cells with the 20 reps' cities (±20%) a run found no plan in 180 s before (the ejection chains move
+# single cells); on 1,500 groups (one-off script): a plan in 1.7 s (5.25e13), 3.27e13 after 54 s of windows. The
+# bound there is the transportation LP over every unit and centre (7.5 s; the Lagrangian ascent over the same pairs
+# reached 3.0818e13 in 46 s, the LP 3.0843e13), and the time left goes to windows on the units region by region
 # (model.regions), in passes cut along turned axes until two in a row gain less than MIN_REGION_GAIN, but for
 # FIXED_REGIONS_SPARE seconds.
 # On the groups the windows sweep until a sweep gains less than 0.1% or this share of the limit has passed (or the
@@ -550,7 +550,8 @@ class _SearchRun:
     def heard(self, plan: Plan) -> None:
         """A plan CP-SAT found along the way: shown at once if valid and better, and the first plan's time
         is when the first of them came."""
-        if (self.live.incumbent is None or plan.objective(self.cost) < self.live.incumbent) and is_valid(self.spec, plan):
+        value = plan.objective(self.cost)
+        if (self.live.incumbent is None or value < self.live.incumbent) and is_valid(self.spec, plan):
             self.seen_now()
             self.along = plan  # kept if Ctrl-C stops the stage before it returns
             self.report_plan(plan)
@@ -562,7 +563,9 @@ class _SearchRun:
 
     def cheaper(self, plan: Plan | None) -> bool:
         """`plan` exists and costs less than the best plan so far (or there is none)."""
-        return plan is not None and (self.best is None or plan.objective(self.cost) < self.best.objective(self.cost) - 1e-9)
+        if plan is None:
+            return False
+        return self.best is None or plan.objective(self.cost) < self.best.objective(self.cost) - 1e-9
 
     # --- exact sub-problems --------------------------------------------------------------------------------------
     # They are solved in a fork that is ended if one is not back EXACT_GRACE seconds past its limit: HiGHS 1.16's MIP
@@ -599,7 +602,8 @@ class _SearchRun:
             self.location_allocation()
             if self.fixed_lp_bound and self.best is not None:
                 self.fixed_centres_without_matrix()
-            elif self.lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish, see LAZY_NEIGHBOURHOOD
+            elif self.lazy:  # the rest goes to the bound: sub-problems without fixing rarely finish
+                # (LAZY_NEIGHBOURHOOD)
                 self.lns_budget = (self.lns_budget if self.aside is not None
                                    else min(self.lns_budget, LAZY_NEIGHBOURHOOD * self.remaining()))
                 if self.best is not None and uses_tree_partition(self.spec):
@@ -669,7 +673,7 @@ class _SearchRun:
                 say("first plan: balanced spanning-tree partitions, then local search")
                 self.best = tree_first_plan(spec, options, 0.2 * self.limit, self.engine, allocate_each=not self.lazy,
                                             on_plan=self.report_plan)
-                if self.best is None:  # without a plan nothing else can run: keep drawing trees (new seeds) while time lasts
+                if self.best is None:  # without a plan nothing else can run: more trees (new seeds) while time lasts
                     more = FIRST_PLAN_SHARE * self.limit - (time.perf_counter() - self.t0)
                     say(f"first plan: none yet; more spanning-tree partitions for up to {more:.0f} s")
                     self.best = tree_first_plan(spec, replace(options, seed=options.seed + RETRY_SEED), more,
@@ -701,7 +705,7 @@ class _SearchRun:
             # No plan from the first stages (a short limit: North Carolina's two rules at 10 s ended with none, its
             # first plan needing about 2 s where its share was 1.6 s): further starts while there is time, since
             # the later stages need a plan to improve and the exact model rarely finds one in time
-            more = (FIRST_PLAN_SHARE * self.limit - (time.perf_counter() - self.t0)) / 2  # its chains may take twice this
+            more = (FIRST_PLAN_SHARE * self.limit - (time.perf_counter() - self.t0)) / 2  # its chains may take twice
             if more > 0:
                 say(f"first plan: none yet; local search from further starts for up to {2 * more:.0f} s")
                 t = time.perf_counter()
@@ -768,9 +772,10 @@ class _SearchRun:
         self.say(f"bound: Lagrangian relaxation and variable fixing against {self.best.objective(self.cost):,.6g}")
         t = time.perf_counter()
         with_lp = self.relaxation is not None
-        self.allowed, self.lag = fix_pairs(
-            self.spec, self.relaxation, self.best, None, self.within(BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP),
-            iterations=400 if with_lp else 1_000_000, on_bound=self.live.lower, possible=self.possible)
+        seconds = self.within(BOUND_SHARE if with_lp else BOUND_SHARE_WITHOUT_LP)
+        self.allowed, self.lag = fix_pairs(self.spec, self.relaxation, self.best, None, seconds,
+                                           iterations=400 if with_lp else 1_000_000, on_bound=self.live.lower,
+                                           possible=self.possible)
         self.clock("bound", t)
 
     def choose_path(self) -> None:
@@ -826,7 +831,8 @@ class _SearchRun:
                 self.report_plan(self.best)
         self.best = allocate(spec, engine, self.best, zone, t + 0.7 * budget, on_plan=self.report_plan)
         if relocating:
-            self.best = relocate(spec, engine, self.best, zone, t + 0.7 * budget, options.seed, on_plan=self.report_plan)
+            self.best = relocate(spec, engine, self.best, zone, t + 0.7 * budget, options.seed,
+                                 on_plan=self.report_plan)
             self.best = drift(spec, engine, self.best, zone, t + 0.7 * budget, on_plan=self.report_plan)
         self.clock("allocation", t)
         self.lns_budget -= time.perf_counter() - t
@@ -1029,7 +1035,7 @@ class _SearchRun:
         """Without the exact model: the time left goes to the plan (the bound ran beside it) or to the bound."""
         left = self.remaining()
         spec, options = self.spec, self.options
-        if self.aside is not None and self.best is not None:  # the bound ran beside the search: the time left is the plan's
+        if self.aside is not None and self.best is not None:  # the bound ran beside the search: the rest is the plan's
             if self.lazy and uses_tree_partition(spec) and left > SPARE_REGIONS * self.limit:
                 self.best = self.by_regions(self.best, left - ASIDE_SPARE, options.seed + 1)
             self.take_aside(wait=self.remaining() - ASIDE_SPARE)
@@ -1086,7 +1092,8 @@ class _SearchRun:
         spec, options, best = self.spec, self.options, self.best
         left = self.remaining()
         # the stages spent the limit, or left too little to build the model and presolve it: keep the plan
-        if best is not None and left < MIN_EXACT_SECONDS + 2 * EXACT_BUILD_SECONDS_PER_PAIR * _pairs(spec, self.allowed):
+        build = 2 * EXACT_BUILD_SECONDS_PER_PAIR * _pairs(spec, self.allowed)
+        if best is not None and left < MIN_EXACT_SECONDS + build:
             self.say("exact model skipped: the time limit is spent; the search's plan is kept with its bound")
             return self.outcome_without_exact(Termination.TIME_LIMIT, rel_gap=options.rel_gap)
         left = max(left, MIN_EXACT_SECONDS)  # without a plan the exact model is the last chance to find one
