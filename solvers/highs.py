@@ -49,6 +49,10 @@ PARTNER_MIN_SECONDS = 3.0
 # GA k = 6 ±0.5% proven in 29 s against 53 s in one process (benchmarks README, "Two processes").
 PARTNER_EARLY_STOPS = 3
 PARTNER_SEED = 1  # added to the seed: the partner branches differently even where its rounds match
+# The first process (the prover) cuts its round short at most this many times when the partner's rows arrive with
+# one it lacks, and starts the next round with them: on GA k = 6 ±5% the partner found the two rows the proof needed
+# 11 s before the prover's own round ended on the solution they cut off, and a second round then took 18 s.
+PROVER_RESTARTS = 1
 HEAR_EVERY = 0.05  # seconds between looks at the pipe from HiGHS's callbacks
 LATE_STOP_WAIT = 0.3  # seconds a solve at its time limit waits for the partner's last words (STOP_WAIT otherwise)
 BINARY_RENS = False  # see _solve_binary
@@ -284,6 +288,8 @@ class _Run:
         self.shared_rows: list[tuple] = []  # lazy rows the partner found, for the next round
         self.early_stops = 0  # rounds this process may still cut short (the partner's strategy)
         self.cut_short = False  # the round's new plan broke lazy rows: stop it at the next tick
+        self.restarts_on_rows = 0  # rounds the prover may still cut short for the partner's new rows
+        self.cut_for_rows = False  # the round is cut short for the partner's rows (not for its own plan)
         self.stop_asked = False  # the first process has finished: the partner stops
         self.is_partner = False  # this is the forked process
         self._last_heard = 0.0
@@ -495,7 +501,7 @@ class _Run:
         lower, upper, starts, index, value, own_new = [], [], [0], [], [], []
         for mine, row in [(True, r) for r in own] + [(False, r) for r in self.shared_rows]:
             cols, vals, low, up = row
-            key = (tuple(cols), tuple(np.round(vals, 9)), low, up)
+            key = _row_key(row)
             if key in self.cut_keys:
                 continue
             self.cut_keys.add(key)
@@ -531,7 +537,7 @@ class _Run:
                 sol.col_value = list(self.best)
                 sol.value_valid = True
                 h.setSolution(sol)
-            self.cut_short = False
+            self.cut_short = self.cut_for_rows = False
             h.run()
             interrupted = interrupt.requested()
             status = h.getModelStatus()
@@ -566,7 +572,10 @@ class _Run:
                 self.termination = Termination.TIME_LIMIT
                 return
             if status == highspy.HighsModelStatus.kInterrupt and self.cut_short and not (interrupted or self.stop_asked):
-                self.early_stops -= 1  # the partner's strategy: the next round starts with the rows just found
+                if self.cut_for_rows:  # the prover's: the next round starts with the partner's rows
+                    self.restarts_on_rows -= 1
+                else:  # the partner's strategy: the next round starts with the rows just found
+                    self.early_stops -= 1
                 self._add_pending()
                 continue
             if interrupted or status == highspy.HighsModelStatus.kInterrupt:
@@ -591,6 +600,7 @@ class _Run:
         for key, value in PROVER_SETTINGS.items():
             if key not in self.options.extra:
                 self.highs.setOptionValue(key, value)
+        self.restarts_on_rows = PROVER_RESTARTS
 
     def second(self, partner: Partner) -> None:
         """The forked process's solve: another seed, rounds cut short at first; what it finds goes across."""
@@ -637,6 +647,8 @@ class _Run:
             self.bound = message[1] if self.bound is None else max(self.bound, message[1])
         elif kind == "rows":
             self.shared_rows.extend(message[1])
+            if self.restarts_on_rows > 0 and any(_row_key(row) not in self.cut_keys for row in message[1]):
+                self.cut_short = self.cut_for_rows = True
         elif kind == "stop":
             self.stop_asked = True
 
@@ -654,6 +666,12 @@ class _Run:
         if bound is None or not np.isfinite(bound):
             return None
         return float(bound)
+
+
+def _row_key(row: tuple) -> tuple:
+    """A lazy row (columns, values, lower, upper) as a key, to add each row once."""
+    cols, vals, low, up = row
+    return tuple(cols), tuple(np.round(vals, 9)), low, up
 
 
 def _solve_binary(cost: np.ndarray, matrix, col_bounds: tuple[np.ndarray, np.ndarray],

@@ -123,6 +123,30 @@ def test_beside_a_partner_the_first_process_proves_and_the_scenario_still_wins()
     assert own.highs.getOptionValue("mip_heuristic_effort")[1] == 0.3
 
 
+def test_the_prover_cuts_its_round_short_once_for_the_partners_new_rows():
+    """Beside a partner the first process stops its round when the partner's rows bring one it lacks (the next
+    round starts with them), at most PROVER_RESTARTS times; rows it has, or a process alone, change nothing."""
+    from solvers.highs import PROVER_RESTARTS, _row_key
+
+    row = (np.array([0], dtype=np.int32), np.array([1.0]), -np.inf, 0.0)
+    alone, _ = tiny_run()
+    alone._take(("rows", [row]))
+    assert not alone.cut_short and len(alone.shared_rows) == 1
+    run, _ = tiny_run()
+    run.prove_only()
+    assert run.restarts_on_rows == PROVER_RESTARTS == 1
+    run.cut_keys.add(_row_key(row))
+    run._take(("rows", [row]))
+    assert not run.cut_short  # a row it already has
+    other = (np.array([1], dtype=np.int32), np.array([1.0]), -np.inf, 0.0)
+    run._take(("rows", [row, other]))
+    assert run.cut_short and run.cut_for_rows
+    run.restarts_on_rows = 0
+    run.cut_short = run.cut_for_rows = False
+    run._take(("rows", [(np.array([2], dtype=np.int32), np.array([1.0]), -np.inf, 0.0)]))
+    assert not run.cut_short  # its restarts spent
+
+
 def test_rounds_cut_short_reach_the_same_optimum():
     """The partner's strategy alone: a round ends at the first plan that breaks a lazy row, and the next
     starts with its rows; the optimum is the one full rounds prove."""
