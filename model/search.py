@@ -181,7 +181,7 @@ LAZY_NEIGHBOURHOOD = 0.5
 WINDOW_SHARE = 0.7
 # Of the time left after those windows, the share for the centres swapped on the transportation LP and the territories
 # re-solved at them (model.centre_swaps, `swapped_centres`), before the pair search; the swaps take at most
-# SWAP_LP_SHARE of it. From 600 s plans (one-off scripts): US counties at 20 territories 1.2169e13 to 1.2138e13 in
+# model.first_plans.SWAP_LP_SHARE of it. From 600 s plans (one-off scripts): US counties at 20 territories 1.2169e13 to 1.2138e13 in
 # 34 s + 18 s, mixed counties at 100 2.4069e12 to 2.3907e12 in 150 s + 150 s.
 SWAP_SHARE = 0.5
 # Under a narrow band (model.local_search.tight_band) local search's first plan ends far above CP-SAT's (on the
@@ -465,15 +465,10 @@ def _search(spec: TerritorySpec, engine, options: SolverOptions, progress, stage
     """The search and proof (see the module's docstring); with no valid plan found, the outcome names the
     least unbalanced plan the search ended on (`closest`), so the user learns which rule stood in the way."""
     near: list[Plan] = []  # invalid plans the stages ended on
-    outcome = _search_stages(spec, engine, options, progress, stage, start, near)
+    outcome = _SearchRun(spec, engine, options, progress, stage, near).run(start)
     if outcome.plan is not None or not near or not spec.balance:
         return outcome
     return replace(outcome, closest=min(near, key=lambda plan: balance_violation(spec, plan)))
-
-
-def _search_stages(spec: TerritorySpec, engine, options: SolverOptions, progress, stage,
-                   start: Plan | None, near: list[Plan]) -> SearchOutcome:
-    return _SearchRun(spec, engine, options, progress, stage, near).run(start)
 
 
 class _SearchRun:
